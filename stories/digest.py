@@ -1,0 +1,200 @@
+"""What a digest shows, and in which order: pure values and ordering rules.
+
+A digest is built per chat from the developments (events) of the stories the chat follows that
+are new to it since its last digest. The bot's renderer (``bot/render.py``) turns a ``Digest``
+into Telegram messages; storage and the tracker produce the values. Nothing here touches the
+network, the database or Telegram.
+
+Ordering (``order_developments``): a development carried by more distinct outlets matters more,
+and a fresh one more than an old one. The score is
+
+    score = outlets * 0.5 ** (age / half_life)
+
+where ``age = now - last_seen`` (never negative) and ``half_life`` defaults to 6 hours: a
+development last reported 6 hours ago by 4 outlets ranks with one reported just now by 2, and
+one last reported 12 hours ago by 4 outlets with a single fresh report. Ties go to the more
+recent ``last_seen``, then the lower id (for a stable order).
+
+Breaking (``is_breaking``): a development is breaking when it is still fresh — first seen no
+longer than ``window`` before ``now`` — and already carried by at least ``min_outlets``
+distinct outlets; in other words it reached that many outlets within ``window`` of its first
+report. Checking after every poll posts it at once; remembering which developments were
+already alerted is the caller's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from stories.model import ItemKind
+
+__all__ = [
+    "DEFAULT_HALF_LIFE",
+    "HIGHLIGHT_END",
+    "HIGHLIGHT_START",
+    "Digest",
+    "DigestDevelopment",
+    "DigestItem",
+    "DigestSection",
+    "SearchHit",
+    "development_score",
+    "is_breaking",
+    "order_developments",
+]
+
+DEFAULT_HALF_LIFE = timedelta(hours=6)
+
+
+def _require_aware(value: datetime, what: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One report shown in a digest.
+
+    ``url`` is untrusted (the renderer links only http/https). ``extra_sources`` counts the
+    copies folded into this report (same URL, same text, near copies) and ``extra_outlets``
+    names their outlets (distinct, without ``outlet`` itself), possibly fewer than
+    ``extra_sources`` when one outlet carried several copies.
+    """
+
+    title: str
+    url: str | None
+    outlet: str
+    published: datetime
+    kind: ItemKind = "new"
+    extra_sources: int = 0
+    extra_outlets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_aware(self.published, "DigestItem.published")
+        if self.extra_sources < 0:
+            raise ValueError("DigestItem.extra_sources must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestDevelopment:
+    """A development (event) of a story, as one chat's digest shows it.
+
+    ``items`` are the reports to show, lead report first. ``outlets`` is the number of distinct
+    outlets that carried the development so far (not only those in ``items``). ``is_update``
+    is True when the chat already saw this development and ``items`` show what is new.
+    """
+
+    id: int
+    title: str
+    items: tuple[DigestItem, ...]
+    outlets: int
+    first_seen: datetime
+    last_seen: datetime
+    is_update: bool = False
+
+    def __post_init__(self) -> None:
+        _require_aware(self.first_seen, "DigestDevelopment.first_seen")
+        _require_aware(self.last_seen, "DigestDevelopment.last_seen")
+        if self.outlets < 0:
+            raise ValueError("DigestDevelopment.outlets must be >= 0")
+
+    @property
+    def lead(self) -> DigestItem | None:
+        """The lead report (first item), if any."""
+        return self.items[0] if self.items else None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """The developments of one story in a digest, in display order."""
+
+    story: str
+    developments: tuple[DigestDevelopment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A digest for one chat: sections by story, in display order."""
+
+    sections: tuple[DigestSection, ...]
+    generated_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware(self.generated_at, "Digest.generated_at")
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to send (no development in any section)."""
+        return not any(section.developments for section in self.sections)
+
+    @property
+    def item_count(self) -> int:
+        """Number of reports shown across all sections."""
+        return sum(len(d.items) for s in self.sections for d in s.developments)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One full-text search result, as /search shows it.
+
+    ``snippet`` marks matched terms with ``HIGHLIGHT_START`` (U+E000) and ``HIGHLIGHT_END``
+    (U+E001), private-use characters that never occur in normalised feed text.
+    """
+
+    title: str
+    url: str | None
+    outlet: str
+    published: datetime
+    snippet: str = ""
+    story: str | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.published, "SearchHit.published")
+
+
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_END = "\ue001"
+
+
+def development_score(
+    dev: DigestDevelopment, now: datetime, half_life: timedelta = DEFAULT_HALF_LIFE
+) -> float:
+    """``outlets * 0.5 ** (age / half_life)``: the ranking score of a development at ``now``."""
+    if half_life <= timedelta(0):
+        raise ValueError("half_life must be positive")
+    age = max(now - dev.last_seen, timedelta(0))
+    decay: float = 0.5 ** (age / half_life)
+    return max(dev.outlets, 1) * decay
+
+
+def order_developments(
+    devs: Iterable[DigestDevelopment],
+    now: datetime,
+    *,
+    half_life: timedelta = DEFAULT_HALF_LIFE,
+) -> list[DigestDevelopment]:
+    """Developments best first: by ``development_score``, then most recent, then lowest id."""
+    _require_aware(now, "now")
+    return sorted(
+        devs,
+        key=lambda d: (
+            -development_score(d, now, half_life),
+            -d.last_seen.timestamp(),
+            d.id,
+        ),
+    )
+
+
+def is_breaking(
+    dev: DigestDevelopment, min_outlets: int, window: timedelta, now: datetime
+) -> bool:
+    """True when ``dev`` reached ``min_outlets`` distinct outlets within ``window`` of its first
+    report, judged at ``now``: first seen at most ``window`` ago and carried by enough outlets.
+    """
+    _require_aware(now, "now")
+    if min_outlets < 1:
+        raise ValueError("min_outlets must be >= 1")
+    if window <= timedelta(0):
+        raise ValueError("window must be positive")
+    return dev.outlets >= min_outlets and now - window <= dev.first_seen <= now
