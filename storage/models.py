@@ -122,9 +122,7 @@ class ItemRow(Base):
         ForeignKey("developments.id", ondelete="SET NULL"), index=True
     )
     kind: Mapped[str | None] = mapped_column(String(16))
-    duplicate_of: Mapped[int | None] = mapped_column(
-        ForeignKey("items.id", ondelete="SET NULL"), index=True
-    )
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
     new_facts: Mapped[str | None] = mapped_column(Text)
     tracked: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 

@@ -1,0 +1,248 @@
+"""Configuration: one TOML file loaded into validated pydantic models.
+
+Nothing is read at import time. `load_config()` is the only entry point; it finds the
+file (``--config``, then ``$NEWSBOT_CONFIG``, then ``./config.toml``, then the bundled
+example), applies the environment overrides and reports every problem as
+``FILE: key.path: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
+
+from stories.query import QueryError, parse
+
+DEFAULT_CONFIG_NAME = "config.toml"
+EXAMPLE_CONFIG_NAME = "config.example.toml"
+TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
+DATABASE_ENV = "NEWSBOT_DATABASE_URL"
+CONFIG_ENV = "NEWSBOT_CONFIG"
+
+_SCHEDULE_RE = re.compile(
+    r"^(?:daily (?:[01]\d|2[0-3]):[0-5]\d(?:,(?:[01]\d|2[0-3]):[0-5]\d)*|every \d+[mh]|instant|off)$"
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem a user can fix; ``str()`` names the file and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookConfig(_Section):
+    """Where python-telegram-bot's webhook server listens and what Telegram is told."""
+
+    listen: str = "0.0.0.0"
+    port: PositiveInt = 8443
+    url: str = ""
+    secret_token: str = ""
+
+
+class TelegramConfig(_Section):
+    """The bot's identity and how it talks to the Bot API."""
+
+    token: str = ""
+    base_url: str = "https://api.telegram.org/bot"
+    admins: tuple[int, ...] = ()
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig = WebhookConfig()
+    max_stories_per_chat: PositiveInt = 20
+    max_query_length: PositiveInt = 300
+
+    def __repr__(self) -> str:  # the token must never reach a log line
+        return f"TelegramConfig(base_url={self.base_url!r}, admins={self.admins!r}, mode={self.mode!r})"
+
+    __str__ = __repr__
+
+
+class DatabaseConfig(_Section):
+    """Where items, stories and the outbox live."""
+
+    url: str = "sqlite:///newsbot.db"
+
+
+class FetchConfig(_Section):
+    """How feeds are polled: politeness, limits, and the SSRF guard."""
+
+    interval: PositiveFloat = 900.0
+    jitter: float = Field(0.1, ge=0, le=1)
+    concurrency: PositiveInt = 20
+    per_host_concurrency: PositiveInt = 2
+    timeout: PositiveFloat = 20.0
+    connect_timeout: PositiveFloat = 10.0
+    max_body_bytes: PositiveInt = 10_000_000
+    max_redirects: int = Field(5, ge=0, le=20)
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot; feed reader)"
+    allow_private_networks: bool = False
+    allow_local_files: bool = False
+    proxy: str = ""
+    max_consecutive_errors: PositiveInt = 10
+    backoff_max: PositiveFloat = 86_400.0
+    retry_after_max: PositiveFloat = 86_400.0
+
+
+class DigestConfig(_Section):
+    """Defaults for chats that subscribe without naming a schedule, and breaking alerts."""
+
+    schedule: str = "daily 08:00"
+    timezone: str = "UTC"
+    breaking_outlets: PositiveInt = 4
+    breaking_window: PositiveFloat = 3600.0
+    max_developments: PositiveInt = 30
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not _SCHEDULE_RE.match(value):
+            raise ValueError(f'must look like "daily 08:00", "every 6h", "instant" or "off", got {value!r}')
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (try e.g. Europe/Madrid)") from None
+        return value
+
+
+class StorageConfig(_Section):
+    """Retention of stored items."""
+
+    keep_days: PositiveInt = 30
+
+
+class FeedSeed(_Section):
+    """A feed to add on first start."""
+
+    url: str
+    title: str = ""
+
+
+class StorySeed(_Section):
+    """A global story to add on first start."""
+
+    name: str = Field(min_length=1, max_length=64)
+    query: str = Field(min_length=1)
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        try:
+            parse(value)
+        except QueryError as exc:
+            raise ValueError(f"bad query: {exc}") from None
+        return value
+
+
+class Config(_Section):
+    """The whole configuration. ``path`` is the file it came from (None for defaults)."""
+
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    fetch: FetchConfig = FetchConfig()
+    digest: DigestConfig = DigestConfig()
+    storage: StorageConfig = StorageConfig()
+    feeds: tuple[FeedSeed, ...] = ()
+    stories: tuple[StorySeed, ...] = ()
+    path: Path | None = Field(default=None, exclude=True)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Return the config file to use: explicit, ``$NEWSBOT_CONFIG``, ``./config.toml``, example."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path(DEFAULT_CONFIG_NAME)
+    if local.exists():
+        return local
+    for candidate in (
+        Path(EXAMPLE_CONFIG_NAME),
+        Path(__file__).resolve().parent.parent / EXAMPLE_CONFIG_NAME,
+    ):
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        f"no configuration found: pass --config PATH, set {CONFIG_ENV}, "
+        f"or copy {EXAMPLE_CONFIG_NAME} to {DEFAULT_CONFIG_NAME}"
+    )
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown setting (check the spelling against config.example.toml)"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    elif kind.endswith("_parsing") or kind.endswith("_type") or kind.startswith("greater_than"):
+        message = f"{message[0].lower()}{message[1:]}, got {value!r}"
+    return f"{loc}: {message}"
+
+
+def parse_config(
+    text: str, *, source: str = DEFAULT_CONFIG_NAME, env: Mapping[str, str] | None = None
+) -> Config:
+    """Parse TOML text into a validated Config; raise ConfigError naming ``source`` and the key."""
+    env = os.environ if env is None else env
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: malformed TOML: {exc}") from None
+    if env.get(TOKEN_ENV):
+        raw.setdefault("telegram", {})["token"] = env[TOKEN_ENV]
+    if env.get(DATABASE_ENV):
+        raw.setdefault("database", {})["url"] = env[DATABASE_ENV]
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+    names = [story.name.casefold() for story in config.stories]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"{source}: stories: duplicate story name {duplicates[0]!r}")
+    return config
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find, read and validate the configuration file."""
+    path = find_config(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse_config(text, source=str(path)).model_copy(update={"path": path})
+
+
+def resolve_relative(config: Config, url: str) -> str:
+    """Resolve a relative ``file:`` URL against the config file's directory."""
+    if not url.startswith("file:") or url.startswith("file:/"):
+        return url
+    base = config.path.parent if config.path else Path.cwd()
+    return (base / url[len("file:") :]).resolve().as_uri()

@@ -1,0 +1,662 @@
+"""Repository: the only way the rest of newsbot reads and writes the database.
+
+Every public method opens its own short transaction and speaks the core's types
+(`stories.model`) or small frozen dataclasses defined here; ORM rows never leave.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from stories.model import Decision, FeedState, Item, Story
+
+from .db import backend_name, make_async_engine
+from .models import (
+    DevelopmentRow,
+    FeedRow,
+    ItemRow,
+    ItemSourceRow,
+    StoryAuditRow,
+    StoryItemRow,
+    StoryRow,
+    TrackerStateRow,
+    utcnow,
+)
+
+GLOBAL_SCOPE = 0
+
+
+class StorageError(Exception):
+    """A repository operation that cannot be done as asked; ``str()`` says why."""
+
+
+class NotFound(StorageError):
+    """The named feed, story or chat does not exist."""
+
+
+class AlreadyExists(StorageError):
+    """A feed URL or story name is taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSummary:
+    """A feed with its health and how many items it brought."""
+
+    state: FeedState
+    item_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What storing one feed's items changed: new items, changed items, new sources."""
+
+    new: tuple[tuple[int, Item], ...] = ()
+    updated: tuple[tuple[int, Item], ...] = ()
+    new_sources: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change to a watchlist."""
+
+    story: str
+    action: str
+    old_query: str | None
+    new_query: str | None
+    user_id: int | None
+    user_name: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item with the tracker's verdict, as the story views and digests show it."""
+
+    id: int
+    item: Item
+    development_id: int | None
+    kind: str | None
+    duplicate_of: int | None
+    first_seen: datetime
+    sources: tuple[str, ...] = ()
+
+
+def name_key(name: str) -> str:
+    """Story names compare case-insensitively."""
+    return name.strip().casefold()
+
+
+def _feed_state(row: FeedRow) -> FeedState:
+    return FeedState(
+        url=row.url,
+        id=row.id,
+        title=row.title,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        content_hash=row.content_hash,
+        next_fetch_at=row.next_fetch_at,
+        last_fetched_at=row.last_fetched_at,
+        consecutive_errors=row.consecutive_errors,
+        last_error=row.last_error,
+        disabled=row.disabled,
+        disabled_reason=row.disabled_reason,
+    )
+
+
+def _story(row: StoryRow) -> Story:
+    return Story(
+        name=row.name,
+        query=row.query,
+        owner_chat_id=None if row.scope == GLOBAL_SCOPE else row.scope,
+        id=row.id,
+    )
+
+
+def _item(row: ItemRow, guid: str | None = None) -> Item:
+    return Item(
+        guid=guid or row.url or str(row.id),
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        published=row.published,
+        outlet=row.outlet,
+        author=row.author,
+        language=row.language,
+    )
+
+
+class Storage:
+    """Async repository over one database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.backend = backend_name(url)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str) -> Storage:
+        """Open (lazily) the database at ``url``; migrations are applied separately."""
+        return cls(make_async_engine(url), url)
+
+    async def close(self) -> None:
+        """Release every connection."""
+        await self.engine.dispose()
+
+    def session(self) -> AsyncSession:
+        """A new session, for modules of storage/ (search) that need raw access."""
+        return self._sessions()
+
+    # ------------------------------------------------------------------ feeds
+
+    async def add_feed(self, url: str, *, title: str | None = None, added_by: int | None = None) -> FeedState:
+        """Add a feed, due at once. Raises AlreadyExists if the URL is known."""
+        async with self._sessions.begin() as session:
+            if await session.scalar(select(FeedRow.id).where(FeedRow.url == url)) is not None:
+                raise AlreadyExists(f"feed already added: {url}")
+            row = FeedRow(url=url, title=title or None, added_by=added_by, next_fetch_at=utcnow())
+            session.add(row)
+            await session.flush()
+            return _feed_state(row)
+
+    async def get_feed(self, url_or_id: str | int) -> FeedState | None:
+        """A feed by URL or id."""
+        async with self._sessions() as session:
+            column = FeedRow.id if isinstance(url_or_id, int) else FeedRow.url
+            row = await session.scalar(select(FeedRow).where(column == url_or_id))
+            return _feed_state(row) if row else None
+
+    async def list_feeds(self) -> list[FeedSummary]:
+        """Every feed with its item count, ordered by URL."""
+        async with self._sessions() as session:
+            counts = (
+                select(ItemSourceRow.feed_id, func.count().label("n"))
+                .group_by(ItemSourceRow.feed_id)
+                .subquery()
+            )
+            rows = await session.execute(
+                select(FeedRow, func.coalesce(counts.c.n, 0))
+                .outerjoin(counts, counts.c.feed_id == FeedRow.id)
+                .order_by(FeedRow.url)
+            )
+            return [FeedSummary(_feed_state(feed), int(n)) for feed, n in rows]
+
+    async def remove_feed(self, url: str) -> None:
+        """Remove a feed and its sources (items other feeds also carried stay)."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(FeedRow).where(FeedRow.url == url))
+            if row is None:
+                raise NotFound(f"no such feed: {url}")
+            await session.execute(delete(ItemSourceRow).where(ItemSourceRow.feed_id == row.id))
+            await session.delete(row)
+
+    async def set_feed_enabled(self, url: str, enabled: bool, *, reason: str | None = None) -> FeedState:
+        """Enable (due at once, error count reset) or disable a feed."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(FeedRow).where(FeedRow.url == url))
+            if row is None:
+                raise NotFound(f"no such feed: {url}")
+            row.disabled = not enabled
+            row.disabled_reason = None if enabled else (reason or "disabled by an admin")
+            if enabled:
+                row.consecutive_errors = 0
+                row.next_fetch_at = utcnow()
+            return _feed_state(row)
+
+    async def due_feeds(self, now: datetime, *, include_all: bool = False) -> list[FeedState]:
+        """Enabled feeds whose next fetch time has come (all enabled feeds with include_all)."""
+        async with self._sessions() as session:
+            query = select(FeedRow).where(FeedRow.disabled.is_(False))
+            if not include_all:
+                query = query.where(or_(FeedRow.next_fetch_at.is_(None), FeedRow.next_fetch_at <= now))
+            rows = await session.scalars(query.order_by(FeedRow.next_fetch_at, FeedRow.id))
+            return [_feed_state(row) for row in rows]
+
+    async def save_feed_state(self, state: FeedState) -> FeedState:
+        """Persist a feed's new fetch state (including a changed URL after a 301)."""
+        if state.id is None:
+            raise StorageError("save_feed_state needs a stored feed (id is None)")
+        async with self._sessions.begin() as session:
+            row = await session.get(FeedRow, state.id)
+            if row is None:
+                raise NotFound(f"feed {state.id} was removed")
+            if state.url != row.url:
+                clash = await session.scalar(select(FeedRow.id).where(FeedRow.url == state.url))
+                if clash is not None and clash != row.id:
+                    # Another feed already has the redirect target: keep ours, disable it.
+                    state = replace(
+                        state,
+                        url=row.url,
+                        disabled=True,
+                        disabled_reason=f"moved to {state.url}, which is already subscribed",
+                    )
+            row.url = state.url
+            row.title = state.title or row.title
+            row.etag = state.etag
+            row.last_modified = state.last_modified
+            row.content_hash = state.content_hash
+            row.next_fetch_at = state.next_fetch_at
+            row.last_fetched_at = state.last_fetched_at
+            row.consecutive_errors = state.consecutive_errors
+            row.last_error = state.last_error
+            row.disabled = state.disabled
+            row.disabled_reason = state.disabled_reason
+            return _feed_state(row)
+
+    # ------------------------------------------------------------------ items
+
+    async def store_items(self, feed_id: int, items: Sequence[Item], *, fetched_at: datetime) -> StoreResult:
+        """Store one feed's items once.
+
+        The same entry seen again in the same feed is not stored again (a changed
+        title or summary updates it and is reported as updated); the same canonical
+        URL from another feed becomes a second source of the existing item.
+        """
+        new: list[tuple[int, Item]] = []
+        updated: list[tuple[int, Item]] = []
+        new_sources = unchanged = 0
+        # Within one fetch a feed may repeat an entry: keep the first.
+        unique: dict[str, Item] = {}
+        for item in items:
+            unique.setdefault(item.guid, item)
+        if not unique:
+            return StoreResult()
+        async with self._sessions.begin() as session:
+            known: dict[str, ItemRow] = {}
+            guids = list(unique)
+            for start in range(0, len(guids), 500):
+                chunk = guids[start : start + 500]
+                rows = await session.execute(
+                    select(ItemSourceRow.guid, ItemRow)
+                    .join(ItemRow, ItemRow.id == ItemSourceRow.item_id)
+                    .where(ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(chunk))
+                )
+                known.update({guid: row for guid, row in rows})
+            urls = [i.url for g, i in unique.items() if g not in known and i.url]
+            by_url: dict[str, ItemRow] = {}
+            for start in range(0, len(urls), 500):
+                rows2 = await session.scalars(
+                    select(ItemRow).where(ItemRow.url.in_(urls[start : start + 500]))
+                )
+                by_url.update({row.url: row for row in rows2 if row.url})
+            fresh: list[tuple[str, Item, ItemRow]] = []
+            for guid, item in unique.items():
+                row = known.get(guid)
+                if row is not None:
+                    if row.title != item.title or row.summary != item.summary:
+                        row.title, row.summary = item.title, item.summary
+                        row.updated_at = fetched_at
+                        updated.append((row.id, item))
+                    else:
+                        unchanged += 1
+                    continue
+                existing = by_url.get(item.url) if item.url else None
+                if existing is not None:
+                    session.add(
+                        ItemSourceRow(
+                            item_id=existing.id,
+                            feed_id=feed_id,
+                            guid=guid,
+                            outlet=item.outlet,
+                            seen_at=fetched_at,
+                        )
+                    )
+                    new_sources += 1
+                    continue
+                row = ItemRow(
+                    url=item.url,
+                    title=item.title,
+                    summary=item.summary,
+                    outlet=item.outlet,
+                    author=item.author,
+                    language=item.language,
+                    published=item.published,
+                    first_seen=fetched_at,
+                )
+                if item.url:
+                    by_url[item.url] = row
+                session.add(row)
+                fresh.append((guid, item, row))
+            await session.flush()
+            for guid, item, row in fresh:
+                session.add(
+                    ItemSourceRow(
+                        item_id=row.id, feed_id=feed_id, guid=guid, outlet=item.outlet, seen_at=fetched_at
+                    )
+                )
+                new.append((row.id, item))
+        return StoreResult(tuple(new), tuple(updated), new_sources, unchanged)
+
+    async def items_after(self, after_id: int, *, limit: int = 1000) -> list[tuple[int, Item]]:
+        """Items with id > after_id in id order: the tracker's replay and catch-up stream."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ItemRow).where(ItemRow.id > after_id).order_by(ItemRow.id).limit(limit)
+            )
+            return [(row.id, _item(row)) for row in rows]
+
+    async def untracked_items(self, *, limit: int = 1000) -> list[tuple[int, Item]]:
+        """Items the tracker has not decided on yet, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(ItemRow).where(ItemRow.tracked.is_(False)).order_by(ItemRow.id).limit(limit)
+            )
+            return [(row.id, _item(row)) for row in rows]
+
+    async def record_decisions(self, decisions: Iterable[Decision]) -> None:
+        """Write the tracker's verdicts: developments, kinds, copies, story membership."""
+        decisions = list(decisions)
+        if not decisions:
+            return
+        async with self._sessions.begin() as session:
+            ids = [d.key for d in decisions]
+            rows = {r.id: r for r in await session.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
+            dev_ids = {d.development_id for d in decisions}
+            devs = {
+                r.id: r
+                for r in await session.scalars(select(DevelopmentRow).where(DevelopmentRow.id.in_(dev_ids)))
+            }
+            for decision in decisions:
+                row = rows.get(decision.key)
+                if row is None:
+                    continue  # pruned meanwhile
+                dev = devs.get(decision.development_id)
+                if dev is None:
+                    dev = DevelopmentRow(
+                        id=decision.development_id,
+                        title=row.title,
+                        first_seen=row.first_seen,
+                        last_seen=row.first_seen,
+                        item_count=0,
+                        outlet_count=0,
+                    )
+                    session.add(dev)
+                    devs[dev.id] = dev
+                dev.last_seen = max(dev.last_seen, row.first_seen)
+                row.development_id = decision.development_id
+                row.kind = decision.kind
+                row.duplicate_of = decision.duplicate_of
+                row.new_facts = json.dumps(list(decision.new_facts)) if decision.new_facts else None
+                row.tracked = True
+            await session.flush()
+            existing = set(
+                (
+                    await session.execute(
+                        select(StoryItemRow.story_id, StoryItemRow.item_id).where(
+                            StoryItemRow.item_id.in_(ids)
+                        )
+                    )
+                ).tuples()
+            )
+            story_ids = set(await session.scalars(select(StoryRow.id)))
+            for decision in decisions:
+                for story_id in decision.stories:
+                    if (
+                        story_id in story_ids
+                        and (story_id, decision.key) not in existing
+                        and decision.key in rows
+                    ):
+                        session.add(StoryItemRow(story_id=story_id, item_id=decision.key))
+                        existing.add((story_id, decision.key))
+            await session.flush()
+            stats = await session.execute(
+                select(
+                    ItemRow.development_id,
+                    func.count(ItemRow.id),
+                    func.count(func.distinct(ItemRow.outlet)),
+                )
+                .where(ItemRow.development_id.in_(dev_ids))
+                .group_by(ItemRow.development_id)
+            )
+            for dev_id, count, outlets in stats:
+                devs[dev_id].item_count = int(count)
+                devs[dev_id].outlet_count = int(outlets)
+
+    async def item_count(self) -> int:
+        """How many distinct items are stored."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count(ItemRow.id))) or 0)
+
+    # ---------------------------------------------------------------- tracker
+
+    async def save_tracker_state(self, name: str, data: str, last_item_id: int) -> None:
+        """Save the tracker's serialised state and the last item it has seen."""
+        async with self._sessions.begin() as session:
+            row = await session.get(TrackerStateRow, name)
+            if row is None:
+                session.add(
+                    TrackerStateRow(name=name, data=data, last_item_id=last_item_id, saved_at=utcnow())
+                )
+            else:
+                row.data, row.last_item_id, row.saved_at = data, last_item_id, utcnow()
+
+    async def load_tracker_state(self, name: str) -> tuple[str, int] | None:
+        """The saved tracker state and its last item id, if any."""
+        async with self._sessions() as session:
+            row = await session.get(TrackerStateRow, name)
+            return (row.data, row.last_item_id) if row else None
+
+    # ---------------------------------------------------------------- stories
+
+    def _visible(self, chat_id: int | None) -> Select[tuple[StoryRow]]:
+        scopes = [GLOBAL_SCOPE] if chat_id is None else [GLOBAL_SCOPE, chat_id]
+        return select(StoryRow).where(StoryRow.scope.in_(scopes))
+
+    async def list_stories(self, *, chat_id: int | None = None, scope: int | None = None) -> list[Story]:
+        """Stories a chat can see (global + its own), or those of one scope, or all."""
+        async with self._sessions() as session:
+            if scope is not None:
+                query = select(StoryRow).where(StoryRow.scope == scope)
+            elif chat_id is not None:
+                query = self._visible(chat_id)
+            else:
+                query = select(StoryRow)
+            rows = await session.scalars(query.order_by(StoryRow.scope, StoryRow.name_key))
+            return [_story(row) for row in rows]
+
+    async def get_story(self, name: str, *, chat_id: int | None = None) -> Story | None:
+        """A story by name as a chat sees it: the chat's own first, then the global one."""
+        async with self._sessions() as session:
+            rows = list(
+                await session.scalars(self._visible(chat_id).where(StoryRow.name_key == name_key(name)))
+            )
+            rows.sort(key=lambda r: r.scope == GLOBAL_SCOPE)
+            return _story(rows[0]) if rows else None
+
+    async def add_story(
+        self,
+        name: str,
+        query: str,
+        *,
+        scope: int = GLOBAL_SCOPE,
+        user_id: int | None = None,
+        user_name: str | None = None,
+    ) -> Story:
+        """Add a story (the query must already be validated) and audit it."""
+        async with self._sessions.begin() as session:
+            taken = await session.scalar(
+                select(StoryRow.id).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
+            )
+            if taken is not None:
+                raise AlreadyExists(f"a story named {name!r} already exists")
+            now = utcnow()
+            row = StoryRow(
+                scope=scope,
+                name=name.strip(),
+                name_key=name_key(name),
+                query=query,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                StoryAuditRow(
+                    story_id=row.id,
+                    scope=scope,
+                    story_name=row.name,
+                    action="add",
+                    new_query=query,
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=now,
+                )
+            )
+            return _story(row)
+
+    async def edit_story(
+        self,
+        name: str,
+        query: str,
+        *,
+        scope: int = GLOBAL_SCOPE,
+        user_id: int | None = None,
+        user_name: str | None = None,
+    ) -> Story:
+        """Change a story's query and audit it."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(StoryRow).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
+            )
+            if row is None:
+                raise NotFound(f"no story named {name!r}")
+            now = utcnow()
+            session.add(
+                StoryAuditRow(
+                    story_id=row.id,
+                    scope=scope,
+                    story_name=row.name,
+                    action="edit",
+                    old_query=row.query,
+                    new_query=query,
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=now,
+                )
+            )
+            row.query, row.updated_at = query, now
+            return _story(row)
+
+    async def remove_story(
+        self,
+        name: str,
+        *,
+        scope: int = GLOBAL_SCOPE,
+        user_id: int | None = None,
+        user_name: str | None = None,
+    ) -> None:
+        """Remove a story (its subscriptions go with it); the audit trail stays."""
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(StoryRow).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
+            )
+            if row is None:
+                raise NotFound(f"no story named {name!r}")
+            session.add(
+                StoryAuditRow(
+                    story_id=None,
+                    scope=scope,
+                    story_name=row.name,
+                    action="remove",
+                    old_query=row.query,
+                    user_id=user_id,
+                    user_name=user_name,
+                    at=utcnow(),
+                )
+            )
+            await session.execute(
+                update(StoryAuditRow).where(StoryAuditRow.story_id == row.id).values(story_id=None)
+            )
+            await session.delete(row)
+
+    async def story_audit(self, name: str, *, scope: int = GLOBAL_SCOPE) -> list[AuditEntry]:
+        """The change history of a story name in a scope, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(StoryAuditRow)
+                .where(
+                    StoryAuditRow.scope == scope, func.lower(StoryAuditRow.story_name) == name.strip().lower()
+                )
+                .order_by(StoryAuditRow.at, StoryAuditRow.id)
+            )
+            return [
+                AuditEntry(r.story_name, r.action, r.old_query, r.new_query, r.user_id, r.user_name, r.at)
+                for r in rows
+            ]
+
+    async def story_items(
+        self, story_id: int, *, since: datetime | None = None, limit: int = 500
+    ) -> list[StoredItem]:
+        """A story's items with the tracker's verdicts, newest first."""
+        async with self._sessions() as session:
+            query = (
+                select(ItemRow)
+                .join(StoryItemRow, StoryItemRow.item_id == ItemRow.id)
+                .where(StoryItemRow.story_id == story_id)
+            )
+            if since is not None:
+                query = query.where(ItemRow.first_seen >= since)
+            rows = list(
+                await session.scalars(
+                    query.order_by(ItemRow.first_seen.desc(), ItemRow.id.desc()).limit(limit)
+                )
+            )
+            sources = await self._sources(session, [r.id for r in rows])
+            return [
+                StoredItem(
+                    r.id,
+                    _item(r),
+                    r.development_id,
+                    r.kind,
+                    r.duplicate_of,
+                    r.first_seen,
+                    sources.get(r.id, ()),
+                )
+                for r in rows
+            ]
+
+    async def _sources(self, session: AsyncSession, item_ids: list[int]) -> dict[int, tuple[str, ...]]:
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(item_ids), 500):
+            rows = await session.execute(
+                select(ItemSourceRow.item_id, ItemSourceRow.outlet)
+                .where(ItemSourceRow.item_id.in_(item_ids[start : start + 500]))
+                .order_by(ItemSourceRow.id)
+            )
+            for item_id, outlet in rows:
+                found.setdefault(item_id, []).append(outlet)
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def seed(
+        self, feeds: Iterable[tuple[str, str]], stories: Iterable[tuple[str, str]]
+    ) -> tuple[int, int]:
+        """On first start, add the configured feeds and global stories (only into empty tables)."""
+        added_feeds = added_stories = 0
+        async with self._sessions() as session:
+            has_feeds = await session.scalar(select(func.count(FeedRow.id)))
+            has_stories = await session.scalar(
+                select(func.count(StoryRow.id)).where(StoryRow.scope == GLOBAL_SCOPE)
+            )
+        if not has_feeds:
+            for url, title in feeds:
+                try:
+                    await self.add_feed(url, title=title or None)
+                    added_feeds += 1
+                except (AlreadyExists, IntegrityError):
+                    pass
+        if not has_stories:
+            for name, query in stories:
+                try:
+                    await self.add_story(name, query, user_name="config")
+                    added_stories += 1
+                except AlreadyExists:
+                    pass
+        return added_feeds, added_stories
