@@ -1,0 +1,450 @@
+"""Polite, robust feed fetching over one shared ``httpx.AsyncClient``.
+
+The fetcher turns a :class:`~stories.model.FeedState` into a :class:`FetchOutcome`.
+It never raises for network or HTTP trouble: every failure is a value, so one bad
+feed cannot stop a poll of thousands. What it does for each feed:
+
+* conditional GET with the stored ETag / Last-Modified; a 304 and a body whose
+  hash equals the stored one are reported without a body, so they cost no parsing;
+* redirects followed by hand, each hop checked by the SSRF guard, loops detected,
+  permanent redirects (301/308) reported so the stored URL can be updated;
+* the body size limit enforced while streaming, and one wall-clock deadline for the
+  whole fetch (a server trickling one byte a second never trips a read timeout);
+* global and per-host concurrency limits; gzip/deflate/brotli; a descriptive
+  User-Agent; an optional proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+import httpcore
+import httpx
+
+from feeds.schedule import parse_retry_after
+from feeds.ssrf import AddressPolicy, BlockedAddressError, Guard, GuardedNetworkBackend, Resolver
+from feeds.ssrf import system_resolver as _system_resolver
+from stories.model import FeedState
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "FetchKind",
+    "FetchOutcome",
+    "FetchPolicy",
+    "Fetcher",
+    "resolve_file_url",
+]
+
+DEFAULT_USER_AGENT = "newsbot/0.1 (feed monitor; +https://github.com/newsbot/newsbot)"
+
+FetchKind = Literal[
+    "ok", "not_modified", "unchanged", "gone", "too_large", "refused", "error"
+]
+"""What a fetch came to.
+
+``ok``: a new body to parse. ``not_modified``: HTTP 304. ``unchanged``: 200 with the
+same body hash as last time. ``gone``: HTTP 410. ``too_large``: the body passed
+``max_body_bytes``. ``refused``: blocked by policy (SSRF guard, scheme, local files).
+``error``: anything else (network, timeout, HTTP 4xx/5xx, redirect loop).
+"""
+
+_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, */*;q=0.5"
+)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+# Response headers the parser needs (encoding detection, base URL, language).
+_KEPT_HEADERS = ("content-type", "content-location", "content-language")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How the fetcher behaves; built by the lead's config from ``[fetch]``.
+
+    Times are seconds. ``timeout`` is the wall-clock budget for one feed including
+    redirects and the body; ``connect_timeout`` bounds each TCP/TLS connect.
+    ``allowed_networks`` are CIDRs let through the SSRF guard while it stays on.
+    """
+
+    timeout: float = 20.0
+    connect_timeout: float = 10.0
+    max_body_bytes: int = 10_000_000
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()
+    allow_local_files: bool = False
+    concurrency: int = 20
+    per_host_concurrency: int = 2
+    max_redirects: int = 5
+    retry_after_max: float = 86_400.0
+    proxy: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.connect_timeout <= 0:
+            raise ValueError("fetch timeouts must be positive")
+        if self.max_body_bytes <= 0:
+            raise ValueError("fetch.max_body_bytes must be positive")
+        if self.concurrency < 1 or self.per_host_concurrency < 1:
+            raise ValueError("fetch concurrency limits must be at least 1")
+        if self.max_redirects < 0:
+            raise ValueError("fetch.max_redirects must be >= 0")
+
+
+@dataclass(frozen=True)
+class FetchOutcome:
+    """The result of fetching one feed: a value, never an exception.
+
+    ``url`` is the URL actually answered (after redirects). ``permanent_url`` is
+    set when the feed moved for good (a chain of 301/308 hops from the start).
+    ``retry_after`` is in seconds (capped by the policy), from 429/503 responses.
+    ``body`` and ``headers`` are present only when ``kind == "ok"``.
+    """
+
+    kind: FetchKind
+    url: str
+    fetched_at: datetime
+    status: int | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    permanent_url: str | None = None
+    retry_after: float | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def is_failure(self) -> bool:
+        """True for outcomes that count towards backoff and disabling."""
+        return self.kind in ("error", "too_large", "refused")
+
+    def parse_failed(self, reason: str) -> FetchOutcome:
+        """This outcome turned into an error because its body did not parse.
+
+        The content hash is dropped so that the same broken body is not later taken
+        as ``unchanged`` (which would reset the error count).
+        """
+        return replace(
+            self, kind="error", body=None, content_hash=None, error=f"parse error: {reason}"
+        )
+
+
+def resolve_file_url(url: str, base_dir: str | os.PathLike[str]) -> str:
+    """Make a ``file:`` URL absolute, resolving relative paths against ``base_dir``.
+
+    Config files say ``url = "file:examples/feeds/x.xml"``; the path is relative to
+    the config file's directory (pass it as ``base_dir``), so the demo works from any
+    working directory. Absolute ``file:///...`` URLs and non-file URLs are returned
+    unchanged.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return url
+    raw = unquote(parts.path)
+    if parts.netloc in ("", "localhost") and raw.startswith("/"):
+        return url
+    path = Path(base_dir) / (parts.netloc + raw if parts.netloc else raw)
+    return path.resolve().as_uri()
+
+
+def _file_path(url: str) -> Path:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"file URL with a remote host is not supported: {url!r}")
+    raw = url2pathname(parts.path)
+    return Path(raw) if os.path.isabs(raw) else Path.cwd() / raw
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with the SSRF guard as its network backend.
+
+    ``AsyncHTTPTransport`` has no parameter for the network backend, so we build the
+    same httpcore pool it would, with ours. With a proxy the pool connects to the
+    proxy (trusted config), so the connect-level guard does not apply; the per-hop
+    URL check still does.
+    """
+
+    def __init__(self, guard: Guard, *, limits: httpx.Limits, proxy: str | None) -> None:
+        super().__init__(limits=limits, proxy=proxy or None, retries=0)
+        if proxy:
+            return
+        ssl_context = httpx.create_ssl_context()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            retries=0,
+            network_backend=GuardedNetworkBackend(guard),
+        )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Fetcher:
+    """Fetches feeds concurrently through one shared HTTP client.
+
+    Use as ``async with Fetcher(policy) as fetcher: outcome = await fetcher.fetch(state)``.
+    ``fetch`` may be called from many tasks at once; the global and per-host
+    semaphores keep the fetcher polite. ``resolver`` replaces DNS (tests, benches).
+    """
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        resolver: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        self._guard = Guard(
+            AddressPolicy.build(
+                allow_private_networks=self.policy.allow_private_networks,
+                allowed_networks=self.policy.allowed_networks,
+            ),
+            resolver or _system_resolver,
+        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(self.policy.concurrency)
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        p = self.policy
+        limits = httpx.Limits(
+            max_connections=p.concurrency,
+            max_keepalive_connections=p.concurrency,
+            keepalive_expiry=30.0,
+        )
+        transport = self._transport or _GuardedTransport(self._guard, limits=limits, proxy=p.proxy)
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(p.timeout, connect=p.connect_timeout),
+            follow_redirects=False,
+            headers={"User-Agent": p.user_agent, "Accept": _ACCEPT},
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _host_semaphore(self, url: str) -> asyncio.Semaphore:
+        key = _host_key(url)
+        sem = self._per_host.get(key)
+        if sem is None:
+            sem = self._per_host[key] = asyncio.Semaphore(self.policy.per_host_concurrency)
+        return sem
+
+    async def fetch(self, state: FeedState) -> FetchOutcome:
+        """Fetch ``state.url`` once; every problem comes back as an outcome value."""
+        started = time.monotonic()
+        fetched_at = _now()
+        base = FetchOutcome(kind="error", url=state.url, fetched_at=fetched_at)
+        try:
+            if urlsplit(state.url).scheme == "file":
+                outcome = await self._fetch_file(state, base)
+            else:
+                async with self._global:
+                    async with asyncio.timeout(self.policy.timeout):
+                        outcome = await self._fetch_http(state, base)
+        except TimeoutError:
+            outcome = replace(base, error=f"timed out after {self.policy.timeout:g}s")
+        except BlockedAddressError as exc:
+            outcome = replace(base, kind="refused", error=str(exc))
+        except _TooLarge:
+            outcome = replace(
+                base, kind="too_large", error=f"body larger than {self.policy.max_body_bytes} bytes"
+            )
+        except httpx.HTTPError as exc:
+            outcome = replace(base, kind=_kind_for(exc), error=_describe(exc))
+        except (OSError, ValueError, UnicodeError) as exc:
+            outcome = replace(base, error=f"{type(exc).__name__}: {exc}")
+        return replace(outcome, elapsed=time.monotonic() - started)
+
+    async def _fetch_file(self, state: FeedState, base: FetchOutcome) -> FetchOutcome:
+        if not self.policy.allow_local_files:
+            return replace(
+                base, kind="refused", error="file: URLs are disabled (fetch.allow_local_files)"
+            )
+        path = _file_path(state.url)
+        limit = self.policy.max_body_bytes
+
+        def read() -> bytes:
+            with path.open("rb") as fh:
+                data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise _TooLarge
+            return data
+
+        body = await asyncio.to_thread(read)
+        digest = hashlib.sha256(body).hexdigest()
+        if digest == state.content_hash:
+            return replace(base, kind="unchanged", content_hash=digest)
+        ctype = "application/json" if path.suffix.lower() == ".json" else "application/xml"
+        return replace(
+            base, kind="ok", body=body, content_hash=digest, headers={"content-type": ctype}
+        )
+
+    async def _fetch_http(self, state: FeedState, base: FetchOutcome) -> FetchOutcome:
+        client = self._client
+        if client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as f'")
+        conditional: dict[str, str] = {}
+        if state.etag:
+            conditional["If-None-Match"] = state.etag
+        if state.last_modified:
+            conditional["If-Modified-Since"] = state.last_modified
+
+        url = state.url
+        seen = {url}
+        permanent_url: str | None = None
+        still_permanent = True
+        for _hop in range(self.policy.max_redirects + 1):
+            await self._guard.check_url(url)
+            async with self._host_semaphore(url):
+                request = client.build_request("GET", url, headers=conditional)
+                response = await client.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    if status in _REDIRECTS and "location" in response.headers:
+                        target = urljoin(url, response.headers["location"].strip())
+                    else:
+                        return await self._finish(state, base, url, response, permanent_url)
+                finally:
+                    await response.aclose()
+            # A chain of permanent hops from the start is a move; a temporary hop
+            # anywhere before it means the move is not ours to record.
+            if status in _PERMANENT and still_permanent:
+                permanent_url = target
+            else:
+                still_permanent = False
+            if target in seen:
+                return replace(
+                    base, url=url, status=status, error=f"redirect loop at {target}"
+                )
+            seen.add(target)
+            url = target
+        return replace(
+            base,
+            url=url,
+            error=f"too many redirects (more than {self.policy.max_redirects})",
+        )
+
+    async def _finish(
+        self,
+        state: FeedState,
+        base: FetchOutcome,
+        url: str,
+        response: httpx.Response,
+        permanent_url: str | None,
+    ) -> FetchOutcome:
+        status = response.status_code
+        headers = response.headers
+        out = replace(base, url=url, status=status, permanent_url=permanent_url)
+        if status == 304:
+            return replace(
+                out,
+                kind="not_modified",
+                etag=headers.get("etag") or state.etag,
+                last_modified=headers.get("last-modified") or state.last_modified,
+                content_hash=state.content_hash,
+            )
+        if status == 410:
+            return replace(out, kind="gone", error="HTTP 410 Gone")
+        if status in (429, 503):
+            retry = parse_retry_after(headers.get("retry-after"), now=base.fetched_at)
+            if retry is not None:
+                retry = min(retry, self.policy.retry_after_max)
+            return replace(out, retry_after=retry, error=f"HTTP {status} {response.reason_phrase}")
+        if not 200 <= status < 300 or status == 204:
+            return replace(out, error=f"HTTP {status} {response.reason_phrase}".rstrip())
+
+        body = await self._read_limited(response)
+        digest = hashlib.sha256(body).hexdigest()
+        validators = {
+            "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+            "content_hash": digest,
+        }
+        if digest == state.content_hash:
+            return replace(out, kind="unchanged", **validators)
+        kept = {k: headers[k] for k in _KEPT_HEADERS if k in headers}
+        return replace(out, kind="ok", body=body, headers=kept, **validators)
+
+    async def _read_limited(self, response: httpx.Response) -> bytes:
+        limit = self.policy.max_body_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        # aiter_bytes yields decoded bytes, so the limit also bounds a gzip bomb.
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _kind_for(exc: httpx.HTTPError) -> FetchKind:
+    if _blocked_cause(exc) is not None:
+        return "refused"
+    return "error"
+
+
+def _blocked_cause(exc: BaseException) -> BlockedAddressError | None:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, BlockedAddressError):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    blocked = _blocked_cause(exc)
+    if blocked is not None:
+        return str(blocked)
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__
+        return f"timeout ({kind})"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,135 @@
+"""One poll step per feed: fetch -> parse -> normalise -> next state.
+
+This is the seam the bot's poller uses: it hands in the due :class:`FeedState`s and
+gets back :class:`PollResult`s (new state to persist, items to store). Storing and
+tracking stay in ``bot/``; nothing here knows about the database.
+
+::
+
+    async with Fetcher(fetch_policy) as fetcher:
+        async for result in poll_feeds(fetcher, due_states, schedule=schedule_policy):
+            await storage.save_feed_state(result.state)
+            await storage.upsert_items(result.state, result.items)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from feeds.fetch import Fetcher, FetchOutcome
+from feeds.parse import FeedParseError, ParsedFeed, parse_feed_async
+from feeds.schedule import SchedulePolicy, next_state
+from stories.model import FeedState, Item
+
+__all__ = ["PollResult", "poll_feed", "poll_feeds"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What polling one feed produced.
+
+    ``previous`` is the state polled, ``state`` the one to persist (its ``url`` may
+    have changed after a permanent redirect; ``previous.url`` identifies the row).
+    ``feed`` is set only when a new body was parsed. ``newly_disabled`` is True when
+    this poll disabled the feed (admins should be told).
+    """
+
+    previous: FeedState
+    state: FeedState
+    outcome: FetchOutcome
+    feed: ParsedFeed | None = None
+
+    @property
+    def items(self) -> list[Item]:
+        """The feed's items, or an empty list when nothing new was parsed."""
+        return self.feed.items if self.feed is not None else []
+
+    @property
+    def newly_disabled(self) -> bool:
+        """True when this poll disabled a feed that was enabled."""
+        return self.state.disabled and not self.previous.disabled
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def poll_feed(
+    fetcher: Fetcher,
+    state: FeedState,
+    *,
+    schedule: SchedulePolicy | None = None,
+    interval: timedelta | None = None,
+    rng: random.Random | None = None,
+    executor: Executor | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> PollResult:
+    """Fetch, parse and reschedule one feed. Never raises for a bad feed.
+
+    A body that fails to parse is recorded as an error (with the reason) and counts
+    towards backoff like a network failure. The feed's title is updated from the
+    parsed feed.
+    """
+    outcome = await fetcher.fetch(state)
+    parsed: ParsedFeed | None = None
+    if outcome.kind == "ok" and outcome.body is not None:
+        try:
+            parsed = await parse_feed_async(
+                outcome.body,
+                url=outcome.url,
+                fetched_at=outcome.fetched_at,
+                headers=outcome.headers,
+                executor=executor,
+            )
+        except FeedParseError as exc:
+            outcome = outcome.parse_failed(str(exc))
+        except Exception as exc:  # a parser bug must not stop the poll of other feeds
+            log.exception("parser crashed on %s", state.url)
+            outcome = outcome.parse_failed(f"parser crashed: {type(exc).__name__}: {exc}")
+    new = next_state(state, outcome, now=clock(), policy=schedule, interval=interval, rng=rng)
+    if parsed is not None and parsed.title and parsed.title != new.title:
+        new = replace(new, title=parsed.title)
+    if new.disabled and not state.disabled:
+        log.warning("feed disabled: %s (%s)", state.url, new.disabled_reason)
+    return PollResult(previous=state, state=new, outcome=outcome, feed=parsed)
+
+
+async def poll_feeds(
+    fetcher: Fetcher,
+    states: Iterable[FeedState],
+    *,
+    schedule: SchedulePolicy | None = None,
+    rng: random.Random | None = None,
+    executor: Executor | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> AsyncIterator[PollResult]:
+    """Poll many feeds concurrently, yielding each result as soon as it is ready.
+
+    Concurrency is bounded by the fetcher's global and per-host limits. If the
+    consumer stops early, the remaining polls are cancelled.
+    """
+    rng = rng or random.Random()
+    tasks = [
+        asyncio.ensure_future(
+            poll_feed(
+                fetcher, s, schedule=schedule, rng=rng, executor=executor, clock=clock
+            )
+        )
+        for s in states
+    ]
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            yield await next_done
+    finally:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
