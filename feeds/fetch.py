@@ -335,18 +335,25 @@ class Fetcher:
         permanent_url: str | None = None
         still_permanent = True
         for _hop in range(self.policy.max_redirects + 1):
-            await self._guard.check_url(url)
-            async with self._host_semaphore(url):
-                request = client.build_request("GET", url, headers=conditional)
-                response = await client.send(request, stream=True)
-                try:
-                    status = response.status_code
-                    if status in _REDIRECTS and "location" in response.headers:
-                        target = urljoin(url, response.headers["location"].strip())
-                    else:
-                        return await self._finish(state, base, url, response, permanent_url)
-                finally:
-                    await response.aclose()
+            try:
+                await self._guard.check_url(url)
+                async with self._host_semaphore(url):
+                    request = client.build_request("GET", url, headers=conditional)
+                    response = await client.send(request, stream=True)
+                    try:
+                        status = response.status_code
+                        if status in _REDIRECTS and "location" in response.headers:
+                            target = urljoin(url, response.headers["location"].strip())
+                        else:
+                            return await self._finish(state, base, url, response, permanent_url)
+                    finally:
+                        await response.aclose()
+            except BlockedAddressError as exc:
+                return replace(base, kind="refused", url=url, error=str(exc))
+            except httpx.HTTPError as exc:
+                return replace(base, kind=_kind_for(exc), url=url, error=_describe(exc))
+            except OSError as exc:  # DNS failure in the URL check
+                return replace(base, url=url, error=f"cannot resolve host: {exc}")
             # A chain of permanent hops from the start is a move; a temporary hop
             # anywhere before it means the move is not ours to record.
             if status in _PERMANENT and still_permanent:

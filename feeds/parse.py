@@ -117,7 +117,9 @@ def parse_feed(
 def _parse_xml_feed(
     body: bytes, *, url: str, fetched_at: datetime, content_type: str
 ) -> ParsedFeed:
-    response_headers = {"content-location": url}
+    # No Content-Location: feedparser would resolve RSS guids against it as if they
+    # were links, changing ids; links are resolved in normalize instead.
+    response_headers: dict[str, str] = {}
     if content_type:
         response_headers["content-type"] = content_type
     # BytesIO, not bytes: feedparser treats some strings as URLs or file names.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -117,7 +118,15 @@ def _parse_ip(text: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(text.split("%", 1)[0] if "%" in text else text)
     except ValueError:
-        return None
+        pass
+    # Legacy IPv4 spellings ("2130706433", "0x7f.1", "127.1") that getaddrinfo and
+    # browsers accept as addresses: treat them as the address they denote.
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", text) and any(c.isdigit() for c in text):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
+    return None
 
 
 @dataclass(frozen=True)
