@@ -83,7 +83,7 @@ class FetchConfig(_Section):
     """How feeds are polled: politeness, limits, and the SSRF guard."""
 
     interval: PositiveFloat = 900.0
-    jitter: float = Field(0.1, ge=0, le=1)
+    jitter: float = Field(0.1, ge=0, lt=1)
     concurrency: PositiveInt = 20
     per_host_concurrency: PositiveInt = 2
     timeout: PositiveFloat = 20.0
@@ -238,11 +238,3 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return parse_config(text, source=str(path)).model_copy(update={"path": path})
-
-
-def resolve_relative(config: Config, url: str) -> str:
-    """Resolve a relative ``file:`` URL against the config file's directory."""
-    if not url.startswith("file:") or url.startswith("file:/"):
-        return url
-    base = config.path.parent if config.path else Path.cwd()
-    return (base / url[len("file:") :]).resolve().as_uri()

@@ -1,0 +1,347 @@
+"""The ``newsbot`` command line.
+
+Exit codes: 0 ok, 2 bad usage or configuration, 1 runtime failure. Commands whose
+output is data take ``--json`` and then print exactly one JSON object on stdout;
+progress and diagnostics go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.config import Config, ConfigError, load_config
+
+log = logging.getLogger("newsbot")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command was given something it cannot use; exit code 2."""
+
+
+class CommandFailed(Exception):
+    """The command ran and failed; exit code 1, message shown as is."""
+
+
+def parse_since(value: str, *, now: datetime | None = None) -> datetime:
+    """``7d``, ``12h``, ``30m``, ``2w`` ago, or an ISO date/datetime (UTC if no zone)."""
+    now = now or datetime.now(UTC)
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        seconds = {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+        return now - timedelta(seconds=amount * seconds)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"--since: expected e.g. 7d, 12h or 2026-11-01, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _run_async(factory: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- commands
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Validate the configuration file and summarise it."""
+    config = _config(args)
+    summary = {
+        "file": str(config.path),
+        "database": config.database.url,
+        "telegram": "token set" if config.telegram.token else "no token (terminal mode)",
+        "mode": config.telegram.mode,
+        "feeds": len(config.feeds),
+        "stories": [s.name for s in config.stories],
+    }
+    if args.json:
+        _print_json({"ok": True, **summary})
+    else:
+        print(f"{config.path}: OK")
+        for key, value in summary.items():
+            if key != "file":
+                print(f"  {key}: {value}")
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply database migrations up to the newest."""
+    from storage.db import current_revision, upgrade
+
+    config = _config(args)
+    upgrade(config.database.url)
+    print(f"database at revision {current_revision(config.database.url)}: {config.database.url}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot: fetch, track, digests and Telegram in one process."""
+    from bot.app import run
+
+    return run(_config(args), fetch=not args.no_fetch)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run a fetch-and-track worker (PostgreSQL deployments)."""
+    from bot.app import run_worker
+
+    return run_worker(_config(args))
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Poll due feeds once (all feeds with --all)."""
+    from bot.app import fetch_once
+
+    return _run_async(lambda: fetch_once(_config(args), include_all=args.all, as_json=args.json))
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    """Feed management: list, add, rm, enable, import, export."""
+    from bot import feeds_cli
+
+    return _run_async(lambda: feeds_cli.run(_config(args), args))
+
+
+def cmd_stories(args: argparse.Namespace) -> int:
+    """Global story (watchlist) management."""
+    from bot import stories_cli
+
+    return _run_async(lambda: stories_cli.run_stories(_config(args), args))
+
+
+def cmd_story(args: argparse.Namespace) -> int:
+    """Show a story's developments, newest first."""
+    from bot import stories_cli
+
+    since = parse_since(args.since) if args.since else None
+    return _run_async(lambda: stories_cli.run_story(_config(args), args.name, since, args.json))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Full-text search over stored items."""
+    from bot import search_cli
+
+    since = parse_since(args.since) if args.since else None
+    return _run_async(lambda: search_cli.run(_config(args), args, since))
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Print the digest a chat (or the terminal) would get now."""
+    from bot.app import print_digest
+
+    since = parse_since(args.since) if args.since else None
+    return _run_async(lambda: print_digest(_config(args), chat_id=args.chat, since=since, as_json=args.json))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Health at a glance: feeds, items, developments, outbox."""
+    from bot.app import print_status
+
+    return _run_async(lambda: print_status(_config(args), as_json=args.json))
+
+
+def cmd_eval_clustering(args: argparse.Namespace) -> int:
+    """Stream a labelled corpus through the tracker and score the clustering."""
+    from stories.evaluation import DatasetError, run_eval
+
+    try:
+        result = run_eval(args.dataset, order=args.order, method=args.method, seed=args.seed)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print_json(result)
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else value
+            print(f"{key:<{width}}  {shown}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with --help on every command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $NEWSBOT_CONFIG, ./config.toml, then config.example.toml)",
+    )
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print one JSON object")
+
+    parser = argparse.ArgumentParser(
+        prog="newsbot",
+        description="Telegram news-monitoring bot: tracks stories across feeds and posts only what is new.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str, *parents: argparse.ArgumentParser
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        p.set_defaults(func=func)
+        return p
+
+    run = add("run", cmd_run, "run the bot: migrations, fetching, tracking, digests, Telegram")
+    run.add_argument("--no-fetch", action="store_true", help="only the bot and digests (workers fetch)")
+    add("worker", cmd_worker, "fetch and track only, sharing PostgreSQL with other workers")
+
+    db = sub.add_parser(
+        "db", help="database maintenance", description="database maintenance", parents=[common]
+    )
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = db_sub.add_parser(
+        "upgrade", help="apply migrations", description="apply migrations", parents=[common]
+    )
+    up.set_defaults(func=cmd_db_upgrade)
+
+    cfg = sub.add_parser("config", help="configuration", description="configuration", parents=[common])
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = cfg_sub.add_parser(
+        "check",
+        help="validate the config file",
+        description="validate the config file",
+        parents=[common, json_flag],
+    )
+    check.set_defaults(func=cmd_config_check)
+
+    fetch = add("fetch", cmd_fetch, "poll feeds once", json_flag)
+    fetch.add_argument("--once", action="store_true", help="one cycle over the due feeds (the default)")
+    fetch.add_argument("--all", action="store_true", help="fetch every enabled feed, ignoring the schedule")
+
+    feeds = sub.add_parser("feeds", help="manage feeds", description="manage feeds", parents=[common])
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
+    for name, help_, arg in (
+        ("list", "list feeds with their health", None),
+        ("add", "add a feed and fetch it once", "URL"),
+        ("rm", "remove a feed", "URL"),
+        ("enable", "re-enable a disabled feed", "URL"),
+        ("import", "import feeds from an OPML file", "FILE"),
+        ("export", "print the feeds as OPML", None),
+    ):
+        p = feeds_sub.add_parser(name, help=help_, description=help_, parents=[common, json_flag])
+        if arg:
+            p.add_argument(arg.lower(), metavar=arg)
+        p.set_defaults(func=cmd_feeds)
+
+    stories = sub.add_parser(
+        "stories",
+        help="manage global stories (watchlists)",
+        description="manage global stories",
+        parents=[common],
+    )
+    st_sub = stories.add_subparsers(dest="stories_command", metavar="ACTION", required=True)
+    for name, help_, params in (
+        ("list", "list stories and their queries", ()),
+        ("add", "add a story", ("NAME", "QUERY")),
+        ("edit", "change a story's query", ("NAME", "QUERY")),
+        ("rm", "remove a story", ("NAME",)),
+        ("show", "a story's query and change history", ("NAME",)),
+    ):
+        p = st_sub.add_parser(name, help=help_, description=help_, parents=[common, json_flag])
+        for param in params:
+            p.add_argument(param.lower(), metavar=param)
+        p.set_defaults(func=cmd_stories)
+
+    story = add("story", cmd_story, "a story's developments, newest first", json_flag)
+    story.add_argument("name", metavar="NAME")
+    story.add_argument(
+        "--since", help="only developments seen since, e.g. 7d, 12h, 2026-11-01 (default 7d)", default="7d"
+    )
+
+    search = add("search", cmd_search, "full-text search over stored items", json_flag)
+    search.add_argument("query", metavar="QUERY", nargs="?", default="")
+    search.add_argument("--since", help="e.g. 7d, 12h, 2026-11-01")
+    search.add_argument("--story", help="only items of this story")
+    search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    search.add_argument("--rebuild", action="store_true", help="rebuild the search index and exit")
+
+    digest = add("digest", cmd_digest, "print the digest now", json_flag)
+    digest.add_argument("--chat", type=int, help="the digest this chat would get (default: every story)")
+    digest.add_argument("--since", help="new since, e.g. 1d (default: since the chat's last digest, or 1d)")
+
+    add("status", cmd_status, "feeds, items, developments and outbox at a glance", json_flag)
+
+    ev = sub.add_parser(
+        "eval", help="evaluate the story tracker", description="evaluate the story tracker", parents=[common]
+    )
+    ev_sub = ev.add_subparsers(dest="eval_command", metavar="WHAT", required=True)
+    clustering = ev_sub.add_parser(
+        "clustering",
+        help="score clustering on a labelled corpus",
+        description=(
+            "stream a labelled corpus (googlenews-t, googlenews-ts, googlenews-s, uci, or a path) "
+            "through the tracker and print NMI, ARI, pair and B-cubed F1, first-story detection and speed"
+        ),
+        parents=[common, json_flag],
+    )
+    clustering.add_argument("--dataset", required=True, metavar="NAME_OR_PATH")
+    clustering.add_argument("--order", choices=("file", "shuffle", "time"), default="file")
+    clustering.add_argument("--method", choices=("tracker", "baseline"), default="tracker")
+    clustering.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    clustering.set_defaults(func=cmd_eval_clustering)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr; keep httpx at WARNING so request URLs (which carry the token) never appear."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``newsbot`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", False))
+    try:
+        return int(args.func(args))
+    except (ConfigError, UsageError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandFailed as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: say what failed, exit 1
+        from storage.db import DatabaseURLError
+
+        if isinstance(exc, DatabaseURLError):
+            print(f"newsbot: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        log.exception("failed: %s", exc)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

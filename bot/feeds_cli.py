@@ -1,0 +1,138 @@
+"""``newsbot feeds ...``: list, add, rm, enable, import and export feeds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from storage.repository import AlreadyExists, NotFound, Storage
+
+from .app import open_storage
+from .cli import CommandFailed, UsageError
+from .config import Config
+from .poller import Poller
+
+
+def check_feed_url(url: str, *, allow_files: bool) -> str:
+    """A feed URL a user typed: http(s) (or file: when allowed), else a UsageError saying why."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme == "file" and allow_files:
+        return url
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not a feed URL: {url!r} (expected http:// or https://)")
+    return url
+
+
+async def _add(storage: Storage, config: Config, url: str, title: str | None = None) -> dict[str, object]:
+    state = await storage.add_feed(url, title=title)
+    async with Poller.from_config(storage, config) as poller:
+        summary = await poller.poll_once(feeds=[state])
+    report = summary.reports[0]
+    feed = await storage.get_feed(state.id or url)
+    return {
+        "url": url,
+        "title": feed.title if feed else None,
+        "result": report.kind,
+        "new_items": report.new_items,
+        "error": report.error,
+    }
+
+
+async def run(config: Config, args: argparse.Namespace) -> int:
+    """Dispatch one ``feeds`` action."""
+    from feeds.opml import parse_opml, to_opml
+
+    action = args.feeds_command
+    async with open_storage(config) as storage:
+        if action == "list":
+            feeds = await storage.list_feeds()
+            rows = [
+                {
+                    "url": f.state.url,
+                    "title": f.state.title,
+                    "status": "disabled"
+                    if f.state.disabled
+                    else ("failing" if f.state.consecutive_errors else "ok"),
+                    "disabled_reason": f.state.disabled_reason,
+                    "last_error": f.state.last_error,
+                    "consecutive_errors": f.state.consecutive_errors,
+                    "last_fetched_at": f.state.last_fetched_at,
+                    "next_fetch_at": f.state.next_fetch_at,
+                    "items": f.item_count,
+                }
+                for f in feeds
+            ]
+            if args.json:
+                print(json.dumps({"feeds": rows}, ensure_ascii=False, default=str))
+                return 0
+            if not rows:
+                print("no feeds yet: add one with `newsbot feeds add URL`")
+            for row in rows:
+                when = row["next_fetch_at"]
+                nxt = when.strftime("%Y-%m-%d %H:%M") if isinstance(when, datetime) else "-"
+                print(f"{row['status']:<8} {row['items']:>6} items  next {nxt}  {row['url']}")
+                if row["title"]:
+                    print(f"{'':<8} {row['title']}")
+                if row["disabled_reason"] or row["last_error"]:
+                    print(f"{'':<8} last error: {row['disabled_reason'] or row['last_error']}")
+            return 0
+        if action == "add":
+            url = check_feed_url(args.url, allow_files=config.fetch.allow_local_files)
+            try:
+                result = await _add(storage, config, url)
+            except AlreadyExists as exc:
+                raise UsageError(str(exc)) from None
+            if args.json:
+                print(json.dumps(result, ensure_ascii=False))
+            elif result["error"]:
+                print(f"added {url}, but the first fetch failed: {result['error']} (it will be retried)")
+            else:
+                print(f"added {url}: {result['title'] or 'untitled'}, {result['new_items']} items")
+            return 0
+        if action in ("rm", "enable"):
+            try:
+                if action == "rm":
+                    await storage.remove_feed(args.url)
+                    message = f"removed {args.url}"
+                else:
+                    await storage.set_feed_enabled(args.url, True)
+                    message = f"enabled {args.url}; it will be fetched on the next cycle"
+            except NotFound as exc:
+                raise CommandFailed(str(exc)) from None
+            print(json.dumps({"ok": True, "url": args.url}) if args.json else message)
+            return 0
+        if action == "import":
+            try:
+                data = Path(args.file).read_bytes()
+            except OSError as exc:
+                raise UsageError(f"{args.file}: cannot read: {exc.strerror}") from None
+            try:
+                entries = parse_opml(data)
+            except ValueError as exc:
+                raise UsageError(f"{args.file}: {exc}") from None
+            added, skipped = [], []
+            for url, title in entries:
+                try:
+                    check_feed_url(url, allow_files=config.fetch.allow_local_files)
+                    await storage.add_feed(url, title=title or None)
+                    added.append(url)
+                except (AlreadyExists, UsageError) as exc:
+                    skipped.append({"url": url, "reason": str(exc)})
+            if args.json:
+                print(json.dumps({"added": added, "skipped": skipped}, ensure_ascii=False))
+            else:
+                print(
+                    f"imported {len(added)} feeds, skipped {len(skipped)}; they are fetched on the next cycle"
+                )
+                for skip in skipped:
+                    print(f"  skipped {skip['url']}: {skip['reason']}")
+            return 0
+        if action == "export":
+            feeds = await storage.list_feeds()
+            print(to_opml([(f.state.url, f.state.title or "") for f in feeds]))
+            return 0
+    raise UsageError(f"unknown feeds action {action!r}")

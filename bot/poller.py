@@ -1,0 +1,193 @@
+"""The poll cycle: fetch due feeds, parse, store, and schedule each feed's next fetch.
+
+This is where ``feeds`` (HTTP, XML) meets ``storage`` (SQL): neither knows the other.
+One failing feed never stops the others; every outcome ends in the feed's stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from feeds.fetch import Fetcher, FetchPolicy
+from feeds.poll import poll_feed
+from feeds.schedule import SchedulePolicy
+from storage.repository import Storage
+from stories.model import FeedState
+
+from .config import Config, FetchConfig
+
+log = logging.getLogger("newsbot.poll")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReport:
+    """What one feed's fetch did."""
+
+    url: str
+    kind: str
+    new_items: int = 0
+    updated_items: int = 0
+    error: str | None = None
+    disabled_now: bool = False
+
+
+@dataclass(slots=True)
+class PollSummary:
+    """Totals of one poll cycle (the ``--json`` output of ``newsbot fetch``)."""
+
+    feeds: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    unchanged: int = 0
+    new_items: int = 0
+    updated_items: int = 0
+    errors: int = 0
+    disabled: list[str] = field(default_factory=list)
+    reports: list[FeedReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able summary, with each failing feed's error."""
+        return {
+            "feeds": self.feeds,
+            "fetched": self.fetched,
+            "not_modified": self.not_modified,
+            "unchanged": self.unchanged,
+            "new_items": self.new_items,
+            "updated_items": self.updated_items,
+            "errors": self.errors,
+            "disabled": self.disabled,
+            "failures": [{"url": r.url, "error": r.error} for r in self.reports if r.error],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def fetch_policy(config: FetchConfig) -> FetchPolicy:
+    """The fetcher's policy from ``[fetch]``."""
+    return FetchPolicy(
+        timeout=config.timeout,
+        connect_timeout=config.connect_timeout,
+        max_body_bytes=config.max_body_bytes,
+        user_agent=config.user_agent,
+        allow_private_networks=config.allow_private_networks,
+        allow_local_files=config.allow_local_files,
+        concurrency=config.concurrency,
+        per_host_concurrency=config.per_host_concurrency,
+        max_redirects=config.max_redirects,
+        retry_after_max=config.retry_after_max,
+        proxy=config.proxy or None,
+    )
+
+
+def schedule_policy(config: FetchConfig) -> SchedulePolicy:
+    """The scheduler's policy from ``[fetch]``."""
+    return SchedulePolicy(
+        interval=timedelta(seconds=config.interval),
+        jitter=config.jitter,
+        backoff_max=timedelta(seconds=config.backoff_max),
+        retry_after_max=timedelta(seconds=config.retry_after_max),
+        max_consecutive_errors=config.max_consecutive_errors,
+    )
+
+
+Progress = Callable[[int, int, FeedReport], None]
+
+
+class Poller:
+    """Runs poll cycles over the stored feeds with one shared Fetcher."""
+
+    def __init__(self, storage: Storage, fetcher: Fetcher, schedule: SchedulePolicy) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.schedule = schedule
+        self.on_disabled: list[Callable[[FeedState], object]] = []
+
+    @classmethod
+    def from_config(cls, storage: Storage, config: Config) -> Poller:
+        """A poller whose fetcher must still be entered (``async with poller``)."""
+        return cls(storage, Fetcher(fetch_policy(config.fetch)), schedule_policy(config.fetch))
+
+    async def __aenter__(self) -> Poller:
+        await self.fetcher.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.fetcher.__aexit__(exc_type, exc, tb)
+
+    async def poll_once(
+        self,
+        *,
+        include_all: bool = False,
+        feeds: Sequence[FeedState] | None = None,
+        progress: Progress | None = None,
+    ) -> PollSummary:
+        """Fetch every due feed (every enabled feed with include_all) once, concurrently."""
+        started = datetime.now(UTC)
+        states = (
+            list(feeds)
+            if feeds is not None
+            else await self.storage.due_feeds(started, include_all=include_all)
+        )
+        summary = PollSummary(feeds=len(states))
+        done = 0
+
+        async def one(state: FeedState) -> None:
+            nonlocal done
+            try:
+                report = await self.poll_feed(state)
+            except Exception as exc:  # a bug must not stop the other feeds
+                log.exception("feed %s: unexpected failure", state.url)
+                report = FeedReport(state.url, "error", error=f"internal error: {exc}")
+            summary.reports.append(report)
+            done += 1
+            if progress:
+                progress(done, len(states), report)
+
+        await asyncio.gather(*(one(state) for state in states))
+        for report in summary.reports:
+            summary.fetched += report.kind == "ok"
+            summary.not_modified += report.kind == "not_modified"
+            summary.unchanged += report.kind == "unchanged"
+            summary.errors += report.error is not None
+            summary.new_items += report.new_items
+            summary.updated_items += report.updated_items
+            if report.disabled_now:
+                summary.disabled.append(report.url)
+        summary.seconds = (datetime.now(UTC) - started).total_seconds()
+        return summary
+
+    async def poll_feed(self, state: FeedState) -> FeedReport:
+        """Fetch, parse, store one feed and save its next state."""
+        result = await poll_feed(self.fetcher, state, schedule=self.schedule)
+        outcome = result.outcome
+        new_items = updated_items = 0
+        if result.feed is not None:
+            assert state.id is not None
+            stored = await self.storage.store_items(state.id, result.items, fetched_at=outcome.fetched_at)
+            new_items, updated_items = len(stored.new), len(stored.updated)
+        saved = await self.storage.save_feed_state(result.state)
+        disabled_now = saved.disabled and not state.disabled
+        error = outcome.error if outcome.is_failure or outcome.kind == "gone" else None
+        log.info(
+            "fetch url=%s kind=%s status=%s new=%d updated=%d errors=%d%s",
+            saved.url,
+            outcome.kind,
+            outcome.status,
+            new_items,
+            updated_items,
+            saved.consecutive_errors,
+            f" error={error!r}" if error else "",
+        )
+        if disabled_now:
+            for hook in self.on_disabled:
+                outcome_of_hook = hook(saved)
+                if asyncio.iscoroutine(outcome_of_hook):
+                    await outcome_of_hook
+        return FeedReport(saved.url, outcome.kind, new_items, updated_items, error, disabled_now)

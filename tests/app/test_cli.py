@@ -1,0 +1,77 @@
+"""The CLI end to end: real subprocesses, a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.app.test_config import ROOT, newsbot
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n'
+        '[[stories]]\nname = "sudan"\nquery = "Sudan OR Khartoum -\\"South Sudan\\""\n' + extra
+    )
+    return config
+
+
+def test_every_command_has_help() -> None:
+    commands = [
+        [], ["run"], ["worker"], ["db", "upgrade"], ["config", "check"], ["fetch"], ["feeds", "list"],
+        ["feeds", "add"], ["feeds", "import"], ["feeds", "export"], ["stories", "add"], ["story"],
+        ["search"], ["digest"], ["status"], ["eval", "clustering"],
+    ]
+    for command in commands:
+        result = newsbot(*command, "--help")
+        assert result.returncode == 0, (command, result.stderr)
+        assert "usage: newsbot" in result.stdout
+
+
+def test_bad_usage_exits_2() -> None:
+    result = newsbot("frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_db_upgrade_and_stories_crud(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    up = newsbot("db", "upgrade", "--config", str(config))
+    assert up.returncode == 0, up.stderr
+    assert "revision" in up.stdout and (tmp_path / "cli.db").exists()
+
+    listed = newsbot("stories", "list", "--json", "--config", str(config))
+    assert json.loads(listed.stdout)["stories"] == [{"name": "sudan", "query": 'Sudan OR Khartoum -"South Sudan"'}]
+
+    bad = newsbot("stories", "add", "wagner", '"Wagner Group', "--config", str(config))
+    assert bad.returncode == 2 and "unclosed quote at 0" in bad.stderr
+
+    added = newsbot("stories", "add", "wagner", '"Wagner Group" OR Prigozhin', "--config", str(config))
+    assert added.returncode == 0, added.stderr
+    edited = newsbot("stories", "edit", "wagner", '"Wagner Group" OR Prigozhin OR "Africa Corps"', "--config", str(config))
+    assert edited.returncode == 0, edited.stderr
+    shown = json.loads(newsbot("stories", "show", "wagner", "--json", "--config", str(config)).stdout)
+    assert [h["action"] for h in shown["history"]] == ["add", "edit"]
+    assert shown["query"] == '"Wagner Group" OR Prigozhin OR "Africa Corps"'
+
+    missing = newsbot("stories", "rm", "wagnr", "--config", str(config))
+    assert missing.returncode == 1 and "did you mean wagner" in missing.stderr
+    assert newsbot("stories", "rm", "wagner", "--config", str(config)).returncode == 0
+
+    story = json.loads(newsbot("story", "sudan", "--json", "--config", str(config)).stdout)
+    assert story == {"story": "sudan", "developments": []}
+
+
+def test_bad_database_url_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "mysql://nope"\n')
+    result = newsbot("db", "upgrade", "--config", str(config))
+    assert result.returncode == 2 and "unsupported database 'mysql'" in result.stderr
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("newsbot")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0 and "story" in result.stdout
