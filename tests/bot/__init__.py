@@ -1,0 +1,1 @@
+"""Tests of the bot package: rendering, the fake Bot API, handlers."""
