@@ -1,0 +1,473 @@
+"""Digests and breaking alerts: what each chat is sent, and when.
+
+A chat's digest holds the developments of its subscribed stories that it has not been shown:
+grouped by story, ordered by distinct outlets and recency (``stories.digest``). A development
+the chat already saw comes back only as an *update*, with the reports that added facts; copies
+(the same article from another feed, near copies, re-reports) are folded into the report they
+copy as "+N more sources". Every item considered is recorded as seen, so no item is sent
+twice, and nothing is sent when nothing is new.
+
+Schedules (per subscription, in the chat's time zone): ``daily HH:MM[,HH:MM...]``,
+``every Nh`` / ``every Nm``, ``instant`` (breaking alerts only) and ``off`` (only ``/digest``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from storage import delivery
+from storage.delivery import CandidateItem, DevelopmentInfo, ScheduleUpdate, SubscriptionInfo
+from storage.repository import Storage
+from stories.digest import (
+    Digest,
+    DigestDevelopment,
+    DigestItem,
+    DigestSection,
+    is_breaking,
+    order_developments,
+)
+from stories.model import ItemKind
+
+from .config import Config
+from .render import MESSAGE_LIMIT, render_digest, render_plain
+
+__all__ = [
+    "LOOKBACK",
+    "PreparedDigest",
+    "Schedule",
+    "ScheduleError",
+    "breaking_alerts",
+    "build_digest",
+    "next_run",
+    "parse_schedule",
+    "resolve_timezone",
+    "run_due_digests",
+    "send_digest_now",
+    "terminal_digest",
+]
+
+# How far before a chat's last digest (or its subscription) items are still considered: the
+# tracker may decide on an item a while after it was fetched.
+LOOKBACK = timedelta(hours=24)
+
+_DAILY = re.compile(r"^daily\s+((?:[01]?\d|2[0-3]):[0-5]\d(?:\s*,\s*(?:[01]?\d|2[0-3]):[0-5]\d)*)$")
+_EVERY = re.compile(r"^every\s+(\d+)\s*([mh])$")
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be understood; ``str()`` says what is accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A parsed digest schedule."""
+
+    kind: Literal["daily", "every", "instant", "off"]
+    times: tuple[time, ...] = ()
+    interval: timedelta | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "daily":
+            return "daily " + ",".join(f"{t.hour:02d}:{t.minute:02d}" for t in self.times)
+        if self.kind == "every":
+            assert self.interval is not None
+            minutes = int(self.interval.total_seconds() // 60)
+            return f"every {minutes // 60}h" if minutes % 60 == 0 else f"every {minutes}m"
+        return self.kind
+
+
+SCHEDULE_HELP = (
+    'a schedule is "daily 08:00" (or "daily 08:00,20:00"), "every 6h", "every 30m", "instant" or "off"'
+)
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse a schedule; raise ScheduleError naming the accepted forms."""
+    value = " ".join(text.strip().lower().split())
+    if value in ("instant", "off"):
+        return Schedule(value)  # type: ignore[arg-type]
+    match = _DAILY.match(value)
+    if match:
+        times = sorted(
+            {time(int(h), int(m)) for h, m in (part.strip().split(":") for part in match.group(1).split(","))}
+        )
+        return Schedule("daily", tuple(times))
+    match = _EVERY.match(value)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        interval = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
+        if interval < timedelta(minutes=5) or interval > timedelta(days=7):
+            raise ScheduleError(f"{text!r}: the interval must be between 5m and 168h")
+        return Schedule("every", interval=interval)
+    raise ScheduleError(f"{text!r} is not a schedule: {SCHEDULE_HELP}")
+
+
+def resolve_timezone(name: str) -> ZoneInfo:
+    """A time zone by IANA name; ScheduleError if unknown."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"unknown time zone {name!r} (use a name like Europe/Madrid or UTC)") from None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def next_run(schedule: Schedule, after: datetime, tz: ZoneInfo) -> datetime | None:
+    """The first scheduled digest strictly after ``after`` (UTC), or None (instant / off).
+
+    Daily times are wall-clock times in ``tz``; on a DST gap the time is shifted forward by
+    the gap, and on a repeated hour the first occurrence is used.
+    """
+    if schedule.kind == "every":
+        assert schedule.interval is not None
+        return (after + schedule.interval).astimezone(UTC)
+    if schedule.kind != "daily":
+        return None
+    local = after.astimezone(tz)
+    for day in range(0, 3):
+        date = (local + timedelta(days=day)).date()
+        for moment in schedule.times:
+            candidate = datetime.combine(date, moment, tzinfo=tz).astimezone(UTC)
+            if candidate > after:
+                return candidate
+    raise AssertionError("a daily schedule always has a next run within 3 days")
+
+
+# ------------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDigest:
+    """A digest for one chat and the items it accounts for (shown or folded silently)."""
+
+    digest: Digest
+    seen: dict[int, int | None] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to send."""
+        return self.digest.is_empty
+
+
+def _kind(value: str | None) -> ItemKind:
+    return value if value in ("new", "update", "rereport") else "new"  # type: ignore[return-value]
+
+
+@dataclass
+class _Report:
+    """A report being assembled: the item and the copies folded into it."""
+
+    item: CandidateItem
+    copies: list[CandidateItem] = field(default_factory=list)
+
+    def to_digest_item(self, kind: ItemKind) -> DigestItem:
+        outlets: list[str] = []
+        sources = len(self.item.outlets) - 1
+        for copy in self.copies:
+            sources += max(len(copy.outlets), 1)
+        for name in (*self.item.outlets, *(o for c in self.copies for o in c.outlets)):
+            if name != self.item.outlet and name not in outlets:
+                outlets.append(name)
+        return DigestItem(
+            title=self.item.title,
+            url=self.item.url,
+            outlet=self.item.outlet,
+            published=self.item.published,
+            kind=kind,
+            extra_sources=max(sources, 0),
+            extra_outlets=tuple(outlets),
+        )
+
+
+def _assemble(
+    dev: DevelopmentInfo, items: Sequence[CandidateItem], already_seen: bool
+) -> DigestDevelopment | None:
+    """One development from its unseen items; None when nothing in them is new to the chat."""
+    reports: dict[int, _Report] = {}
+    loose: list[CandidateItem] = []
+    for item in items:
+        if item.duplicate_of is not None:
+            loose.append(item)
+        else:
+            reports[item.item_id] = _Report(item)
+    lead: _Report | None = None
+    if not already_seen:
+        firsts = [r for r in reports.values() if r.item.kind in (None, "new")] or list(reports.values())
+        lead = firsts[0] if firsts else None
+    for item in loose:
+        target = reports.get(item.duplicate_of or -1)
+        if target is not None:
+            target.copies.append(item)
+        elif lead is not None:
+            lead.copies.append(item)
+    shown: list[DigestItem] = []
+    for report in reports.values():
+        kind = _kind(report.item.kind)
+        if report is lead:
+            shown.insert(0, report.to_digest_item("new"))
+        elif kind == "update":
+            shown.append(report.to_digest_item("update"))
+        elif lead is not None and kind == "rereport":
+            lead.copies.append(report.item)
+        elif lead is not None:
+            shown.append(report.to_digest_item(kind))
+    if lead is not None and shown:
+        shown[0] = lead.to_digest_item("new")  # copies folded after it was first built
+    if not shown:
+        return None
+    return DigestDevelopment(
+        id=dev.id,
+        title=dev.title,
+        items=tuple(shown),
+        outlets=dev.outlets,
+        first_seen=dev.first_seen,
+        last_seen=dev.last_seen,
+        is_update=already_seen,
+    )
+
+
+async def build_digest(
+    storage: Storage,
+    chat_id: int,
+    stories: Sequence[tuple[int, str]],
+    *,
+    since: datetime,
+    now: datetime,
+    max_developments: int,
+    only_developments: Iterable[int] | None = None,
+) -> PreparedDigest:
+    """The digest of ``stories`` (id, name) for a chat: its unseen items since ``since``.
+
+    A development in two subscribed stories appears once, under the first. With
+    ``only_developments`` the digest is limited to those (breaking alerts). At most
+    ``max_developments`` are shown, best first; the items of the others stay unseen.
+    """
+    story_ids = [sid for sid, _ in stories]
+    candidates = await delivery.unseen_items(storage, chat_id, story_ids, since=since)
+    wanted = set(only_developments) if only_developments is not None else None
+    by_dev: dict[int, list[CandidateItem]] = {}
+    dev_story: dict[int, int] = {}
+    order = {sid: n for n, sid in enumerate(story_ids)}
+    unassigned: dict[int, int | None] = {}
+    for item in candidates:
+        if item.development_id is None:
+            unassigned[item.item_id] = None
+            continue
+        if wanted is not None and item.development_id not in wanted:
+            continue
+        dev_story.setdefault(item.development_id, item.story_id)
+        if order[item.story_id] < order[dev_story[item.development_id]]:
+            dev_story[item.development_id] = item.story_id
+        bucket = by_dev.setdefault(item.development_id, [])
+        if all(other.item_id != item.item_id for other in bucket):
+            bucket.append(item)
+    infos = await delivery.developments(storage, by_dev)
+    seen_devs = await delivery.seen_developments(storage, chat_id, by_dev)
+    built: list[tuple[int, DigestDevelopment]] = []
+    seen: dict[int, int | None] = {}
+    for dev_id, items in by_dev.items():
+        info = infos.get(dev_id)
+        if info is None:
+            continue
+        dev = _assemble(info, items, dev_id in seen_devs)
+        if dev is None:
+            # Only copies of what the chat saw: nothing new, but never offer them again.
+            seen.update({item.item_id: dev_id for item in items})
+            continue
+        built.append((dev_id, dev))
+    ranked = order_developments((dev for _, dev in built), now)[:max_developments]
+    kept = {dev.id for dev in ranked}
+    for dev_id, items in by_dev.items():
+        if dev_id in kept:
+            seen.update({item.item_id: dev_id for item in items})
+    sections: list[DigestSection] = []
+    for sid, name in stories:
+        devs = tuple(dev for dev in ranked if dev_story.get(dev.id) == sid)
+        if devs:
+            sections.append(DigestSection(name, devs))
+    return PreparedDigest(Digest(tuple(sections), now), seen)
+
+
+def _since(sub: SubscriptionInfo) -> datetime:
+    return (sub.last_digest_at or sub.created_at) - LOOKBACK
+
+
+async def run_due_digests(storage: Storage, config: Config, *, now: datetime | None = None) -> int:
+    """Write the digests of every chat with a subscription due now into the outbox.
+
+    Each chat gets one digest for all its due subscriptions; their next times move on even
+    when nothing was new. Returns how many outbox messages were written.
+    """
+    now = now or datetime.now(UTC)
+    due = await delivery.due_subscriptions(storage, now)
+    by_chat: dict[int, list[SubscriptionInfo]] = {}
+    for sub in due:
+        by_chat.setdefault(sub.chat_id, []).append(sub)
+    written = 0
+    for chat_id, subs in by_chat.items():
+        chat = await delivery.get_chat(storage, chat_id)
+        tz = _zone(chat.timezone if chat else config.digest.timezone)
+        written += await _digest_for(storage, config, chat_id, subs, tz, now=now, kind="digest")
+    return written
+
+
+async def _digest_for(
+    storage: Storage,
+    config: Config,
+    chat_id: int,
+    subs: Sequence[SubscriptionInfo],
+    tz: ZoneInfo,
+    *,
+    now: datetime,
+    kind: str,
+    limit: int = MESSAGE_LIMIT,
+) -> int:
+    since = min(_since(sub) for sub in subs)
+    prepared = await build_digest(
+        storage,
+        chat_id,
+        [(sub.story_id, sub.story_name) for sub in subs],
+        since=since,
+        now=now,
+        max_developments=config.digest.max_developments,
+    )
+    messages = render_digest(prepared.digest, tz, limit=limit)
+    updates = [ScheduleUpdate(sub.id, now, _next_for(sub, now, tz)) for sub in subs]
+    await delivery.enqueue_digest(
+        storage, chat_id, kind=kind, messages=messages, seen=prepared.seen, schedule=updates
+    )
+    return len(messages)
+
+
+def _next_for(sub: SubscriptionInfo, now: datetime, tz: ZoneInfo) -> datetime | None:
+    try:
+        return next_run(parse_schedule(sub.schedule), now, tz)
+    except ScheduleError:
+        return None
+
+
+async def send_digest_now(
+    storage: Storage, config: Config, chat_id: int, *, now: datetime | None = None
+) -> int | None:
+    """``/digest``: write the chat's digest of all its subscriptions to the outbox now.
+
+    Returns the number of messages written (0: nothing new), or None when the chat has no
+    subscriptions. Scheduled times are not moved: the next scheduled digest simply has less.
+    """
+    now = now or datetime.now(UTC)
+    subs = await delivery.list_subscriptions(storage, chat_id)
+    if not subs:
+        return None
+    chat = await delivery.get_chat(storage, chat_id)
+    tz = _zone(chat.timezone if chat else config.digest.timezone)
+    since = min(_since(sub) for sub in subs)
+    prepared = await build_digest(
+        storage,
+        chat_id,
+        [(sub.story_id, sub.story_name) for sub in subs],
+        since=since,
+        now=now,
+        max_developments=config.digest.max_developments,
+    )
+    messages = render_digest(prepared.digest, tz)
+    if not messages:
+        return 0
+    updates = [ScheduleUpdate(sub.id, now, sub.next_digest_at) for sub in subs]
+    await delivery.enqueue_digest(
+        storage, chat_id, kind="digest", messages=messages, seen=prepared.seen, schedule=updates
+    )
+    return len(messages)
+
+
+async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | None = None) -> int:
+    """Post, to every ``instant`` subscriber, each development of its stories that just reached
+    ``digest.breaking_outlets`` distinct outlets within ``digest.breaking_window`` and that the
+    chat has not been shown. Returns how many outbox messages were written."""
+    now = now or datetime.now(UTC)
+    window = timedelta(seconds=config.digest.breaking_window)
+    subs = await delivery.subscriptions_with_schedule(storage, "instant")
+    if not subs:
+        return 0
+    fresh = await delivery.fresh_developments(storage, sorted({s.story_id for s in subs}), since=now - window)
+    infos = await delivery.developments(storage, {d for ids in fresh.values() for d in ids})
+    written = 0
+    by_chat: dict[int, list[SubscriptionInfo]] = {}
+    for sub in subs:
+        by_chat.setdefault(sub.chat_id, []).append(sub)
+    for chat_id, chat_subs in by_chat.items():
+        candidates: set[int] = set()
+        for sub in chat_subs:
+            for dev_id in fresh.get(sub.story_id, []):
+                info = infos.get(dev_id)
+                if info is None:
+                    continue
+                probe = DigestDevelopment(
+                    info.id, info.title, (), info.outlets, info.first_seen, info.last_seen
+                )
+                if is_breaking(probe, config.digest.breaking_outlets, window, now):
+                    candidates.add(dev_id)
+        candidates -= await delivery.seen_developments(storage, chat_id, candidates)
+        if not candidates:
+            continue
+        chat = await delivery.get_chat(storage, chat_id)
+        tz = _zone(chat.timezone if chat else config.digest.timezone)
+        prepared = await build_digest(
+            storage,
+            chat_id,
+            [(sub.story_id, sub.story_name) for sub in chat_subs],
+            since=now - window - LOOKBACK,
+            now=now,
+            max_developments=config.digest.max_developments,
+            only_developments=candidates,
+        )
+        messages = [_as_alert(text) for text in render_digest(prepared.digest, tz)]
+        if messages:
+            await delivery.enqueue_digest(
+                storage, chat_id, kind="alert", messages=messages, seen=prepared.seen
+            )
+            written += len(messages)
+    return written
+
+
+def _as_alert(message: str) -> str:
+    """A rendered digest message retitled as a breaking alert (only our own fixed intro changes)."""
+    return message.replace("🗞 <b>Digest</b>", "🚨 <b>Breaking</b>", 1)
+
+
+async def terminal_digest(
+    storage: Storage,
+    config: Config,
+    *,
+    since: datetime,
+    now: datetime | None = None,
+    chat_id: int = 0,
+) -> list[str]:
+    """A plain-text digest of every global story since ``since`` (for running without a token).
+
+    Items shown are remembered under ``chat_id`` (0: the terminal), so the next call shows only
+    what is new. Returns the messages as plain text ([] when nothing is new).
+    """
+    now = now or datetime.now(UTC)
+    stories = await delivery.global_story_ids(storage)
+    await delivery.upsert_chat(
+        storage, chat_id, type="terminal", title="terminal", username=None, timezone=config.digest.timezone
+    )
+    prepared = await build_digest(
+        storage, chat_id, stories, since=since, now=now, max_developments=config.digest.max_developments
+    )
+    messages = [render_plain(text) for text in render_digest(prepared.digest, _zone(config.digest.timezone))]
+    if prepared.seen:
+        await delivery.enqueue_digest(
+            storage, chat_id, kind="terminal", messages=[], seen=prepared.seen, parse_mode=None
+        )
+    return messages

@@ -1,0 +1,147 @@
+"""Delivery outbox: every digest and alert is written to the database first, then sent.
+
+``OutboxSender.send_pending`` sends what is due, oldest first, and marks each message sent
+with Telegram's message id. Because the mark follows the send, a crash in between may repeat
+that one message after a restart, never lose it; a restart simply sends what is still pending.
+
+Telegram's answers:
+
+- 429 ``RetryAfter``: wait ``retry_after`` seconds (all sending waits: the limit is the bot's),
+  then retry the same message; AIORateLimiter already spaces requests out.
+- 403 ``Forbidden`` (bot removed from the chat, blocked by the user): the chat is paused with the
+  reason, its pending messages are given up, and ``/subscriptions`` shows why.
+- 400 "can't parse entities": resent as plain text (``render_plain``) and logged.
+- ``ChatMigrated`` (group became a supergroup): the chat, its subscriptions and pending
+  messages move to the new id, and the message is sent there.
+- Network errors and time-outs: retried later with a growing delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from telegram import Bot, LinkPreviewOptions, Message
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from storage import delivery
+from storage.delivery import OutboxMessage
+from storage.repository import Storage
+
+from .render import render_plain
+
+log = logging.getLogger("newsbot.outbox")
+
+__all__ = ["NO_PREVIEW", "OutboxSender", "SendReport", "send_message"]
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MAX_ATTEMPTS = 8
+MAX_RETRY_AFTER = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What one round of sending did."""
+
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def send_message(bot: Bot, chat_id: int, text: str, parse_mode: str | None) -> Message:
+    """Send one message the way every bot message goes out: link previews off."""
+    return await bot.send_message(chat_id, text, parse_mode=parse_mode, link_preview_options=NO_PREVIEW)
+
+
+class OutboxSender:
+    """Sends pending outbox messages; one round at a time."""
+
+    def __init__(self, storage: Storage, bot: Bot, *, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.storage = storage
+        self.bot = bot
+        self.max_attempts = max_attempts
+        self._lock = asyncio.Lock()
+
+    async def send_pending(self, *, limit: int = 100) -> SendReport:
+        """Send every due pending message (a round already running makes this a no-op)."""
+        if self._lock.locked():
+            return SendReport()
+        async with self._lock:
+            sent = failed = deferred = 0
+            skip: set[int] = set()  # chats that failed this round: keep their order intact
+            for message in await delivery.pending_messages(self.storage, datetime.now(UTC), limit=limit):
+                if message.chat_id in skip:
+                    continue
+                outcome = await self._deliver(message)
+                if outcome == "sent":
+                    sent += 1
+                elif outcome == "failed":
+                    failed += 1
+                else:
+                    deferred += 1
+                    skip.add(message.chat_id)
+            return SendReport(sent, failed, deferred)
+
+    async def _deliver(self, message: OutboxMessage) -> str:
+        chat_id = message.chat_id
+        text, parse_mode = message.text, message.parse_mode
+        note: str | None = None
+        for _ in range(self.max_attempts):
+            try:
+                sent = await send_message(self.bot, chat_id, text, parse_mode)
+            except RetryAfter as exc:
+                wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
+                log.warning("outbox %d: flood control, waiting %.1fs (chat %d)", message.id, wait, chat_id)
+                await delivery.defer(
+                    self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)
+                )
+                await asyncio.sleep(wait)
+                continue
+            except ChatMigrated as exc:
+                log.info("chat %d migrated to %d; following it", chat_id, exc.new_chat_id)
+                await delivery.migrate_chat(self.storage, chat_id, exc.new_chat_id)
+                chat_id = exc.new_chat_id
+                continue
+            except Forbidden as exc:
+                reason = f"{exc.message} (at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+                log.warning("chat %d: %s; pausing its subscriptions", chat_id, exc.message)
+                await delivery.pause_chat(self.storage, chat_id, reason)
+                await delivery.mark_failed(self.storage, message.id, exc.message)
+                await delivery.fail_pending_for_chat(self.storage, chat_id, f"chat paused: {exc.message}")
+                return "failed"
+            except BadRequest as exc:
+                if parse_mode and "can't parse entities" in exc.message.lower():
+                    log.warning(
+                        "outbox %d: Telegram could not parse our HTML (%s); resending as plain text",
+                        message.id,
+                        exc.message,
+                    )
+                    text, parse_mode = render_plain(text), None
+                    note = f"sent as plain text: {exc.message}"
+                    continue
+                log.error("outbox %d to chat %d refused: %s", message.id, chat_id, exc.message)
+                await delivery.mark_failed(self.storage, message.id, exc.message)
+                return "failed"
+            except NetworkError as exc:
+                # Includes TimedOut: the message may have arrived; resending risks one repeat,
+                # which the outbox accepts rather than losing a message.
+                delay = min(2 ** (message.attempts + 1), 600)
+                log.warning("outbox %d: network error (%s); retrying in %ds", message.id, exc, delay)
+                await delivery.defer(
+                    self.storage, message.id, datetime.now(UTC) + timedelta(seconds=delay), str(exc)
+                )
+                return "deferred"
+            except TelegramError as exc:
+                log.error("outbox %d to chat %d failed: %s", message.id, chat_id, exc)
+                await delivery.mark_failed(self.storage, message.id, str(exc))
+                return "failed"
+            await delivery.mark_sent(self.storage, message.id, sent.message_id, note=note)
+            return "sent"
+        await delivery.mark_failed(self.storage, message.id, f"gave up after {self.max_attempts} attempts")
+        return "failed"

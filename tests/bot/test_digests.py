@@ -1,0 +1,241 @@
+"""Digest selection on real databases: new developments, updates, folded copies, no repeats,
+schedules, breaking alerts, and the terminal digest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.config import Config, DigestConfig
+from bot.digests import (
+    ScheduleError,
+    breaking_alerts,
+    build_digest,
+    next_run,
+    parse_schedule,
+    run_due_digests,
+    send_digest_now,
+    terminal_digest,
+)
+from storage import delivery
+from storage.repository import Storage
+from stories.model import Decision, Item
+from tests.fakes.telegram_html import check_html
+
+CHAT = -1003001
+
+
+def _item(guid: str, title: str, outlet: str, url: str | None = None, at: datetime | None = None) -> Item:
+    return Item(
+        guid=guid,
+        url=url or f"https://{outlet.lower()}.example/{guid}",
+        title=title,
+        summary="",
+        published=at or datetime.now(UTC),
+        outlet=outlet,
+    )
+
+
+async def _store(storage: Storage, feed: str, items: list[Item]) -> list[int]:
+    state = await storage.get_feed(feed) or await storage.add_feed(feed)
+    assert state.id is not None
+    result = await storage.store_items(state.id, items, fetched_at=datetime.now(UTC))
+    return [key for key, _ in result.new]
+
+
+async def _world(storage: Storage) -> tuple[int, int]:
+    """Two stories, a chat subscribed to both."""
+    sudan = await storage.add_story("sudan", "Sudan")
+    wagner = await storage.add_story("wagner", "Wagner")
+    assert sudan.id and wagner.id
+    await delivery.upsert_chat(storage, CHAT, type="channel", title="Desk", username="desk", timezone="UTC")
+    for story in (sudan, wagner):
+        assert story.id
+        await delivery.subscribe(
+            storage, CHAT, story.id, schedule="daily 08:00", next_digest_at=datetime.now(UTC), user_id=1
+        )
+    return sudan.id, wagner.id
+
+
+def test_parse_schedule_forms() -> None:
+    assert parse_schedule("daily 20:00, 08:00").times == (time(8), time(20))
+    assert str(parse_schedule("Daily 8:05")) == "daily 08:05"
+    assert parse_schedule("every 6h").interval == timedelta(hours=6)
+    assert str(parse_schedule("every 90m")) == "every 90m"
+    assert parse_schedule("instant").kind == "instant"
+    assert parse_schedule("off").kind == "off"
+    for bad in ("weekly", "daily 25:00", "every 0h", "every 1m", "daily", ""):
+        with pytest.raises(ScheduleError):
+            parse_schedule(bad)
+
+
+def test_next_run_daily_in_zone_and_across_dst() -> None:
+    madrid = ZoneInfo("Europe/Madrid")
+    after = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)  # 08:30 in Madrid
+    run = next_run(parse_schedule("daily 08:00,20:00"), after, madrid)
+    assert run == datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
+    # The night clocks go forward (29 Mar 2026): 08:00 local is 06:00 UTC.
+    run = next_run(parse_schedule("daily 08:00"), datetime(2026, 3, 28, 12, 0, tzinfo=UTC), madrid)
+    assert run == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
+    assert next_run(parse_schedule("instant"), after, madrid) is None
+    assert next_run(parse_schedule("every 30m"), after, madrid) == after + timedelta(minutes=30)
+
+
+@given(
+    times=st.lists(st.tuples(st.integers(0, 23), st.integers(0, 59)), min_size=1, max_size=4),
+    offset=st.integers(0, 10**8),
+    zone=st.sampled_from(
+        ["UTC", "Europe/Madrid", "America/Caracas", "Asia/Kathmandu", "Australia/Lord_Howe"]
+    ),
+)
+def test_next_run_is_strictly_later_and_within_two_days(
+    times: list[tuple[int, int]], offset: int, zone: str
+) -> None:
+    schedule = parse_schedule("daily " + ",".join(f"{h:02d}:{m:02d}" for h, m in times))
+    assert str(parse_schedule(str(schedule))) == str(schedule)
+    after = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=offset)
+    run = next_run(schedule, after, ZoneInfo(zone))
+    assert run is not None and after < run <= after + timedelta(days=2)
+
+
+async def test_digest_folds_copies_shows_updates_and_never_repeats(storage: Storage) -> None:
+    sudan, wagner = await _world(storage)
+    a, b, c = await _store(
+        storage,
+        "https://one.example/rss",
+        [
+            _item("a", "RSF shells El Fasher", "BBC"),
+            _item("b", "RSF shells El Fasher, residents say", "Reuters"),
+            _item("c", "Wagner leaves Mali", "AP"),
+        ],
+    )
+    await storage.record_decisions(
+        [
+            Decision(a, "new", 1, stories=frozenset({sudan})),
+            Decision(b, "rereport", 1, duplicate_of=a, stories=frozenset({sudan})),
+            Decision(c, "new", 2, stories=frozenset({wagner})),
+        ]
+    )
+    now = datetime.now(UTC)
+    stories = [(sudan, "sudan"), (wagner, "wagner")]
+    first = await build_digest(
+        storage, CHAT, stories, since=now - timedelta(days=1), now=now, max_developments=30
+    )
+    assert [s.story for s in first.digest.sections] == ["sudan", "wagner"]
+    [dev] = first.digest.sections[0].developments
+    assert not dev.is_update and [i.title for i in dev.items] == ["RSF shells El Fasher"]
+    assert dev.items[0].extra_sources == 1 and dev.items[0].extra_outlets == ("Reuters",)
+    assert set(first.seen) == {a, b, c}
+    await delivery.enqueue_digest(storage, CHAT, kind="digest", messages=["x"], seen=first.seen)
+
+    again = await build_digest(
+        storage, CHAT, stories, since=now - timedelta(days=1), now=now, max_developments=30
+    )
+    assert again.is_empty and again.seen == {}
+
+    # An update to the development the chat saw, and a late copy of the lead report.
+    d, e = await _store(
+        storage,
+        "https://two.example/rss",
+        [_item("d", "Death toll in El Fasher rises to 40", "DW"), _item("e", "RSF shells El Fasher", "AFP")],
+    )
+    await storage.record_decisions(
+        [
+            Decision(d, "update", 1, stories=frozenset({sudan}), new_facts=("40",)),
+            Decision(e, "rereport", 1, duplicate_of=a, stories=frozenset({sudan})),
+        ]
+    )
+    later = await build_digest(
+        storage, CHAT, stories, since=now - timedelta(days=1), now=now, max_developments=30
+    )
+    [section] = later.digest.sections
+    [update] = section.developments
+    assert update.is_update and [(i.title, i.kind) for i in update.items] == [
+        ("Death toll in El Fasher rises to 40", "update")
+    ]
+    assert set(later.seen) == {d, e}
+
+
+async def test_only_copies_send_nothing_but_are_remembered(storage: Storage) -> None:
+    sudan, _ = await _world(storage)
+    [a] = await _store(storage, "https://one.example/rss", [_item("a", "Khartoum airport reopens", "BBC")])
+    await storage.record_decisions([Decision(a, "new", 7, stories=frozenset({sudan}))])
+    config = Config()
+    assert await send_digest_now(storage, config, CHAT) == 1
+    [b] = await _store(storage, "https://two.example/rss", [_item("b", "Khartoum airport reopens", "AP")])
+    await storage.record_decisions([Decision(b, "rereport", 7, duplicate_of=a, stories=frozenset({sudan}))])
+    assert await send_digest_now(storage, config, CHAT) == 0
+    seen = await delivery.seen_developments(storage, CHAT, [7])
+    assert seen == {7}
+    assert len(await delivery.chat_messages(storage, CHAT)) == 1
+
+
+async def test_due_digests_move_schedule_and_render_valid_html(storage: Storage) -> None:
+    sudan, _ = await _world(storage)
+    keys = await _store(
+        storage,
+        "https://one.example/rss",
+        [_item(f"n{n}", f"Sudan <b>report</b> & more #{n}", f"Outlet{n % 5}") for n in range(120)],
+    )
+    await storage.record_decisions(
+        [Decision(k, "new", 100 + n, stories=frozenset({sudan})) for n, k in enumerate(keys)]
+    )
+    config = Config(digest=DigestConfig(max_developments=200))
+    written = await run_due_digests(storage, config)
+    assert written >= 2  # 120 developments do not fit one message
+    messages = await delivery.chat_messages(storage, CHAT)
+    assert len(messages) == written
+    visible = ""
+    for message in messages:
+        text = check_html(message.text)
+        assert len(text.encode("utf-16-le")) // 2 <= 4096
+        visible += text
+    assert all(f"#{n}" in visible for n in range(120))
+    subs = await delivery.list_subscriptions(storage, CHAT)
+    assert all(s.next_digest_at and s.next_digest_at > datetime.now(UTC) for s in subs)
+    assert all(s.last_digest_at is not None for s in subs)
+    # Nothing due any more: nothing written.
+    assert await run_due_digests(storage, config) == 0
+
+
+async def test_breaking_alert_once_when_enough_outlets(storage: Storage) -> None:
+    sudan, _ = await _world(storage)
+    await delivery.subscribe(storage, CHAT, sudan, schedule="instant", next_digest_at=None, user_id=1)
+    config = Config(digest=DigestConfig(breaking_outlets=3, breaking_window=3600))
+    keys = await _store(
+        storage,
+        "https://one.example/rss",
+        [_item("a", "Coup attempt in Khartoum", "BBC"), _item("b", "Coup attempt in Khartoum", "AP")],
+    )
+    await storage.record_decisions(
+        [
+            Decision(keys[0], "new", 9, stories=frozenset({sudan})),
+            Decision(keys[1], "rereport", 9, duplicate_of=keys[0], stories=frozenset({sudan})),
+        ]
+    )
+    assert await breaking_alerts(storage, config) == 0  # two outlets: not yet
+    [c] = await _store(storage, "https://two.example/rss", [_item("c", "Coup attempt in Khartoum", "DW")])
+    await storage.record_decisions(
+        [Decision(c, "rereport", 9, duplicate_of=keys[0], stories=frozenset({sudan}))]
+    )
+    assert await breaking_alerts(storage, config) == 1
+    [alert] = await delivery.chat_messages(storage, CHAT)
+    assert alert.kind == "alert" and "Breaking" in check_html(alert.text) and "+2 more sources" in alert.text
+    assert await breaking_alerts(storage, config) == 0
+
+
+async def test_terminal_digest_plain_text_then_nothing(storage: Storage) -> None:
+    sudan, _ = await _world(storage)
+    [a] = await _store(
+        storage, "https://one.example/rss", [_item("a", "Talks on Sudan resume in Jeddah", "BBC")]
+    )
+    await storage.record_decisions([Decision(a, "new", 3, stories=frozenset({sudan}))])
+    config = Config()
+    since = datetime.now(UTC) - timedelta(days=1)
+    [text] = await terminal_digest(storage, config, since=since)
+    assert "Talks on Sudan resume in Jeddah" in text and "<b>" not in text
+    assert await terminal_digest(storage, config, since=since) == []
