@@ -186,9 +186,7 @@ def order_developments(
     )
 
 
-def is_breaking(
-    dev: DigestDevelopment, min_outlets: int, window: timedelta, now: datetime
-) -> bool:
+def is_breaking(dev: DigestDevelopment, min_outlets: int, window: timedelta, now: datetime) -> bool:
     """True when ``dev`` reached ``min_outlets`` distinct outlets within ``window`` of its first
     report, judged at ``now``: first seen at most ``window`` ago and carried by enough outlets.
     """

@@ -91,9 +91,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def test_start_command_reaches_handler_and_reply_is_recorded(tg: FakeTelegram) -> None:
     app = tg.application_builder().build()
     app.add_handler(
-        CommandHandler(
-            "start", start, filters=filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
-        )
+        CommandHandler("start", start, filters=filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
     )
     async with polling(app):
         tg.push_message(ALICE.id, ALICE, "/start")
@@ -127,17 +125,13 @@ async def test_message_ids_increase_per_chat(bot: Bot, tg: FakeTelegram) -> None
     assert first.from_user is not None and first.from_user.id == BOT_ID
 
 
-async def test_string_parameters_stay_strings_and_json_ones_are_decoded(
-    bot: Bot, tg: FakeTelegram
-) -> None:
+async def test_string_parameters_stay_strings_and_json_ones_are_decoded(bot: Bot, tg: FakeTelegram) -> None:
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("more", callback_data="page:2")]])
     message = await bot.send_message(ALICE.id, "123", reply_markup=markup)
     assert message.text == "123"
     [sent] = tg.sent_messages(ALICE.id)
     assert sent.text == "123"
-    assert sent.reply_markup == {
-        "inline_keyboard": [[{"text": "more", "callback_data": "page:2"}]]
-    }
+    assert sent.reply_markup == {"inline_keyboard": [[{"text": "more", "callback_data": "page:2"}]]}
     assert message.reply_markup == markup
 
 
@@ -195,9 +189,7 @@ async def test_group_migration_surfaces_as_chat_migrated(bot: Bot, tg: FakeTeleg
         await bot.send_message(GROUP.id, "digest")
     assert caught.value.new_chat_id == -1009999
     [call] = tg.calls("sendMessage")
-    assert call.response["description"] == (
-        "Bad Request: group chat was upgraded to a supergroup chat"
-    )
+    assert call.response["description"] == ("Bad Request: group chat was upgraded to a supergroup chat")
     message = await bot.send_message(caught.value.new_chat_id, "digest")
     assert message.chat.type == "supergroup"
 

@@ -162,9 +162,7 @@ class FakeChat:
         return cls(chat_id, "supergroup", title=title, username=username)
 
     @classmethod
-    def channel(
-        cls, chat_id: int, title: str = "Test channel", username: str | None = None
-    ) -> FakeChat:
+    def channel(cls, chat_id: int, title: str = "Test channel", username: str | None = None) -> FakeChat:
         """A channel (id like -100…); ``username`` makes it addressable as ``@username``."""
         return cls(chat_id, "channel", title=title, username=username)
 
@@ -198,9 +196,7 @@ class ApiError:
     @classmethod
     def retry_after(cls, seconds: int) -> ApiError:
         """429 flood control; PTB raises ``RetryAfter``."""
-        return cls(
-            429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
-        )
+        return cls(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
 
     @classmethod
     def bot_kicked(cls, chat_type: str = "channel") -> ApiError:
@@ -218,7 +214,7 @@ class ApiError:
         return cls(403, f"Forbidden: bot is not a member of the {chat_type} chat")
 
     @classmethod
-    def cant_parse(cls, reason: str = "Unsupported start tag \"script\" at byte offset 0") -> ApiError:
+    def cant_parse(cls, reason: str = 'Unsupported start tag "script" at byte offset 0') -> ApiError:
         """400 for text Telegram's HTML parser rejects; PTB: ``BadRequest``."""
         return cls(400, f"Bad Request: can't parse entities: {reason}")
 
@@ -403,10 +399,7 @@ class FakeTelegram:
         from telegram.ext import ApplicationBuilder
 
         return (
-            ApplicationBuilder()
-            .token(self.token)
-            .base_url(self.base_url)
-            .base_file_url(self.base_file_url)
+            ApplicationBuilder().token(self.token).base_url(self.base_url).base_file_url(self.base_file_url)
         )
 
     # -- chats and members -----------------------------------------------------------------
@@ -422,9 +415,7 @@ class FakeTelegram:
         with self._lock:
             return self._state.chats.get(chat_id)
 
-    def set_member_status(
-        self, chat_id: int, user_id: int, status: str, **fields: Any
-    ) -> None:
+    def set_member_status(self, chat_id: int, user_id: int, status: str, **fields: Any) -> None:
         """What ``getChatMember(chat_id, user_id)`` answers: creator, administrator, member,
         restricted, left or kicked; ``fields`` override the rights of the ChatMember object.
         The bot's own status in a chat decides whether it may send there (kicked/left: 403)."""
@@ -456,12 +447,8 @@ class FakeTelegram:
                 if chat_id == old_chat_id:
                     self._state.members[(new_chat_id, user_id)] = value
         if announce:
-            self._push_message_update(
-                "message", old, self.bot, {"migrate_to_chat_id": new_chat_id}
-            )
-            self._push_message_update(
-                "message", new, self.bot, {"migrate_from_chat_id": old_chat_id}
-            )
+            self._push_message_update("message", old, self.bot, {"migrate_to_chat_id": new_chat_id})
+            self._push_message_update("message", new, self.bot, {"migrate_from_chat_id": old_chat_id})
 
     # -- pushing updates -------------------------------------------------------------------
 
@@ -532,9 +519,7 @@ class FakeTelegram:
             if message_id is None:
                 own = [m for (cid, _), m in self._state.sent.items() if cid == c.id]
                 message_id = own[-1].message_id if own else None
-            message = (
-                self._state.messages.get((c.id, message_id)) if message_id is not None else None
-            )
+            message = self._state.messages.get((c.id, message_id)) if message_id is not None else None
             query_id = str(next(self._query_ids))
             self._state.callback_queries[query_id] = False
         if message is None:
@@ -606,9 +591,7 @@ class FakeTelegram:
         """429 "Too Many Requests: retry after N" with parameters.retry_after."""
         self.fail_next(method, ApiError.retry_after(retry_after), times=times, chat_id=chat_id)
 
-    def fail_forbidden(
-        self, method: str, *, times: int = 1, chat_id: int | None = None
-    ) -> None:
+    def fail_forbidden(self, method: str, *, times: int = 1, chat_id: int | None = None) -> None:
         """403 "Forbidden: bot was kicked from the <type> chat" (type from the known chat,
         "channel" if unknown; "bot was blocked by the user" for private chats)."""
         chat = self.chat(chat_id) if chat_id is not None else None
@@ -624,7 +607,7 @@ class FakeTelegram:
         *,
         times: int = 1,
         chat_id: int | None = None,
-        reason: str = "Can't find end tag corresponding to start tag \"b\"",
+        reason: str = 'Can\'t find end tag corresponding to start tag "b"',
     ) -> None:
         """400 "Bad Request: can't parse entities: <reason>"."""
         self.fail_next(method, ApiError.cant_parse(reason), times=times, chat_id=chat_id)
@@ -667,9 +650,7 @@ class FakeTelegram:
             sent = [m for m in sent if m.chat_id == chat_id]
         return sent
 
-    def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[
-        dict[str, Any]
-    ]:
+    def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]]:
         """The command list last set with setMyCommands for ``scope``/``language_code``."""
         key = _commands_key(scope, language_code)
         with self._lock:
@@ -680,9 +661,7 @@ class FakeTelegram:
         with self._lock:
             self._state.calls.clear()
 
-    async def wait_for(
-        self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
-    ) -> T:
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
         """Await until ``predicate()`` returns something truthy and return it; ``TimeoutError``
         (listing the calls so far) after ``timeout`` seconds. Polls, so it never blocks the
         event loop the bot runs on."""
@@ -696,9 +675,7 @@ class FakeTelegram:
                 raise TimeoutError(self._timeout_message(timeout))
             await asyncio.sleep(interval)
 
-    def wait_for_sync(
-        self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
-    ) -> T:
+    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
         """``wait_for`` for code outside an event loop."""
         deadline = time.monotonic() + timeout
         while True:
@@ -714,9 +691,7 @@ class FakeTelegram:
     ) -> list[SentMessage]:
         """Await until at least ``count`` messages were sent (to ``chat_id``); return them all."""
         return await self.wait_for(
-            lambda: (lambda sent: sent if len(sent) >= count else [])(
-                self.sent_messages(chat_id)
-            ),
+            lambda: (lambda sent: sent if len(sent) >= count else [])(self.sent_messages(chat_id)),
             timeout,
         )
 
@@ -759,9 +734,7 @@ class FakeTelegram:
             for fault in self._state.faults:
                 if fault.method != method.lower() or fault.remaining <= 0:
                     continue
-                if fault.chat_id is not None and not self._same_chat(
-                    fault.chat_id, params.get("chat_id")
-                ):
+                if fault.chat_id is not None and not self._same_chat(fault.chat_id, params.get("chat_id")):
                     continue
                 fault.remaining -= 1
                 self._state.faults = [f for f in self._state.faults if f.remaining > 0]
@@ -1115,9 +1088,7 @@ def _answer_callback_query(tg: FakeTelegram, params: dict[str, Any]) -> Any:
     with tg._lock:
         if tg._state.callback_queries.get(str(query_id)) is not False:
             raise _Reply(
-                ApiError.bad_request(
-                    "query is too old and response timeout expired or query ID is invalid"
-                )
+                ApiError.bad_request("query is too old and response timeout expired or query ID is invalid")
             )
         tg._state.callback_queries[str(query_id)] = True
         return True
@@ -1147,9 +1118,7 @@ def _get_chat_administrators(tg: FakeTelegram, params: dict[str, Any]) -> Any:
             admins.append(tg._member_object(chat, tg.bot, bot_status, {}))
         for (chat_id, user_id), (status, fields) in tg._state.members.items():
             if chat_id == chat.id and user_id != tg.bot.id and status in ("creator", "administrator"):
-                admins.append(
-                    tg._member_object(chat, FakeUser(user_id, f"User{user_id}"), status, fields)
-                )
+                admins.append(tg._member_object(chat, FakeUser(user_id, f"User{user_id}"), status, fields))
         return admins
 
 
@@ -1177,7 +1146,7 @@ def _get_chat(tg: FakeTelegram, params: dict[str, Any]) -> Any:
 def _set_my_commands(tg: FakeTelegram, params: dict[str, Any]) -> Any:
     commands = params.get("commands")
     if not isinstance(commands, list):
-        raise _Reply(ApiError.bad_request("parameter \"commands\" is required"))
+        raise _Reply(ApiError.bad_request('parameter "commands" is required'))
     for command in commands:
         name = command.get("command", "") if isinstance(command, dict) else ""
         if not (1 <= len(name) <= 32) or not all(c.islower() or c.isdigit() or c == "_" for c in name):
@@ -1185,9 +1154,7 @@ def _set_my_commands(tg: FakeTelegram, params: dict[str, Any]) -> Any:
         if not (1 <= len(command.get("description", "")) <= 256):
             raise _Reply(ApiError.bad_request("BOT_COMMAND_DESCRIPTION_INVALID"))
     with tg._lock:
-        tg._state.commands[_commands_key(params.get("scope"), params.get("language_code"))] = (
-            commands
-        )
+        tg._state.commands[_commands_key(params.get("scope"), params.get("language_code"))] = commands
     return True
 
 
@@ -1289,9 +1256,7 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
             elif isinstance(payload, bytes):
                 params[name] = _decode_value(name, payload.decode("utf-8"))
         return params
-    return {
-        k: _decode_value(k, v) for k, v in parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    }
+    return {k: _decode_value(k, v) for k, v in parse_qsl(body.decode("utf-8"), keep_blank_values=True)}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -118,8 +118,7 @@ class _Parser:
                 self.out.append(self.entity())
             elif ch == ">":
                 raise self.fail(
-                    f"Character '>' must be escaped as &gt; at byte offset "
-                    f"{self.byte_offset(self.pos)}"
+                    f"Character '>' must be escaped as &gt; at byte offset {self.byte_offset(self.pos)}"
                 )
             else:
                 if 0xD800 <= ord(ch) <= 0xDFFF:
@@ -129,9 +128,7 @@ class _Parser:
                 self.out.append(ch)
                 self.pos += 1
         if self.stack:
-            raise self.fail(
-                f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"'
-            )
+            raise self.fail(f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"')
         return "".join(self.out)
 
     # -- entities -------------------------------------------------------------------------
@@ -154,13 +151,9 @@ class _Parser:
         elif re.fullmatch(r"#[xX][0-9A-Fa-f]{1,6}", body):
             code = int(body[2:], 16)
         if code is None:
-            raise self.fail(
-                f'Unsupported HTML entity "&{body};" at byte offset {self.byte_offset(start)}'
-            )
+            raise self.fail(f'Unsupported HTML entity "&{body};" at byte offset {self.byte_offset(start)}')
         if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-            raise self.fail(
-                f"Invalid numeric entity &{body}; at byte offset {self.byte_offset(start)}"
-            )
+            raise self.fail(f"Invalid numeric entity &{body}; at byte offset {self.byte_offset(start)}")
         return chr(code)
 
     def attribute_value(self, raw: str, at: int) -> str:
@@ -187,14 +180,10 @@ class _Parser:
         start = self.pos
         m = _TAG_NAME.match(text, start + 1)
         if m is None:
-            raise self.fail(
-                f"Character '<' must be escaped as &lt; at byte offset {self.byte_offset(start)}"
-            )
+            raise self.fail(f"Character '<' must be escaped as &lt; at byte offset {self.byte_offset(start)}")
         name = m.group(0)
         if name not in _ALL_TAGS:
-            raise self.fail(
-                f'Unsupported start tag "{name}" at byte offset {self.byte_offset(start)}'
-            )
+            raise self.fail(f'Unsupported start tag "{name}" at byte offset {self.byte_offset(start)}')
         pos = m.end()
         attrs: dict[str, str | None] = {}
         while True:
@@ -208,14 +197,12 @@ class _Parser:
                 break
             if pos == ws:
                 raise self.fail(
-                    f'Expected whitespace or ">" in the tag "{name}" at byte offset '
-                    f"{self.byte_offset(start)}"
+                    f'Expected whitespace or ">" in the tag "{name}" at byte offset {self.byte_offset(start)}'
                 )
             am = _ATTR_NAME.match(text, pos)
             if am is None:
                 raise self.fail(
-                    f'Malformed attribute in the tag "{name}" at byte offset '
-                    f"{self.byte_offset(start)}"
+                    f'Malformed attribute in the tag "{name}" at byte offset {self.byte_offset(start)}'
                 )
             attr = am.group(0)
             pos = am.end()
@@ -230,8 +217,7 @@ class _Parser:
                 close = text.find('"', pos + 2)
                 if close == -1:
                     raise self.fail(
-                        f"Unclosed attribute value in the tag at byte offset "
-                        f"{self.byte_offset(start)}"
+                        f"Unclosed attribute value in the tag at byte offset {self.byte_offset(start)}"
                     )
                 attrs[attr] = self.attribute_value(text[pos + 2 : close], start)
                 pos = close + 1
@@ -273,9 +259,7 @@ class _Parser:
             allowed = {"class"}
             cls = attrs.get("class")
             if cls is not None and (parent != "pre" or not _LANGUAGE_CLASS.fullmatch(cls)):
-                raise self.fail(
-                    f'Attribute class of "code" is only "language-NAME" inside "pre" {where}'
-                )
+                raise self.fail(f'Attribute class of "code" is only "language-NAME" inside "pre" {where}')
         elif name == "blockquote":
             allowed = {"expandable"}
             if "expandable" in attrs and attrs["expandable"] is not None:
