@@ -34,10 +34,14 @@ from stories.query import (
 )
 from stories.text import tokens
 
-# A story's tree, compiled: a leaf is its index in the automaton's leaf table;
-# operators are tuples tagged by a small int so evaluation is a few type checks.
+# A story's tree, compiled for evaluation over the set of fired leaf numbers.
+# A node is a leaf number, or (op, positive leaves, negated leaves, sub-nodes):
+# the leaves directly under an AND/OR, plain or negated, are tested with one
+# C-level set operation each (``pos <= fired``, ``fired.isdisjoint(neg)``), so a
+# typical watchlist query, "a OR b OR "c d" -e -f", is two or three set operations.
 _AND, _OR, _NOT = 0, 1, 2
-_Node: TypeAlias = "int | tuple[int, tuple[_Node, ...]]"
+_Node: TypeAlias = "int | tuple[int, frozenset[int], frozenset[int], tuple[_Node, ...]]"
+_NONE: frozenset[int] = frozenset()
 
 
 def _pattern(leaf: Leaf) -> str:
@@ -50,19 +54,44 @@ def _compile_tree(query: Query, index: dict[Leaf, int]) -> _Node:
     if isinstance(query, Term | Phrase):
         return index[query]
     if isinstance(query, Not):
-        return (_NOT, (_compile_tree(query.part, index),))
+        inner = query.part
+        if isinstance(inner, Term | Phrase):
+            return (_AND, _NONE, frozenset((index[inner],)), ())
+        return (_NOT, _NONE, _NONE, (_compile_tree(inner, index),))
+    positive: set[int] = set()
+    negated: set[int] = set()
+    kids: list[_Node] = []
+    for part in query.parts:
+        if isinstance(part, Term | Phrase):
+            positive.add(index[part])
+        elif isinstance(part, Not) and isinstance(part.part, Term | Phrase):
+            negated.add(index[part.part])
+        else:
+            kids.append(_compile_tree(part, index))
     op = _AND if isinstance(query, And) else _OR
-    return (op, tuple(_compile_tree(part, index) for part in query.parts))
+    return (op, frozenset(positive), frozenset(negated), tuple(kids))
 
 
 def _holds(node: _Node, fired: set[int]) -> bool:
     if isinstance(node, int):
         return node in fired
-    op, kids = node
+    op, positive, negated, kids = node
     if op == _AND:
-        return all(_holds(kid, fired) for kid in kids)
+        if not positive <= fired or not fired.isdisjoint(negated):
+            return False
+        # Plain loops: generator expressions in all()/any() cost more than the
+        # work here, which runs for every candidate story of every item.
+        for kid in kids:  # noqa: SIM110 (speed, see above)
+            if not _holds(kid, fired):
+                return False
+        return True
     if op == _OR:
-        return any(_holds(kid, fired) for kid in kids)
+        if not positive.isdisjoint(fired) or not negated <= fired:
+            return True
+        for kid in kids:  # noqa: SIM110 (speed, see above)
+            if _holds(kid, fired):
+                return True
+        return False
     return not _holds(kids[0], fired)
 
 

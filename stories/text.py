@@ -5,47 +5,67 @@ and the text it is looked for in are always normalised alike.
 
 - :func:`fold` makes text case- and accent-insensitive: ``"Guaidó"`` -> ``"guaido"``,
   ``"ЁЛКА"`` -> ``"елка"``. Cyrillic stays Cyrillic (no transliteration).
-- :func:`tokens` cuts folded text into whole words. A word is a run of letters,
+- :func:`tokens` cuts text into folded whole words. A word is a run of letters,
   digits and combining marks; everything else separates words, including
-  apostrophes and hyphens. So ``"Venezuela's"`` gives ``venezuela``, ``s`` (a query
-  for ``Venezuela`` finds it), ``"al-Bashir"`` gives ``al``, ``bashir`` (a query for
-  ``Bashir`` finds it), and a query word written ``al-Bashir`` becomes the phrase
-  ``"al bashir"``. Scripts written without spaces (Chinese, Japanese, Thai) are not
-  segmented: a whole run of such characters is one token.
+  apostrophes, hyphens and underscores. So ``"Venezuela's"`` gives ``venezuela``,
+  ``s`` (a query for ``Venezuela`` finds it), ``"al-Bashir"`` gives ``al``,
+  ``bashir`` (a query for ``Bashir`` finds it), and a query word written
+  ``al-Bashir`` becomes the phrase ``"al bashir"``. Words are found before folding,
+  so a symbol that folds to letters (``"™"`` -> ``tm``) stays a separator.
+  Scripts written without spaces (Chinese, Japanese, Thai) are not segmented: a
+  whole run of such characters is one token. Every token is itself a one-token
+  text (``tokens(t) == [t]``) and never holds a space, which the matcher relies on.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain
+from typing import cast
 
 
-def _mark_ranges() -> str:
-    """A regex character-class body covering Unicode combining marks (Mn, Mc, Me).
+def _mark_ranges() -> list[tuple[int, int]]:
+    """Code point ranges of the Unicode combining marks (Mn, Mc, Me).
 
     Python's ``\\w`` leaves marks out, which would cut words in scripts such as
-    Devanagari in pieces (``"हिन्दी"`` -> ``ह``, ``न``, ``द``). Marks that carry a
-    canonical combining class are removed by :func:`fold` anyway; the spacing
-    ones (class 0, e.g. Indic vowel signs) are part of the word. Scanning the
-    planes that hold marks takes a few tens of milliseconds, once, at import.
+    Devanagari in pieces (``"हिन्दी"`` -> ``ह``, ``न``, ``द``). Scanning the planes
+    that hold marks takes a few tens of milliseconds, once, at import.
     """
     ranges: list[tuple[int, int]] = []
-    scan = (range(0x300, 0x20000), range(0xE0100, 0xE01F0))
-    for block in scan:
+    for block in (range(0x300, 0x20000), range(0xE0100, 0xE01F0)):
         for code in block:
             if unicodedata.category(chr(code))[0] == "M":
                 if ranges and ranges[-1][1] == code - 1:
                     ranges[-1] = (ranges[-1][0], code)
                 else:
                     ranges.append((code, code))
+    return ranges
+
+
+def _char_class(ranges: list[tuple[int, int]]) -> str:
     return "".join(
         re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
         for lo, hi in ranges
     )
 
 
-# A word: letters and digits (``[^\W_]`` is \w without the underscore) and marks.
-_WORD = re.compile(f"(?:[^\\W_]|[{_mark_ranges()}])+")
+_MARKS = _mark_ranges()
+_BMP_MARKS = _char_class([(lo, hi) for lo, hi in _MARKS if hi <= 0xFFFF])
+_ALL_MARKS = _char_class(_MARKS)
+
+# A raw word in unfolded text: word characters, with marks inside (decomposed
+# accents, Indic vowel signs). Marks are only tried where \w stops, so the
+# common case stays a plain \w scan. A character class with ranges beyond the
+# BMP is several times slower in `re`, so texts without such characters (nearly
+# all: the check is one C-level max()) use the BMP-only pattern.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_RAW_WORD_BMP = re.compile(f"\\w+(?:[{_BMP_MARKS}]+\\w*)*")
+_RAW_WORD_ALL = re.compile(f"\\w+(?:[{_ALL_MARKS}]+\\w*)*")
+# A token inside a folded raw word: like a raw word, without "_". Like a raw word
+# it starts with a letter or digit (a mark left in front by folding, as the Thai
+# "ำ" leaves one, is dropped), so every token is a raw word that folds to itself.
+_PIECE = re.compile(f"[^\\W_]+(?:[{_ALL_MARKS}]+[^\\W_]*)*")
 
 # Accents to strip once NFKD has split them off their letters: the generic
 # diacritic blocks that Latin, Greek and Cyrillic use, plus Arabic harakat and
@@ -62,17 +82,22 @@ _STRIPPED_RANGES = (
     (0x20D0, 0x20FF),  # Combining Diacritical Marks for Symbols
     (0xFE20, 0xFE2F),  # Combining Half Marks
 )
-_DROP_MARKS: dict[int, None] = {
-    code: None
-    for lo, hi in _STRIPPED_RANGES
-    for code in range(lo, hi + 1)
-    if unicodedata.category(chr(code))[0] == "M"
-}
+_STRIP = re.compile(
+    "[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in _STRIPPED_RANGES) + "]+"
+)
 
 # "й" is a letter of its own in Russian, Ukrainian and Belarusian, not an accented
 # "и" (people do not type one for the other, unlike "ё" for "е"), so its breve
 # is put back after decomposition. "ї" (Ukrainian) likewise stays apart from "і".
 _KEEP_COMPOSED = (("и\u0306", "й"), ("і\u0308", "ї"))
+
+# Folded tokens of each raw word seen, so the Unicode work is done once per
+# distinct word rather than once per occurrence. Cleared when it grows past the
+# limit, which bounds memory in a long-running bot.
+_PIECES: dict[str, tuple[str, ...]] = {}
+_PIECES_LIMIT = 200_000
+_flatten = chain.from_iterable
+
 
 def fold(text: str) -> str:
     """Case- and accent-fold ``text`` for comparison.
@@ -86,35 +111,63 @@ def fold(text: str) -> str:
         # Most feed text is ASCII; lower() is casefold() there, and nothing to strip.
         return text.lower()
     # Decompose before casefolding too: compatibility forms such as "ℌ" only
-    # become a cased letter ("H") once decomposed.
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    # become a cased letter ("H") once decomposed; casefolding can in turn
+    # produce composed letters again ("ẞ" -> "ss" is fine, "ǰ" is not).
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    if not unicodedata.is_normalized("NFKD", folded):
+        folded = unicodedata.normalize("NFKD", folded)
     for pair, letter in _KEEP_COMPOSED:
-        if pair in decomposed:
-            decomposed = decomposed.replace(pair, letter)
-    return decomposed.translate(_DROP_MARKS)
+        if pair in folded:
+            folded = folded.replace(pair, letter)
+    return _STRIP.sub("", folded)
+
+
+def _raw_word_pattern(text: str) -> re.Pattern[str]:
+    if text.isascii() or _ASTRAL.search(text) is None:
+        return _RAW_WORD_BMP
+    return _RAW_WORD_ALL
+
+
+def _pieces(raw: str) -> tuple[str, ...]:
+    """The tokens of one raw word: usually one, several for "snake_case" or "½"."""
+    pieces = _PIECES.get(raw)
+    if pieces is None:
+        if len(_PIECES) >= _PIECES_LIMIT:
+            _PIECES.clear()
+        pieces = _PIECES[raw] = tuple(_PIECE.findall(fold(raw)))
+    return pieces
 
 
 def tokens(text: str) -> list[str]:
-    """The folded whole words of ``text``, in order (see the module docstring)."""
-    return _WORD.findall(fold(text))
+    """The folded whole words of ``text``, in order (see the module docstring).
+
+    Words are found in the original text (runs of letters, digits and marks), then
+    folded; the rare word whose folded form holds a separator (``"snake_case"``,
+    ``"½"`` -> ``1⁄2``) gives several tokens.
+    """
+    raws = _raw_word_pattern(text).findall(text)
+    # One C-level pass through the cache; a text with an unseen word (rare once
+    # the cache is warm) takes the slower path that fills it in.
+    cached = list(map(_PIECES.get, raws))
+    if None in cached:
+        return [word for raw in raws for word in _pieces(raw)]
+    return list(_flatten(cast("list[tuple[str, ...]]", cached)))
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
-    """Folded words of ``text`` with their ``(start, end)`` offsets in ``text`` itself.
+    """The tokens of ``text`` with the ``(start, end)`` offsets of their words in ``text``.
 
-    For highlighting. Words are found in the original text and folded one by one;
-    a word whose folded form splits further (rare: ``"½"`` -> ``1``, ``2``) yields
-    each piece with the whole word's span. The words are the same as
-    :func:`tokens` gives, except where folding joins or splits words differently
-    (e.g. a character that folds to punctuation).
+    For highlighting. The tokens are exactly :func:`tokens`; a word that gives
+    several tokens (``"snake_case"``) gives each the whole word's span.
     """
-    spans: list[tuple[str, int, int]] = []
-    for found in _WORD.finditer(text):
-        for word in _WORD.findall(fold(found.group())):
-            spans.append((word, found.start(), found.end()))
-    return spans
+    pattern = _raw_word_pattern(text)
+    return [
+        (piece, found.start(), found.end())
+        for found in pattern.finditer(text)
+        for piece in _pieces(found.group())
+    ]
 
 
 def is_token(word: str) -> bool:
-    """True if ``word`` is exactly one folded token (what query leaves must hold)."""
-    return bool(word) and _WORD.fullmatch(word) is not None and fold(word) == word
+    """True if ``word`` is exactly one token, as :func:`tokens` gives them (query leaves are)."""
+    return tokens(word) == [word]

@@ -79,12 +79,18 @@ def test_token_spans_point_into_the_original_text() -> None:
 
 @settings(max_examples=500)
 @given(st.text())
+@example("Apple™ snake_case ½ ทำ ﾞ")
 def test_fold_is_idempotent_and_tokens_are_single_folded_words(text: str) -> None:
     folded = fold(text)
     assert fold(folded) == folded
     words = tokens(text)
-    assert tokens(folded) == words
-    assert all(is_token(word) and " " not in word for word in words)
+    assert all(tokens(word) == [word] and is_token(word) and " " not in word for word in words)
+    assert [word for word, _, _ in token_spans(text)] == words
+
+
+def test_symbols_that_fold_to_letters_still_separate_words() -> None:
+    assert tokens("Apple™ TV") == ["apple", "tv"]
+    assert tokens("ทำ") == [fold("ทำ")]
 
 
 # --- parsing ------------------------------------------------------------------------
