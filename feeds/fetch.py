@@ -48,9 +48,7 @@ __all__ = [
 
 DEFAULT_USER_AGENT = "newsbot/0.1 (feed monitor; +https://github.com/newsbot/newsbot)"
 
-FetchKind = Literal[
-    "ok", "not_modified", "unchanged", "gone", "too_large", "refused", "error"
-]
+FetchKind = Literal["ok", "not_modified", "unchanged", "gone", "too_large", "refused", "error"]
 """What a fetch came to.
 
 ``ok``: a new body to parse. ``not_modified``: HTTP 304. ``unchanged``: 200 with the
@@ -138,9 +136,7 @@ class FetchOutcome:
         The content hash is dropped so that the same broken body is not later taken
         as ``unchanged`` (which would reset the error count).
         """
-        return replace(
-            self, kind="error", body=None, content_hash=None, error=f"parse error: {reason}"
-        )
+        return replace(self, kind="error", body=None, content_hash=None, error=f"parse error: {reason}")
 
 
 def resolve_file_url(url: str, base_dir: str | os.PathLike[str]) -> str:
@@ -298,9 +294,7 @@ class Fetcher:
 
     async def _fetch_file(self, state: FeedState, base: FetchOutcome) -> FetchOutcome:
         if not self.policy.allow_local_files:
-            return replace(
-                base, kind="refused", error="file: URLs are disabled (fetch.allow_local_files)"
-            )
+            return replace(base, kind="refused", error="file: URLs are disabled (fetch.allow_local_files)")
         path = _file_path(state.url)
         limit = self.policy.max_body_bytes
 
@@ -316,9 +310,7 @@ class Fetcher:
         if digest == state.content_hash:
             return replace(base, kind="unchanged", content_hash=digest)
         ctype = "application/json" if path.suffix.lower() == ".json" else "application/xml"
-        return replace(
-            base, kind="ok", body=body, content_hash=digest, headers={"content-type": ctype}
-        )
+        return replace(base, kind="ok", body=body, content_hash=digest, headers={"content-type": ctype})
 
     async def _fetch_http(self, state: FeedState, base: FetchOutcome) -> FetchOutcome:
         client = self._client
@@ -361,9 +353,7 @@ class Fetcher:
             else:
                 still_permanent = False
             if target in seen:
-                return replace(
-                    base, url=url, status=status, error=f"redirect loop at {target}"
-                )
+                return replace(base, url=url, status=status, error=f"redirect loop at {target}")
             seen.add(target)
             url = target
         return replace(

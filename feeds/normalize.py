@@ -37,12 +37,49 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Tracking parameters: they identify the click, not the article.
 _TRACKING_EXACT = frozenset(
     {
-        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid",
-        "mc_cid", "mc_eid", "igshid", "twclid", "ttclid", "li_fat_id", "_ga", "_gl",
-        "_hsenc", "_hsmi", "__hssc", "__hstc", "__hsfp", "hsctatracking", "mkt_tok",
-        "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "wickedid", "rb_clickid",
-        "s_cid", "ncid", "cmpid", "ocid", "sr_share", "at_medium", "at_campaign",
-        "spm", "ref_src", "ref_url", "__twitter_impression", "ito", "cmp", "smid",
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "__hssc",
+        "__hstc",
+        "__hsfp",
+        "hsctatracking",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "wickedid",
+        "rb_clickid",
+        "s_cid",
+        "ncid",
+        "cmpid",
+        "ocid",
+        "sr_share",
+        "at_medium",
+        "at_campaign",
+        "spm",
+        "ref_src",
+        "ref_url",
+        "__twitter_impression",
+        "ito",
+        "cmp",
+        "smid",
     }
 )
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "itm_")
@@ -107,9 +144,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     path = _PCT.sub(lambda m: "%" + m.group(1).upper(), path)
     # Collapse the spaces/controls quote() leaves nothing of; also fold "//" runs? No:
     # some sites route on them, and merging would change the resource.
-    pairs = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
-    ]
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     pairs.sort()
     query = urlencode(pairs, quote_via=quote, safe="")
     return urlunsplit((scheme, netloc, path, query, ""))
@@ -121,9 +156,35 @@ class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "svg", "math"})
     _BLOCK = frozenset(
         {
-            "p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3",
-            "h4", "h5", "h6", "blockquote", "pre", "hr", "section", "article", "header",
-            "footer", "figure", "figcaption", "dd", "dt", "dl", "img",
+            "p",
+            "br",
+            "div",
+            "li",
+            "ul",
+            "ol",
+            "tr",
+            "td",
+            "th",
+            "table",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "hr",
+            "section",
+            "article",
+            "header",
+            "footer",
+            "figure",
+            "figcaption",
+            "dd",
+            "dt",
+            "dl",
+            "img",
         }
     )
 
@@ -229,9 +290,7 @@ def _published(entry: Mapping[str, Any], fetched_at: datetime) -> datetime:
         value = entry.get(key)
         if isinstance(value, datetime):
             when = value if value.tzinfo else value.replace(tzinfo=UTC)
-        elif isinstance(value, time.struct_time) or (
-            isinstance(value, tuple) and len(value) >= 6
-        ):
+        elif isinstance(value, time.struct_time) or (isinstance(value, tuple) and len(value) >= 6):
             try:
                 y, mo, d, h, mi, sec = (int(v) for v in value[:6])
                 when = datetime(y, mo, d, h, mi, min(sec, 59), tzinfo=UTC)

@@ -35,6 +35,7 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*[\w.:-]+\s+(?:\"([^\"]*)\"|'([^']*)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.S)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _MAX_ENTITY_VALUE = 64
+_CHAR_REF = re.compile(rb"&#(?:[0-9]+|x[0-9a-fA-F]+);")
 
 
 class FeedParseError(ValueError):
@@ -66,7 +67,8 @@ def _defuse(body: bytes) -> bytes:
     risky = False
     for m in _ENTITY_DECL.finditer(head):
         value = m.group(1) if m.group(1) is not None else m.group(2)
-        if len(value) > _MAX_ENTITY_VALUE or b"&" in value or b"%" in value:
+        nested = b"&" in value and not _CHAR_REF.fullmatch(value)
+        if len(value) > _MAX_ENTITY_VALUE or nested or b"%" in value:
             risky = True
             break
     if not risky and b"SYSTEM" not in head and b"PUBLIC" not in head:
@@ -114,9 +116,7 @@ def parse_feed(
     return _parse_xml_feed(body, url=url, fetched_at=fetched_at, content_type=content_type)
 
 
-def _parse_xml_feed(
-    body: bytes, *, url: str, fetched_at: datetime, content_type: str
-) -> ParsedFeed:
+def _parse_xml_feed(body: bytes, *, url: str, fetched_at: datetime, content_type: str) -> ParsedFeed:
     # No Content-Location: feedparser would resolve RSS guids against it as if they
     # were links, changing ids; links are resolved in normalize instead.
     response_headers: dict[str, str] = {}

@@ -119,9 +119,7 @@ async def poll_feeds(
     rng = rng or random.Random()
     tasks = [
         asyncio.ensure_future(
-            poll_feed(
-                fetcher, s, schedule=schedule, rng=rng, executor=executor, clock=clock
-            )
+            poll_feed(fetcher, s, schedule=schedule, rng=rng, executor=executor, clock=clock)
         )
         for s in states
     ]

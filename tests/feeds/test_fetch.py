@@ -250,9 +250,7 @@ async def test_windows_1251_feed(
     server: FeedServer, local_policy: FetchPolicy, schedule: SchedulePolicy, rng: random.Random
 ) -> None:
     body = rss_feed("Новости", [("r1", "Вагнер уходит из Мали")], encoding="windows-1251")
-    server.script(
-        "/ru.xml", Reply(body=body, content_type="application/rss+xml; charset=windows-1251")
-    )
+    server.script("/ru.xml", Reply(body=body, content_type="application/rss+xml; charset=windows-1251"))
     server.script("/ru-noheader.xml", Reply(body=body, content_type="application/rss+xml"))
     async with Fetcher(local_policy) as fetcher:
         with_header = await poll(fetcher, FeedState(url=server.url("/ru.xml")), schedule, rng)
@@ -267,8 +265,10 @@ async def test_feed_declaring_the_wrong_encoding(
 ) -> None:
     # Bytes are windows-1251 but the XML declaration claims UTF-8.
     body = rss_feed(
-        "Новости", [("r1", "Вагнер"), ("r2", "Судан")],
-        encoding="windows-1251", declared_encoding="utf-8",
+        "Новости",
+        [("r1", "Вагнер"), ("r2", "Судан")],
+        encoding="windows-1251",
+        declared_encoding="utf-8",
     )
     # With the right charset in HTTP, the header wins (RFC 7303) and text is right.
     server.script("/lie-hdr.xml", Reply(body=body, content_type="text/xml; charset=windows-1251"))
@@ -334,8 +334,18 @@ async def test_many_feeds_concurrently_each_state_recorded(
     server.script("/laughs.xml", Reply(body=BILLION_LAUGHS))
     server.script("/html.xml", Reply(body=b"<html>nope</html>", content_type="text/html"))
     paths = [
-        "/good1.xml", "/good2.xml", "/gone.xml", "/err.xml", "/busy.xml", "/slow.xml",
-        "/loris.xml", "/big.xml", "/loop.xml", "/moved.xml", "/laughs.xml", "/html.xml",
+        "/good1.xml",
+        "/good2.xml",
+        "/gone.xml",
+        "/err.xml",
+        "/busy.xml",
+        "/slow.xml",
+        "/loris.xml",
+        "/big.xml",
+        "/loop.xml",
+        "/moved.xml",
+        "/laughs.xml",
+        "/html.xml",
         "/missing.xml",
     ]
     states = [FeedState(url=server.url(p), id=n) for n, p in enumerate(paths)]
@@ -354,10 +364,19 @@ async def test_many_feeds_concurrently_each_state_recorded(
         assert result.state.id == result.previous.id
     kinds = {name: r.outcome.kind for name, r in results.items()}
     assert kinds == {
-        "good1.xml": "ok", "good2.xml": "ok", "gone.xml": "gone", "err.xml": "error",
-        "busy.xml": "error", "slow.xml": "error", "loris.xml": "error",
-        "big.xml": "too_large", "loop.xml": "error", "moved.xml": "ok",
-        "laughs.xml": "ok", "html.xml": "error", "missing.xml": "error",
+        "good1.xml": "ok",
+        "good2.xml": "ok",
+        "gone.xml": "gone",
+        "err.xml": "error",
+        "busy.xml": "error",
+        "slow.xml": "error",
+        "loris.xml": "error",
+        "big.xml": "too_large",
+        "loop.xml": "error",
+        "moved.xml": "ok",
+        "laughs.xml": "ok",
+        "html.xml": "error",
+        "missing.xml": "error",
     }
     assert len(results["good1.xml"].items) == 4 and len(results["good2.xml"].items) == 2
     assert results["moved.xml"].state.url == server.url("/good1.xml")

@@ -76,9 +76,7 @@ async def test_allowlisted_name_connects_to_the_checked_address(
     policy = replace(guarded, allowed_networks=("127.0.0.1/32",))
     resolver = StubResolver({"feeds.example.org": ["127.0.0.1"]})
     async with Fetcher(policy, resolver=resolver) as fetcher:
-        outcome = await fetcher.fetch(
-            FeedState(url=server.url("/f.xml", host="feeds.example.org"))
-        )
+        outcome = await fetcher.fetch(FeedState(url=server.url("/f.xml", host="feeds.example.org")))
     assert outcome.kind == "ok"
     assert server.requests[0].headers["host"] == f"feeds.example.org:{server.port}"
 
@@ -119,9 +117,7 @@ class RebindingResolver:
         return [self.answers[min(self.calls - 1, 1)]]
 
 
-async def test_connect_level_guard_catches_dns_rebinding(
-    server: FeedServer, guarded: FetchPolicy
-) -> None:
+async def test_connect_level_guard_catches_dns_rebinding(server: FeedServer, guarded: FetchPolicy) -> None:
     """The URL check sees an allowed address, the connect sees a private one: refused."""
     server.script("/f.xml", Reply(body=BODY))
     policy = replace(guarded, allowed_networks=("127.0.0.1/32",))
