@@ -173,7 +173,10 @@ def test_naive_fetched_at_rejected() -> None:
 
 
 async def test_parse_async_in_threads_and_processes() -> None:
-    body = b'<rss version="2.0"><channel><title>T</title><item><guid>1</guid><title>x</title></item></channel></rss>'
+    body = (
+        b'<rss version="2.0"><channel><title>T</title>'
+        b"<item><guid>1</guid><title>x</title></item></channel></rss>"
+    )
     in_thread = await parse_feed_async(body, url=URL, fetched_at=FETCHED)
     with ProcessPoolExecutor(max_workers=1) as pool:
         in_process = await parse_feed_async(body, url=URL, fetched_at=FETCHED, executor=pool)
