@@ -99,6 +99,18 @@ class FetchConfig(_Section):
     retry_after_max: PositiveFloat = 86_400.0
 
 
+class WorkerConfig(_Section):
+    """``newsbot worker`` (PostgreSQL only): how workers share the due feeds, and their metrics."""
+
+    batch_size: PositiveInt = 50
+    lease_seconds: PositiveFloat = 120.0
+    idle_seconds: PositiveFloat = 5.0
+    shutdown_grace: float = Field(30.0, ge=0)
+    track: bool = True
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
+
+
 class DigestConfig(_Section):
     """Defaults for chats that subscribe without naming a schedule, and breaking alerts."""
 
@@ -160,6 +172,7 @@ class Config(_Section):
     telegram: TelegramConfig = TelegramConfig()
     database: DatabaseConfig = DatabaseConfig()
     fetch: FetchConfig = FetchConfig()
+    worker: WorkerConfig = WorkerConfig()
     digest: DigestConfig = DigestConfig()
     storage: StorageConfig = StorageConfig()
     feeds: tuple[FeedSeed, ...] = ()
