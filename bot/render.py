@@ -279,7 +279,7 @@ def _outlet(text: str) -> str:
 
 
 def _more_sources(item: DigestItem) -> str:
-    """ "+3 more sources (AP, BBC, DW)" or "" when nothing was folded into the item."""
+    """Folded copies as "+3 more sources (AP, BBC, DW)"; "" when there are none."""
     if item.extra_sources <= 0:
         return ""
     noun = "source" if item.extra_sources == 1 else "sources"
@@ -294,7 +294,7 @@ def _more_sources(item: DigestItem) -> str:
 
 
 def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
-    """ "Reuters · 14:05 · +3 more sources (AP, BBC, DW)" with the outlet in italics."""
+    """The line "Reuters · 14:05 · +3 more sources (AP, BBC, DW)", outlet in italics."""
     tokens = _tag("i", _t(_outlet(item.outlet)))
     tokens += _t(f" · {_when(item.published, tz, reference)}")
     more = _more_sources(item)
@@ -303,9 +303,10 @@ def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
     return tokens
 
 
-def _item_line(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
-    """ "↳ 🔄 <a>Title</a> — Reuters · 14:05 · +1 more source" (🔄 on reports that update)."""
-    tokens = _t("↳ 🔄 " if item.kind == "update" else "↳ ")
+def _item_line(item: DigestItem, tz: ZoneInfo, reference: datetime, *, mark_updates: bool = True) -> _Tokens:
+    """A report line: arrow, 🔄 on reports that update (unless the whole development is
+    already marked as an update), headline link, " — ", outlet, time, "+N more sources"."""
+    tokens = _t("↳ 🔄 " if mark_updates and item.kind == "update" else "↳ ")
     tokens += _link(_title(item.title), item.url)
     tokens += _t(" — ")
     tokens += _meta(item, tz, reference)
@@ -345,7 +346,8 @@ def _development_units(
             head += _t(f" · {dev.outlets} outlets")
         units.append(_Unit(head, "\n\n"))
         rest = dev.items[1:]
-    units.extend(_Unit(_item_line(item, tz, reference), "\n") for item in rest)
+    mark = not (dev.is_update or lead is None)
+    units.extend(_Unit(_item_line(item, tz, reference, mark_updates=mark), "\n") for item in rest)
     return units
 
 
