@@ -227,9 +227,7 @@ def _run_chromium(args: list[str], profile: str) -> subprocess.CompletedProcess[
 def screenshot(html_path: Path, out: Path) -> None:
     """Measure the page height, then screenshot exactly that much at 2x."""
     with tempfile.TemporaryDirectory() as profile:
-        dom = _run_chromium(
-            [f"--window-size={WIDTH},2000", "--dump-dom", html_path.as_uri()], profile
-        )
+        dom = _run_chromium([f"--window-size={WIDTH},2000", "--dump-dom", html_path.as_uri()], profile)
         found = re.search(r'data-height="(\d+)"', dom.stdout)
         if not found:
             raise SystemExit(f"could not measure the page: {dom.stderr[-2000:]}")
