@@ -153,7 +153,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
 class _TextExtractor(HTMLParser):
     """Collects text, skipping script/style/template content; blocks become spaces."""
 
-    _SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "svg", "math"})
+    _SKIP = frozenset({"script", "style", "template", "noscript", "head", "title", "svg"})
     _BLOCK = frozenset(
         {
             "p",
