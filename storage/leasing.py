@@ -267,9 +267,7 @@ async def release_feeds(storage: Storage, owner: str, feed_ids: Sequence[int] | 
                 return 0
             query = query.where(FeedRow.id.in_(list(feed_ids)))
         result = await session.execute(
-            query.values(lease_owner=None, lease_expires_at=None).execution_options(
-                synchronize_session=False
-            )
+            query.values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -416,9 +414,7 @@ async def release_outbox(storage: Storage, owner: str, outbox_ids: Sequence[int]
                 return 0
             query = query.where(OutboxRow.id.in_(list(outbox_ids)))
         result = await session.execute(
-            query.values(lease_owner=None, lease_expires_at=None).execution_options(
-                synchronize_session=False
-            )
+            query.values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -462,9 +458,7 @@ async def advisory_lock(storage: Storage, name: str) -> AsyncIterator[bool]:
 async def tracker_position(storage: Storage, name: str) -> int | None:
     """The last item id the saved tracker state has seen (None: never saved)."""
     async with storage.session() as session:
-        value = await session.scalar(
-            select(TrackerStateRow.last_item_id).where(TrackerStateRow.name == name)
-        )
+        value = await session.scalar(select(TrackerStateRow.last_item_id).where(TrackerStateRow.name == name))
         return None if value is None else int(value)
 
 
