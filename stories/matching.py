@@ -200,12 +200,16 @@ class Matcher:
 
         Says why an item matched ("Prigozhin", "wagner group"); empty if none.
         """
-        fired = {self._leaves[number] for number in self._fired(tokens(text))}
+        fired = self.leaves_in(text)
         seen: list[Leaf] = []
         for leaf in positive_terms(self._stories[story_id].query):
             if leaf in fired and leaf not in seen:
                 seen.append(leaf)
         return tuple(seen)
+
+    def leaves_in(self, text: str) -> frozenset[Leaf]:
+        """The leaves of any story's query that occur in ``text`` (negated ones too)."""
+        return frozenset(self._leaves[number] for number in self._fired(tokens(text)))
 
     def _fired(self, words: Iterable[str]) -> set[int]:
         if self._automaton is None:

@@ -105,6 +105,9 @@ def test_explain_names_the_positive_terms_found() -> None:
         Term("bakhmut"),
     )
     assert matcher.explain("nothing relevant", 1) == ()
+    # leaves_in also reports negated leaves that occur.
+    assert Term("opera") in matcher.leaves_in("Wagner opera")
+    assert Term("opera") not in matcher.explain("Wagner opera", 1)
 
 
 # --- the example stories and their hard negatives ---------------------------------------
