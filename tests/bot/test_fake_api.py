@@ -7,7 +7,6 @@ long polling, replies are recorded, and Telegram's error answers surface as PTB'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -26,7 +25,6 @@ from telegram import (
 )
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -39,6 +37,7 @@ from tests.fakes.telegram_api import (
     FakeChat,
     FakeTelegram,
     FakeUser,
+    polling,
 )
 
 ALICE = FakeUser(1001, "Alice", "alice")
@@ -60,20 +59,6 @@ async def bot(tg: FakeTelegram) -> AsyncIterator[Bot]:
     """A real PTB Bot talking to the fake server (initialised: getMe done)."""
     async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
         yield b
-
-
-@contextlib.asynccontextmanager
-async def polling(app: Application) -> AsyncIterator[Application]:  # type: ignore[type-arg]
-    """Run ``app`` with long polling for the duration of the block."""
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -386,3 +371,50 @@ def test_api_error_payloads_match_telegram() -> None:
     }
     assert ApiError.migrated(-100123).payload()["parameters"] == {"migrate_to_chat_id": -100123}
     assert ApiError.cant_parse("x").description == "Bad Request: can't parse entities: x"
+
+
+async def test_webhook_delivery_with_secret_token(tg: FakeTelegram) -> None:
+    pytest.importorskip("tornado", reason="PTB webhooks need python-telegram-bot[webhooks]")
+    from telegram.ext import Application as App
+
+    port = _free_port()
+    seen: list[str] = []
+
+    async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        seen.append(update.effective_message.text or "")
+
+    app: App = tg.application_builder().build()  # type: ignore[type-arg]
+    app.add_handler(CommandHandler("digest", record))
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="hook",
+            webhook_url=f"http://127.0.0.1:{port}/hook",
+            secret_token="s3cret",
+        )
+        try:
+            tg.push_message(ALICE.id, ALICE, "/digest")
+            assert await asyncio.to_thread(tg.deliver_to_webhook) == [200]
+            await tg.wait_for(lambda: seen)
+            # an update carrying the wrong secret is refused by PTB's webhook server
+            tg.push_message(ALICE.id, ALICE, "/digest forged")
+            assert await asyncio.to_thread(tg.deliver_to_webhook, secret_token="wrong") == [403]
+            assert len(tg.pending_updates()) == 1
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    assert seen == ["/digest"]
+    [hook] = tg.calls("setWebhook")
+    assert hook.params["secret_token"] == "s3cret"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

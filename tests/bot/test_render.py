@@ -6,6 +6,7 @@ itself) and against the visible-length limit.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -370,9 +371,13 @@ def test_hostile_feed_renders_valid_html() -> None:
     hits = [SearchHit(it.title, it.url, it.outlet, it.published, it.title) for it in items]
     for page in range(0, len(hits), 10):
         assert_valid([render_search_results("<b>", hits[page : page + 10], MADRID, now=NOW)])
-    # no link but http(s) ones
+    # only http(s) links survive, and the hostile ones are not even shown as text in a link
     all_html = "".join(render_digest(digest, MADRID))
-    assert {safe_url(u) for u in HREF.findall(all_html)} != {None}
+    hrefs = [html.unescape(h) for h in HREF.findall(all_html)]
+    assert hrefs and all(safe_url(h) == h for h in hrefs)
+    for scheme in ("javascript:", "JaVaScRiPt:", "data:", "vbscript:", "//evil"):
+        assert all(not h.startswith(scheme) for h in hrefs)
+    assert "user:pass@" not in all_html
 
 
 def test_strict_checker_rejects_what_telegram_rejects() -> None:

@@ -9,18 +9,20 @@ HTTP status it maps to ``BadRequest``/``Forbidden``/``RetryAfter``/``ChatMigrate
 The server runs in its own thread (stdlib ``ThreadingHTTPServer``), so it keeps answering while
 a test's event loop runs the real ``Application``. Everything is guarded by one lock.
 
-Usage::
+Usage (a pytest fixture and a test)::
 
-    with FakeTelegram() as tg:
+    @pytest.fixture
+    def tg() -> Iterator[FakeTelegram]:
+        with FakeTelegram() as fake:
+            yield fake
+
+    async def test_start(tg: FakeTelegram) -> None:
         app = tg.application_builder().build()
         app.add_handler(CommandHandler("start", start))
-        async with app:
-            await app.start()
-            await app.updater.start_polling(poll_interval=0.0, timeout=1)
-            tg.push_message(PRIVATE, ALICE, "/start")
-            [reply] = await tg.wait_for(lambda: tg.sent_messages(chat_id=ALICE.id))
-            await app.updater.stop()
-            await app.stop()
+        async with polling(app):
+            tg.push_message(ALICE.id, ALICE, "/start")  # private chat with ALICE
+            [reply] = await tg.wait_for_messages(1, chat_id=ALICE.id)
+        assert "Hello" in reply.visible_text
 
 Behaviour worth knowing:
 
@@ -42,13 +44,16 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -57,7 +62,7 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.fakes.telegram_html import MESSAGE_LIMIT, TelegramHTMLError, check_html, visible_length
 
 if TYPE_CHECKING:
-    from telegram.ext import ApplicationBuilder
+    from telegram.ext import Application, ApplicationBuilder
 
 __all__ = [
     "ANONYMOUS_ADMIN",
@@ -70,6 +75,7 @@ __all__ = [
     "FakeTelegram",
     "FakeUser",
     "SentMessage",
+    "polling",
 ]
 
 T = TypeVar("T")
@@ -105,6 +111,23 @@ _STRING_PARAMS = frozenset(
 
 # Update types Telegram leaves out unless asked for in allowed_updates.
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+@contextlib.asynccontextmanager
+async def polling(
+    app: Application[Any, Any, Any, Any, Any, Any], *, timeout: int = 1
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """Run ``app`` (built from ``FakeTelegram.application_builder()``) with long polling for
+    the duration of the block: initialize, start, start_polling; then stop it all."""
+    async with app:
+        await app.start()
+        assert app.updater is not None, "build the application with an updater"
+        await app.updater.start_polling(poll_interval=0.0, timeout=timeout)
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -565,6 +588,41 @@ class FakeTelegram:
             }
         )
 
+    def deliver_to_webhook(self, *, secret_token: str | None = None, timeout: float = 5.0) -> list[int]:
+        """Webhook mode: POST every queued update to the URL set with setWebhook, as Telegram
+        does (JSON body, ``X-Telegram-Bot-Api-Secret-Token`` header with the secret given to
+        setWebhook, or ``secret_token`` to impersonate someone else). Updates answered 2xx
+        are removed from the queue. Blocking: call it with ``asyncio.to_thread`` from a test.
+        Returns the HTTP status of each delivery."""
+        with self._lock:
+            hook = dict(self._state.webhook or {})
+            updates = list(self._state.updates)
+        if not hook.get("url"):
+            raise RuntimeError("no webhook set (setWebhook was not called)")
+        secret = secret_token if secret_token is not None else hook.get("secret_token")
+        statuses = []
+        for update in updates:
+            request = urllib.request.Request(
+                str(hook["url"]),
+                data=json.dumps(update).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            if secret:
+                request.add_header("X-Telegram-Bot-Api-Secret-Token", str(secret))
+            try:
+                with urllib.request.urlopen(request, timeout=timeout) as response:
+                    status = int(response.status)
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            statuses.append(status)
+            if 200 <= status < 300:
+                with self._lock:
+                    self._state.updates = [
+                        u for u in self._state.updates if u["update_id"] != update["update_id"]
+                    ]
+        return statuses
+
     def pending_updates(self) -> list[dict[str, Any]]:
         """Updates not yet confirmed by a getUpdates offset."""
         with self._lock:
@@ -690,10 +748,12 @@ class FakeTelegram:
         self, count: int = 1, *, chat_id: int | None = None, timeout: float = 5.0
     ) -> list[SentMessage]:
         """Await until at least ``count`` messages were sent (to ``chat_id``); return them all."""
-        return await self.wait_for(
-            lambda: (lambda sent: sent if len(sent) >= count else [])(self.sent_messages(chat_id)),
-            timeout,
-        )
+
+        def enough() -> list[SentMessage]:
+            sent = self.sent_messages(chat_id)
+            return sent if len(sent) >= count else []
+
+        return await self.wait_for(enough, timeout)
 
     def _timeout_message(self, timeout: float) -> str:
         summary = [
