@@ -1,0 +1,726 @@
+"""Full-text search over stored items, on SQLite (FTS5) and PostgreSQL (tsvector + GIN).
+
+One function, :func:`search_items`, takes the watchlist query language
+(:mod:`stories.query`) and returns ranked :class:`SearchHit` values with
+highlighted snippets; the backend follows the engine's database.
+
+**Words.** Both databases index the words :func:`stories.text.tokens` finds in
+an item's title and summary, already folded (case, accents, compatibility
+forms) in Python, and queries are folded by the same code. So "Guaido" finds
+"Guaidó", "ЧВК" finds "чвк", ``Sudan`` does not find "Sudanese" while
+``Sudan*`` does, exactly as watchlists match. (One difference: a phrase does not
+run from the end of a title into its summary.) Triggers queue new and changed
+items in ``search_queue``; :func:`index_pending` folds and indexes them. The
+search drains the queue itself before it reads, so results are never stale; the
+repository may call :func:`index_pending` after storing items to keep that
+cheap. :func:`rebuild_index` re-indexes everything.
+
+**Ranking.** ``score = relevance / (1 + age_days / RECENCY_DAYS)``, where
+``age_days`` is the time since publication (0 for dates in the future) and
+``relevance`` is BM25 on SQLite (``-bm25()`` with the title weighted
+:data:`TITLE_WEIGHT` times the summary) and ``ts_rank`` on PostgreSQL (title
+words weight A = 1.0, summary words weight B = 1 / TITLE_WEIGHT). A week-old
+item needs twice the relevance of a fresh one; a month-old one about five
+times. So a recent item with the words in its title beats an old one that
+mentions them in passing, while a strong old match still beats a weak new one.
+Scores are comparable within one search, not across backends.
+
+**Speed on SQLite.** Ranking every match of a common word at a million items
+takes hundreds of milliseconds, so the search ranks the newest items first and
+widens the window only while an older item could still win: BM25 of a match is
+below ``(k1 + 1) * sum(idf)`` over the query's words, so once the k-th best
+score so far exceeds that bound times the decay at the window's edge, nothing
+older can enter the top k and the answer is exact.
+
+**Snippets.** Plain text cut from the summary around the first match (or the
+title when nothing matched in the summary and it is empty), with matched words
+between :data:`HIGHLIGHT_START` and :data:`HIGHLIGHT_END`. Nothing is escaped:
+the renderer escapes, then turns the markers into bold. Markers already in the
+stored text are removed first, so feed text cannot forge a highlight.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from stories.digest import HIGHLIGHT_END, HIGHLIGHT_START
+from stories.query import And, Leaf, Not, Phrase, Query, QueryError, Term, parse, terms
+from stories.text import fold, token_spans, tokens
+
+from .models import DevelopmentRow, ItemRow, utcnow
+
+__all__ = [
+    "HIGHLIGHT_END",
+    "HIGHLIGHT_START",
+    "MAX_LIMIT",
+    "MAX_WORD_LENGTH",
+    "RECENCY_DAYS",
+    "TITLE_WEIGHT",
+    "Database",
+    "SearchHit",
+    "index_pending",
+    "make_snippet",
+    "prune_items",
+    "rebuild_index",
+    "search_items",
+    "to_fts5",
+    "to_tsquery",
+]
+
+Database = AsyncEngine | AsyncSession
+"""Where to search: an engine (a transaction is opened and committed) or a session
+(used as is; the caller commits)."""
+
+RECENCY_DAYS = 7.0
+"""Age, in days, at which an item's score is halved (hyperbolic decay, see the module doc)."""
+TITLE_WEIGHT = 4.0
+"""How much more a word in the title counts than one in the summary."""
+MAX_LIMIT = 100
+"""Most hits one call returns."""
+MAX_OFFSET = 10_000
+"""Deepest page start accepted."""
+MAX_WORD_LENGTH = 100
+"""Longer words are not indexed (PostgreSQL caps lexemes at 2 KB) and not searchable."""
+SNIPPET_WORDS = 30
+"""Words in a snippet."""
+
+_DAY = 86_400.0
+_BM25_K1 = 1.2  # FTS5's bm25() constants
+_INDEX_BATCH = 2_000
+# The SQLite search ranks the matches first seen in the last N days, then widens.
+_WINDOW_DAYS = (3.0, 12.0, 48.0, 192.0)
+# PostgreSQL: ts_rank weights for {D, C, B, A}; titles are A, summaries B.
+_PG_WEIGHTS = "{0.1, 0.2, %s, 1.0}" % (1.0 / TITLE_WEIGHT)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the item, a highlighted snippet, and its score (higher is better)."""
+
+    item_id: int
+    title: str
+    url: str | None
+    outlet: str
+    published: datetime
+    snippet: str
+    score: float
+
+
+# ---------------------------------------------------------------------------
+# Query translation
+
+
+def _check(query: Query, source: str | None) -> None:
+    """Reject what the databases cannot run: a query matching everything, giant words."""
+    if _polarity(query) is False:
+        raise QueryError("a query needs at least one positive term", 0)
+    for leaf in terms(query):
+        words = leaf.words if isinstance(leaf, Phrase) else (leaf.word,)
+        for word in words:
+            if len(word) > MAX_WORD_LENGTH:
+                position = fold(source).find(word) if source is not None else -1
+                raise QueryError(
+                    f"word too long (at most {MAX_WORD_LENGTH} characters)", max(position, 0)
+                )
+
+
+def _polarity(query: Query) -> bool:
+    """True if ``query`` cannot match an empty text (it needs some word to be present)."""
+    if isinstance(query, Term | Phrase):
+        return True
+    if isinstance(query, Not):
+        return not _polarity(query.part)
+    if isinstance(query, And):
+        return any(_polarity(part) for part in query.parts)
+    return all(_polarity(part) for part in query.parts)
+
+
+def _compile(
+    query: Query,
+    leaf: Callable[[Leaf], str],
+    conj: Callable[[list[str]], str],
+    disj: Callable[[list[str]], str],
+    but_not: Callable[[str, str], str],
+) -> tuple[bool, str]:
+    """Compile ``query`` into an expression language with only a *binary* NOT.
+
+    Returns ``(True, e)`` where ``e`` is equivalent to ``query``, or ``(False, e)``
+    where ``e`` is equivalent to NOT ``query`` (for parts that match an empty
+    text, such as ``-opera``). FTS5 has no unary NOT, and in tsquery a lone
+    ``!x`` cannot use the GIN index, so exclusions are always attached to a
+    positive part: ``a (b OR -c)`` becomes ``a NOT (c NOT b)``. Every leaf
+    appears exactly once, so the output grows linearly with the query.
+    """
+    if isinstance(query, Term | Phrase):
+        return True, leaf(query)
+    if isinstance(query, Not):
+        positive, expr = _compile(query.part, leaf, conj, disj, but_not)
+        return not positive, expr
+    compiled = [_compile(part, leaf, conj, disj, but_not) for part in query.parts]
+    pos = [expr for positive, expr in compiled if positive]
+    neg = [expr for positive, expr in compiled if not positive]
+    if isinstance(query, And):
+        if not pos:
+            # NOT (NOT a AND NOT b) = a OR b
+            return False, disj(neg)
+        return True, but_not(conj(pos), disj(neg)) if neg else conj(pos)
+    if not neg:
+        return True, disj(pos)
+    # NOT (a OR NOT b) = b AND NOT a
+    return False, but_not(conj(neg), disj(pos)) if pos else conj(neg)
+
+
+def _fts5_leaf(leaf: Leaf) -> str:
+    # Words are letters, digits and marks only (stories.text), but quote anyway:
+    # a quoted string is always a phrase to FTS5, never an operator or column.
+    if isinstance(leaf, Term):
+        quoted = '"' + leaf.word.replace('"', '""') + '"'
+        return quoted + "*" if leaf.prefix else quoted
+    return '"' + " ".join(leaf.words).replace('"', '""') + '"'
+
+
+def to_fts5(query: Query) -> str:
+    """The FTS5 MATCH expression for ``query`` (which must need some word present)."""
+    positive, expr = _compile(
+        query,
+        _fts5_leaf,
+        lambda parts: parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")",
+        lambda parts: parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")",
+        lambda keep, drop: f"({keep} NOT {drop})",
+    )
+    if not positive:
+        raise QueryError("a query needs at least one positive term", 0)
+    return expr
+
+
+def _lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsquery_leaf(leaf: Leaf) -> str:
+    if isinstance(leaf, Term):
+        return _lexeme(leaf.word) + (":*" if leaf.prefix else "")
+    if len(leaf.words) == 1:
+        return _lexeme(leaf.words[0])
+    return "(" + " <-> ".join(_lexeme(word) for word in leaf.words) + ")"
+
+
+def to_tsquery(query: Query) -> str:
+    """The PostgreSQL ``tsquery`` literal for ``query`` (cast it: ``CAST(:q AS tsquery)``)."""
+    positive, expr = _compile(
+        query,
+        _tsquery_leaf,
+        lambda parts: parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")",
+        lambda parts: parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")",
+        lambda keep, drop: f"({keep} & !{drop})",
+    )
+    if not positive:
+        raise QueryError("a query needs at least one positive term", 0)
+    return expr
+
+
+# ---------------------------------------------------------------------------
+# Indexing
+
+
+def _words(text_: str) -> list[str]:
+    return [word for word in tokens(text_) if len(word) <= MAX_WORD_LENGTH]
+
+
+def _tsvector(title: str, summary: str) -> str:
+    """A ``tsvector`` literal: title words at positions 1.. weight A, summary words after
+    a gap (so a phrase never spans the two) weight B. Built here, not by
+    ``to_tsvector``, so PostgreSQL's parser cannot cut words differently from Python."""
+    positions: dict[str, list[str]] = defaultdict(list)
+    title_words = _words(title)
+    for index, word in enumerate(title_words, start=1):
+        positions[word].append(f"{min(index, 16383)}A")
+    start = len(title_words) + 2
+    for index, word in enumerate(_words(summary), start=start):
+        positions[word].append(f"{min(index, 16383)}B")
+    return " ".join(f"{_lexeme(word)}:{','.join(spots[:256])}" for word, spots in positions.items())
+
+
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime; use timezone-aware UTC datetimes")
+    return moment.timestamp()
+
+
+@asynccontextmanager
+async def _session(db: Database) -> AsyncIterator[AsyncSession]:
+    if isinstance(db, AsyncSession):
+        yield db
+        return
+    async with AsyncSession(db, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def _index(session: AsyncSession, item_ids: Sequence[int]) -> int:
+    """(Re)index these items; ids of deleted items are skipped."""
+    if not item_ids:
+        return 0
+    rows = (
+        await session.execute(
+            select(ItemRow.id, ItemRow.title, ItemRow.summary, ItemRow.published).where(
+                ItemRow.id.in_(item_ids)
+            )
+        )
+    ).all()
+    if not rows:
+        return 0
+    if _dialect(session) == "sqlite":
+        ids = [{"id": row.id} for row in rows]
+        await session.execute(text("DELETE FROM item_fts WHERE rowid = :id"), ids)
+        await session.execute(
+            text("INSERT INTO item_fts (rowid, title, body) VALUES (:id, :title, :body)"),
+            [
+                {
+                    "id": row.id,
+                    "title": " ".join(_words(row.title)),
+                    "body": " ".join(_words(row.summary or "")),
+                }
+                for row in rows
+            ],
+        )
+        await session.execute(
+            text("INSERT OR REPLACE INTO item_search (item_id, published_epoch) VALUES (:id, :p)"),
+            [{"id": row.id, "p": _epoch(row.published)} for row in rows],
+        )
+    else:
+        await session.execute(
+            text(
+                "INSERT INTO item_search (item_id, published_epoch, document) "
+                "VALUES (:id, :p, CAST(:doc AS tsvector)) "
+                "ON CONFLICT (item_id) DO UPDATE SET "
+                "published_epoch = excluded.published_epoch, document = excluded.document"
+            ),
+            [
+                {
+                    "id": row.id,
+                    "p": _epoch(row.published),
+                    "doc": _tsvector(row.title, row.summary or ""),
+                }
+                for row in rows
+            ],
+        )
+    return len(rows)
+
+
+def _claim_sql(sqlite: bool) -> Any:
+    # The queue rows are deleted *before* the items are read: an item changed
+    # meanwhile is queued again by its trigger and indexed next time. SKIP LOCKED
+    # lets several PostgreSQL workers drain the queue side by side.
+    return text(
+        "DELETE FROM search_queue WHERE item_id IN (SELECT item_id FROM search_queue "
+        "ORDER BY item_id LIMIT :n" + ("" if sqlite else " FOR UPDATE SKIP LOCKED") + ") "
+        "RETURNING item_id"
+    )
+
+
+async def _drain_once(session: AsyncSession, batch: int) -> int:
+    """Index up to ``batch`` queued items; returns how many queue entries were taken."""
+    # A read first: on SQLite the DELETE would take the write lock even with
+    # nothing to do, and searches should not queue behind the poller for nothing.
+    pending = (await session.execute(text("SELECT 1 FROM search_queue LIMIT 1"))).first()
+    if pending is None:
+        return 0
+    claim = _claim_sql(_dialect(session) == "sqlite")
+    ids = [row[0] for row in (await session.execute(claim, {"n": batch})).all()]
+    await _index(session, ids)
+    return len(ids)
+
+
+async def _drain(session: AsyncSession, batch: int) -> int:
+    total = 0
+    while done := await _drain_once(session, batch):
+        total += done
+    return total
+
+
+async def index_pending(db: Database, *, batch: int = _INDEX_BATCH) -> int:
+    """Index items queued by the database triggers (new or changed); returns how many.
+
+    With an engine, each batch is committed on its own, so a long backlog (after
+    a bulk load) makes progress even if interrupted. With a session, everything
+    happens in the caller's transaction.
+    """
+    if isinstance(db, AsyncSession):
+        return await _drain(db, batch)
+    total = 0
+    while True:
+        async with _session(db) as session:
+            done = await _drain_once(session, batch)
+        if not done:
+            return total
+        total += done
+
+
+async def rebuild_index(engine: AsyncEngine, *, batch: int = 5_000) -> int:
+    """Drop the whole search index and build it again from ``items``; returns the item count.
+
+    For ``newsbot db reindex``: after restoring a backup made without the index,
+    after a change to word folding, or if the index is suspected wrong.
+    """
+    async with _session(engine) as session:
+        if _dialect(session) == "sqlite":
+            # 'delete-all' only exists for external-content tables; a plain
+            # DELETE empties a regular FTS5 table.
+            await session.execute(text("DELETE FROM item_fts"))
+            await session.execute(text("DELETE FROM item_search"))
+            await session.execute(text("DELETE FROM search_queue"))
+        else:
+            await session.execute(text("TRUNCATE item_search, search_queue"))
+        await session.execute(text("INSERT INTO search_queue (item_id) SELECT id FROM items"))
+    total = await index_pending(engine, batch=batch)
+    async with _session(engine) as session:
+        if _dialect(session) == "sqlite":
+            # Merge the index segments into one: fewer b-trees to read per query.
+            await session.execute(text("INSERT INTO item_fts (item_fts) VALUES ('optimize')"))
+        else:
+            await session.execute(text("ANALYZE item_search"))
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Retention
+
+
+async def prune_items(session: AsyncSession, *, keep_days: int, now: datetime | None = None) -> int:
+    """Delete items older than ``keep_days`` with their index entries; returns how many.
+
+    An item is old when both its publication and its first sighting are before
+    ``now - keep_days``. Items of a development still shown (one whose
+    ``last_seen`` is within ``keep_days``) are kept however old, so a
+    long-running development keeps its first reports. Sources, story membership
+    and sent-item records go with the item (foreign keys cascade); developments
+    themselves are left alone. Runs in the caller's transaction.
+    """
+    if keep_days < 1:
+        raise ValueError(f"keep_days must be at least 1, got {keep_days}")
+    cutoff = (now or utcnow()) - timedelta(days=keep_days)
+    live = select(DevelopmentRow.id).where(DevelopmentRow.last_seen >= cutoff)
+    doomed = (
+        select(ItemRow.id)
+        .where(
+            ItemRow.published < cutoff,
+            ItemRow.first_seen < cutoff,
+            (ItemRow.development_id.is_(None)) | (ItemRow.development_id.not_in(live)),
+        )
+        .limit(5_000)
+    )
+    total = 0
+    while True:
+        ids = list((await session.execute(doomed)).scalars())
+        if not ids:
+            return total
+        # On SQLite a trigger removes the FTS5 row; on PostgreSQL the index row
+        # cascades. Queue entries have no foreign key, so they go here.
+        await session.execute(delete(ItemRow).where(ItemRow.id.in_(ids)))
+        await session.execute(
+            text("DELETE FROM search_queue WHERE item_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": ids},
+        )
+        total += len(ids)
+
+
+# ---------------------------------------------------------------------------
+# Searching
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    item_id: int
+    score: float
+
+
+def _filters(
+    since: datetime | None, story_id: int | None, feed_id: int | None, item: str
+) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if since is not None:
+        where.append("s.published_epoch >= :since")
+        params["since"] = _epoch(since)
+    if story_id is not None:
+        where.append(
+            f"EXISTS (SELECT 1 FROM story_items si WHERE si.story_id = :story AND si.item_id = {item})"
+        )
+        params["story"] = story_id
+    if feed_id is not None:
+        where.append(
+            f"EXISTS (SELECT 1 FROM item_sources src WHERE src.feed_id = :feed AND src.item_id = {item})"
+        )
+        params["feed"] = feed_id
+    return where, params
+
+
+def _decay(age_seconds: float) -> float:
+    return 1.0 / (1.0 + max(age_seconds, 0.0) / (RECENCY_DAYS * _DAY))
+
+
+async def _rank_sqlite(
+    session: AsyncSession,
+    query: Query,
+    where: list[str],
+    params: dict[str, Any],
+    since: datetime | None,
+    now: datetime,
+    wanted: int,
+) -> list[_Ranked]:
+    match = to_fts5(query)
+    now_epoch = _epoch(now)
+    conditions = ["item_fts MATCH :match", "f.rowid >= :min_id", *where]
+    sql = text(
+        "SELECT f.rowid AS item_id, "
+        f"-bm25(item_fts, {TITLE_WEIGHT}, 1.0) / "
+        f"(1.0 + max(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
+        "FROM item_fts AS f JOIN item_search AS s ON s.item_id = f.rowid "
+        f"WHERE {' AND '.join(conditions)} "
+        "ORDER BY score DESC, f.rowid DESC LIMIT :wanted"
+    )
+    # The first item published at or after a moment: every item before it in id
+    # order was published earlier, whatever order the feeds delivered them in.
+    first_since = text(
+        "SELECT min(item_id) FROM item_search INDEXED BY ix_item_search_published_epoch "
+        "WHERE published_epoch >= :t"
+    )
+    floor = since
+    bound: float | None = None
+    windows = [now - timedelta(days=days) for days in _WINDOW_DAYS]
+    for edge in [*windows, None]:
+        final = edge is None or (floor is not None and edge <= floor)
+        lower = floor if final else edge
+        min_id = 0
+        if lower is not None:
+            found = (await session.execute(first_since, {"t": _epoch(lower)})).scalar()
+            min_id = found if found is not None else 2**62
+        rows = (
+            await session.execute(
+                sql, {**params, "match": match, "min_id": min_id, "now": now_epoch, "wanted": wanted}
+            )
+        ).all()
+        ranked = [_Ranked(row.item_id, float(row.score)) for row in rows]
+        if final:
+            return ranked
+        assert edge is not None
+        if len(ranked) < wanted:
+            continue
+        if bound is None:
+            bound = await _bm25_bound(session, query)
+        # Anything older than the edge scores below bound * decay(edge).
+        if ranked[-1].score >= bound * _decay(now_epoch - _epoch(edge)):
+            return ranked
+    raise AssertionError("unreachable: the last window is final")
+
+
+async def _bm25_bound(session: AsyncSession, query: Query) -> float:
+    """An upper bound of ``-bm25()`` for this query over the whole index.
+
+    FTS5's BM25 sums, over the query's phrases, ``idf * f*(k1+1) / (f + k1*(…))``,
+    each term below ``idf * (k1+1)``, with ``idf = ln((N - n + 0.5) / (n + 0.5))``
+    (at least 1e-6). ``N`` is taken as the largest item id (at least the row
+    count; idf grows with N, so the bound stays an upper bound) and ``n`` is
+    counted per positive leaf. Excluded leaves never occur in a match: they add 0.
+    """
+    top = (await session.execute(text("SELECT max(item_id) FROM item_search"))).scalar() or 0
+    total = 0.0
+    for leaf in _positive_leaves(query):
+        hits = (
+            await session.execute(
+                text("SELECT count(*) FROM item_fts WHERE item_fts MATCH :m"),
+                {"m": _fts5_leaf(leaf)},
+            )
+        ).scalar() or 0
+        idf = math.log((top - hits + 0.5) / (hits + 0.5)) if top > hits else 0.0
+        total += max(idf, 1e-6) * (_BM25_K1 + 1.0)
+    # A hair of slack for floating-point rounding in SQLite's own arithmetic.
+    return total * (1.0 + 1e-9) + 1e-12
+
+
+def _positive_leaves(query: Query, negated: bool = False) -> Iterable[Leaf]:
+    if isinstance(query, Term | Phrase):
+        if not negated:
+            yield query
+    elif isinstance(query, Not):
+        yield from _positive_leaves(query.part, not negated)
+    else:
+        for part in query.parts:
+            yield from _positive_leaves(part, negated)
+
+
+async def _rank_postgresql(
+    session: AsyncSession,
+    query: Query,
+    where: list[str],
+    params: dict[str, Any],
+    now: datetime,
+    wanted: int,
+) -> list[_Ranked]:
+    conditions = ["s.document @@ CAST(:tsq AS tsquery)", *where]
+    sql = text(
+        "SELECT s.item_id AS item_id, "
+        f"ts_rank('{_PG_WEIGHTS}', s.document, CAST(:tsq AS tsquery)) / "
+        f"(1.0 + greatest(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
+        "FROM item_search AS s "
+        f"WHERE {' AND '.join(conditions)} "
+        "ORDER BY score DESC, s.item_id DESC LIMIT :wanted"
+    )
+    rows = (
+        await session.execute(
+            sql, {**params, "tsq": to_tsquery(query), "now": _epoch(now), "wanted": wanted}
+        )
+    ).all()
+    return [_Ranked(row.item_id, float(row.score)) for row in rows]
+
+
+async def search_items(
+    db: Database,
+    query: str | Query,
+    *,
+    since: datetime | None = None,
+    story_id: int | None = None,
+    feed_id: int | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[SearchHit]:
+    """Items matching ``query``, best first (see the module doc for the ranking).
+
+    ``query`` is a watchlist query string or an already parsed :data:`Query`.
+    ``since`` keeps items published at or after it; ``story_id`` items in that
+    story; ``feed_id`` items seen in that feed. ``now`` (default: the current
+    time) is what recency is measured from. Raises :class:`QueryError` for a
+    malformed query (with the position at fault), never a database error for
+    anything a user can type; ``ValueError`` for a bad ``limit`` or ``offset``.
+    """
+    parsed = parse(query) if isinstance(query, str) else query
+    _check(parsed, query if isinstance(query, str) else None)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, got {offset}")
+    moment = now or datetime.now(UTC)
+    wanted = offset + limit
+    async with _session(db) as session:
+        await _drain(session, _INDEX_BATCH)
+        if _dialect(session) == "sqlite":
+            where, params = _filters(since, story_id, feed_id, "f.rowid")
+            ranked = await _rank_sqlite(session, parsed, where, params, since, moment, wanted)
+        else:
+            where, params = _filters(since, story_id, feed_id, "s.item_id")
+            ranked = await _rank_postgresql(session, parsed, where, params, moment, wanted)
+        ranked = ranked[offset:]
+        if not ranked:
+            return []
+        rows = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(
+                        ItemRow.id,
+                        ItemRow.title,
+                        ItemRow.summary,
+                        ItemRow.url,
+                        ItemRow.outlet,
+                        ItemRow.published,
+                    ).where(ItemRow.id.in_([hit.item_id for hit in ranked]))
+                )
+            ).all()
+        }
+    hits: list[SearchHit] = []
+    for hit in ranked:
+        row = rows.get(hit.item_id)
+        if row is None:  # deleted between the two reads (PostgreSQL, another worker)
+            continue
+        hits.append(
+            SearchHit(
+                item_id=row.id,
+                title=row.title,
+                url=row.url,
+                outlet=row.outlet,
+                published=row.published,
+                snippet=make_snippet(row.title, row.summary or "", parsed),
+                score=hit.score,
+            )
+        )
+    return hits
+
+
+# ---------------------------------------------------------------------------
+# Snippets
+
+
+def _marked_spans(text_: str, query: Query) -> list[tuple[int, int, int, int]]:
+    """``(start, end, first_word, last_word)`` of every place a positive leaf matches."""
+    spans = token_spans(text_)
+    words = [word for word, _, _ in spans]
+    found: list[tuple[int, int, int, int]] = []
+    for leaf in _positive_leaves(query):
+        if isinstance(leaf, Term):
+            for index, word in enumerate(words):
+                if word == leaf.word or (leaf.prefix and word.startswith(leaf.word)):
+                    found.append((spans[index][1], spans[index][2], index, index))
+        else:
+            size = len(leaf.words)
+            for index in range(len(words) - size + 1):
+                if tuple(words[index : index + size]) == leaf.words:
+                    last = index + size - 1
+                    found.append((spans[index][1], spans[last][2], index, last))
+    return sorted(found)
+
+
+def _highlight(text_: str, marks: list[tuple[int, int, int, int]]) -> str:
+    merged: list[list[int]] = []
+    for start, end, _, _ in marks:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    cursor = 0
+    for start, end in merged:
+        out += [text_[cursor:start], HIGHLIGHT_START, text_[start:end], HIGHLIGHT_END]
+        cursor = end
+    out.append(text_[cursor:])
+    return "".join(out)
+
+
+def make_snippet(title: str, summary: str, query: Query, *, words: int = SNIPPET_WORDS) -> str:
+    """A plain-text excerpt with matched words marked (see the module doc); not escaped."""
+    clean = {ord(HIGHLIGHT_START): None, ord(HIGHLIGHT_END): None}
+    summary = " ".join(summary.translate(clean).split())
+    if not summary:
+        title = " ".join(title.translate(clean).split())
+        return _highlight(title, _marked_spans(title, query))
+    marks = _marked_spans(summary, query)
+    spans = token_spans(summary)
+    if not spans:
+        return summary
+    first = marks[0][2] if marks else 0
+    start_word = max(0, min(first - words // 4, len(spans) - words))
+    end_word = min(len(spans), start_word + words) - 1
+    start = 0 if start_word == 0 else spans[start_word][1]
+    end = len(summary) if end_word == len(spans) - 1 else spans[end_word][2]
+    inside = [
+        (s - start, e - start, a, b)
+        for s, e, a, b in marks
+        if a >= start_word and b <= end_word
+    ]
+    excerpt = _highlight(summary[start:end], inside)
+    return ("…" if start > 0 else "") + excerpt + ("…" if end < len(summary) else "")

@@ -1,0 +1,353 @@
+"""Full-text search on both databases: the query language, folding, filters, ranking,
+snippets, bad input, the index kept in step, and retention."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text, update
+
+from storage.models import DevelopmentRow, ItemRow
+from storage.repository import Storage
+from storage.search import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    SearchHit,
+    index_pending,
+    make_snippet,
+    prune_items,
+    rebuild_index,
+    search_items,
+    to_fts5,
+    to_tsquery,
+)
+from stories.model import Decision, Item
+from stories.query import QueryError, parse
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def item(title: str, summary: str = "", *, days_ago: float = 1.0, guid: str | None = None,
+         outlet: str = "Wire") -> Item:
+    published = NOW - timedelta(days=days_ago)
+    key = guid or f"{title}|{summary}|{days_ago}"
+    return Item(guid=key, url=f"https://news.example/{abs(hash(key))}", title=title,
+                summary=summary, published=published, outlet=outlet)
+
+
+@pytest.fixture
+async def store(storage: Storage) -> AsyncIterator[Storage]:
+    yield storage
+
+
+async def add(store: Storage, items: Sequence[Item], *, feed: str = "https://feed.example/a",
+              fetched_days_ago: float | None = None) -> list[int]:
+    existing = await store.get_feed(feed)
+    state = existing or await store.add_feed(feed)
+    assert state.id is not None
+    fetched = NOW - timedelta(days=fetched_days_ago if fetched_days_ago is not None else 0)
+    result = await store.store_items(state.id, items, fetched_at=fetched)
+    return [item_id for item_id, _ in result.new]
+
+
+async def titles(store: Storage, query: str, **kwargs: object) -> list[str]:
+    hits = await search_items(store.engine, query, now=NOW, **kwargs)  # type: ignore[arg-type]
+    return [hit.title for hit in hits]
+
+
+# --------------------------------------------------------------------------- language
+
+
+async def test_phrase_versus_words(store: Storage) -> None:
+    await add(store, [
+        item("Wagner Group fighters leave Mali"),
+        item("Group of opera lovers celebrates Wagner anniversary"),
+    ])
+    assert sorted(await titles(store, "Wagner Group")) == [
+        "Group of opera lovers celebrates Wagner anniversary",
+        "Wagner Group fighters leave Mali",
+    ]
+    assert await titles(store, '"Wagner Group"') == ["Wagner Group fighters leave Mali"]
+    assert await titles(store, "«wagner group»") == ["Wagner Group fighters leave Mali"]
+
+
+async def test_exclusion(store: Storage) -> None:
+    await add(store, [
+        item("Wagner mercenaries seen in Libya"),
+        item("Wagner opera premieres in Bayreuth", "A new staging of the opera."),
+    ])
+    assert await titles(store, "Wagner -opera") == ["Wagner mercenaries seen in Libya"]
+    assert await titles(store, "Wagner NOT (opera OR Bayreuth)") == ["Wagner mercenaries seen in Libya"]
+    # An exclusion inside an OR: Wagner AND (Libya OR NOT opera).
+    assert sorted(await titles(store, "Wagner (Libya OR -opera)")) == ["Wagner mercenaries seen in Libya"]
+
+
+async def test_prefix_and_whole_words(store: Storage) -> None:
+    await add(store, [
+        item("Sudanese army retakes Omdurman bridge"),
+        item("Sudan talks resume in Jeddah"),
+    ])
+    assert await titles(store, "Sudan") == ["Sudan talks resume in Jeddah"]
+    assert sorted(await titles(store, "Sudan*")) == [
+        "Sudan talks resume in Jeddah",
+        "Sudanese army retakes Omdurman bridge",
+    ]
+    assert await titles(store, "Omdur*") == ["Sudanese army retakes Omdurman bridge"]
+    assert await titles(store, "su*") != []
+
+
+async def test_or_and_parentheses(store: Storage) -> None:
+    await add(store, [
+        item("Prigozhin speaks in Rostov"),
+        item("Utkin seen in Rostov"),
+        item("Shoigu visits Rostov"),
+    ])
+    assert sorted(await titles(store, "Rostov (Prigozhin OR Utkin)")) == [
+        "Prigozhin speaks in Rostov",
+        "Utkin seen in Rostov",
+    ]
+    assert sorted(await titles(store, "Prigozhin | Shoigu")) == [
+        "Prigozhin speaks in Rostov",
+        "Shoigu visits Rostov",
+    ]
+
+
+async def test_accents_and_case_fold_both_ways(store: Storage) -> None:
+    await add(store, [
+        item("Guaidó calls for protests in Caracas"),
+        item("GUAIDO interview", "Opposition leader Juan Guaido speaks"),
+        item("Straße closed in Zürich"),
+    ])
+    assert sorted(await titles(store, "Guaido")) == [
+        "GUAIDO interview",
+        "Guaidó calls for protests in Caracas",
+    ]
+    assert sorted(await titles(store, "guaidó")) == sorted(await titles(store, "Guaido"))
+    assert await titles(store, "zurich strasse") == ["Straße closed in Zürich"]
+
+
+async def test_cyrillic(store: Storage) -> None:
+    await add(store, [
+        item("ЧВК «Вагнер» покидает Бахмут", "Евгений Пригожин заявил об отходе"),
+        item("Ёлка на Красной площади"),
+        item("Сейчас в Москве"),
+    ])
+    assert await titles(store, "вагнер") == ["ЧВК «Вагнер» покидает Бахмут"]
+    assert await titles(store, '"ЧВК Вагнер"') == ["ЧВК «Вагнер» покидает Бахмут"]
+    assert await titles(store, "ПРИГОЖИН") == ["ЧВК «Вагнер» покидает Бахмут"]
+    assert await titles(store, "пригож*") == ["ЧВК «Вагнер» покидает Бахмут"]
+    # ё is folded to е (people type either); й stays a letter of its own.
+    assert await titles(store, "елка") == ["Ёлка на Красной площади"]
+    assert await titles(store, "сеичас") == []
+    assert await titles(store, "сейчас") == ["Сейчас в Москве"]
+
+
+# --------------------------------------------------------------------------- filters
+
+
+async def test_time_filter(store: Storage) -> None:
+    await add(store, [
+        item("Ceasefire holds in Khartoum", days_ago=2),
+        item("Ceasefire collapses in Khartoum", days_ago=20),
+    ])
+    assert await titles(store, "ceasefire", since=NOW - timedelta(days=7)) == [
+        "Ceasefire holds in Khartoum"
+    ]
+    assert len(await titles(store, "ceasefire", since=NOW - timedelta(days=30))) == 2
+
+
+async def test_story_and_feed_filters(store: Storage) -> None:
+    ids = await add(store, [item("Maduro speaks on oil"), item("Oil prices rise")], feed="https://a.example/rss")
+    [other] = await add(store, [item("Oil spill in the Gulf")], feed="https://b.example/rss")
+    story = await store.add_story("Venezuela", "Maduro OR Caracas")
+    assert story.id is not None
+    await store.record_decisions([
+        Decision(key=ids[0], kind="new", development_id=1, stories=frozenset({story.id})),
+        Decision(key=ids[1], kind="new", development_id=2),
+        Decision(key=other, kind="new", development_id=3),
+    ])
+    assert await titles(store, "oil", story_id=story.id) == ["Maduro speaks on oil"]
+    feed_b = await store.get_feed("https://b.example/rss")
+    assert feed_b is not None and feed_b.id is not None
+    assert await titles(store, "oil", feed_id=feed_b.id) == ["Oil spill in the Gulf"]
+    assert len(await titles(store, "oil")) == 3
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+async def test_recent_title_match_beats_old_passing_mention(store: Storage) -> None:
+    await add(store, [
+        item("Markets wrap", "Stocks rose; elsewhere, Prigozhin was mentioned once among many "
+             "other things in a long round-up of the week", days_ago=40),
+        item("Prigozhin plane crash confirmed", "Officials confirm the crash.", days_ago=1),
+        item("Weather", "Rain expected", days_ago=0.5),
+    ])
+    hits = await search_items(store.engine, "Prigozhin", now=NOW)
+    assert [hit.title for hit in hits] == ["Prigozhin plane crash confirmed", "Markets wrap"]
+    assert hits[0].score > hits[1].score > 0
+
+
+async def test_title_outweighs_summary_at_equal_age(store: Storage) -> None:
+    await add(store, [
+        item("Daily briefing", "Among other news, Hemedti met envoys.", days_ago=3),
+        item("Hemedti meets envoys", "Talks in Jeddah.", days_ago=3),
+    ])
+    assert await titles(store, "Hemedti") == ["Hemedti meets envoys", "Daily briefing"]
+
+
+async def test_windowed_ranking_equals_exhaustive_ranking(store: Storage) -> None:
+    """The SQLite search ranks recent windows first; it must agree with ranking everything."""
+    rng = random.Random(7)
+    vocabulary = ["oil", "talks", "army", "rebels", "ceasefire", "port", "drone", "bank", "aid"]
+    items = [
+        item(" ".join(rng.choices(vocabulary, k=rng.randint(3, 9))) + f" n{index}",
+             " ".join(rng.choices(vocabulary, k=rng.randint(5, 30))),
+             days_ago=rng.uniform(0, 400), guid=f"g{index}")
+        for index in range(400)
+    ]
+    await add(store, items)
+    for query in ("oil", "ceasefire drone", "bank OR aid", '"army rebels"', "port -talks", "dr*"):
+        windowed = await search_items(store.engine, query, now=NOW, limit=25)
+        # since far in the past makes the first window final: one exhaustive ranking.
+        exhaustive = await search_items(store.engine, query, now=NOW, limit=25,
+                                        since=NOW - timedelta(days=10_000))
+        assert [h.item_id for h in windowed] == [h.item_id for h in exhaustive], query
+        assert len(windowed) == 25
+    page2 = await search_items(store.engine, "oil", now=NOW, limit=10, offset=10)
+    full = await search_items(store.engine, "oil", now=NOW, limit=20)
+    assert [h.item_id for h in page2] == [h.item_id for h in full[10:]]
+
+
+# --------------------------------------------------------------------------- snippets
+
+
+async def test_snippet_is_raw_text_with_markers(store: Storage) -> None:
+    await add(store, [item("Hostile <b>feed</b>", "<script>alert('x')</script> Wagner & co \ue000fake\ue001 "
+                           "moved to Mali")])
+    [hit] = await search_items(store.engine, "wagner", now=NOW)
+    assert isinstance(hit, SearchHit)
+    assert hit.title == "Hostile <b>feed</b>"
+    # Raw (the renderer escapes), markers only around the matched word, forged markers gone.
+    assert hit.snippet == ("<script>alert('x')</script> " + HIGHLIGHT_START + "Wagner" + HIGHLIGHT_END
+                           + " & co fake moved to Mali")
+    rendered = html.escape(hit.snippet).replace(HIGHLIGHT_START, "<b>").replace(HIGHLIGHT_END, "</b>")
+    assert "<script>" not in rendered and "<b>Wagner</b>" in rendered
+
+
+def test_snippet_window_phrase_and_prefix() -> None:
+    summary = " ".join(f"w{i}" for i in range(100)) + " the Rapid Support Forces said, Sudanese sources"
+    snippet = make_snippet("t", summary, parse('"rapid support forces" sudan*'))
+    assert snippet.startswith("…")
+    assert HIGHLIGHT_START + "Rapid Support Forces" + HIGHLIGHT_END in snippet
+    assert HIGHLIGHT_START + "Sudanese" + HIGHLIGHT_END in snippet
+    assert make_snippet("Guaidó returns", "", parse("guaido")) == (
+        HIGHLIGHT_START + "Guaidó" + HIGHLIGHT_END + " returns"
+    )
+    # An excluded word is never highlighted.
+    assert HIGHLIGHT_START not in make_snippet("x", "opera tonight", parse("wagner -opera"))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("bad", ['"unclosed', "(a OR b", "a OR", "-opera", "", "   ", "()", "a AND", "*"])
+async def test_malformed_query_raises_query_error(store: Storage, bad: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        await search_items(store.engine, bad, now=NOW)
+    assert caught.value.position >= 0
+    assert " at " in str(caught.value)
+
+
+async def test_fts_syntax_is_only_ever_text(store: Storage) -> None:
+    await add(store, [item("NEAR the title: column AND stuff", "x* ^y")])
+    for query in ("NEAR", "title:column", "NEAR(a b)", "^y", '"AND"', "x**", "{title}: stuff"):
+        with contextlib.suppress(QueryError):
+            await search_items(store.engine, query, now=NOW)
+    assert await titles(store, "NEAR title") == ["NEAR the title: column AND stuff"]
+
+
+def test_translations_quote_every_word() -> None:
+    query = parse('wagner* "ЧВК вагнер" -(opera OR bayreuth) (mali OR -libya)')
+    assert to_fts5(query) == (
+        '(("wagner"* AND "чвк вагнер") NOT (("opera" OR "bayreuth") OR ("libya" NOT "mali")))'
+    )
+    assert to_tsquery(query) == (
+        "(('wagner':* & ('чвк' <-> 'вагнер')) & !(('opera' | 'bayreuth') | ('libya' & !'mali')))"
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from('ab "()-*|:^{}ORNTAD«»\'.,йё\u0301\ue000'), max_size=30)
+       | st.text(max_size=40))
+async def test_random_input_gives_results_or_query_error(store: Storage, query: str) -> None:
+    try:
+        hits = await search_items(store.engine, query, now=NOW)
+    except QueryError as error:
+        assert 0 <= error.position <= max(len(query), 1000)
+    else:
+        assert isinstance(hits, list)
+
+
+# --------------------------------------------------------------------------- index upkeep
+
+
+async def test_updates_and_deletes_reach_the_index(store: Storage) -> None:
+    [item_id] = await add(store, [item("Port Sudan airport reopens", guid="g1")])
+    assert await titles(store, "airport") == ["Port Sudan airport reopens"]
+    async with store.session() as session, session.begin():
+        await session.execute(
+            update(ItemRow).where(ItemRow.id == item_id).values(title="Port Sudan harbour reopens")
+        )
+    assert await titles(store, "airport") == []
+    assert await titles(store, "harbour") == ["Port Sudan harbour reopens"]
+    async with store.session() as session, session.begin():
+        await session.execute(text("DELETE FROM items WHERE id = :id"), {"id": item_id})
+    assert await titles(store, "harbour") == []
+
+
+async def test_index_pending_and_rebuild(store: Storage) -> None:
+    await add(store, [item("Drone strike on El Fasher"), item("Aid convoy reaches El Fasher")])
+    assert await index_pending(store.engine) == 2
+    assert await index_pending(store.engine) == 0
+    assert await rebuild_index(store.engine) == 2
+    assert sorted(await titles(store, '"el fasher"')) == ["Aid convoy reaches El Fasher",
+                                                          "Drone strike on El Fasher"]
+
+
+# --------------------------------------------------------------------------- retention
+
+
+async def test_prune_keeps_recent_items_and_live_developments(store: Storage) -> None:
+    old_live, old_dead, fresh = await add(store, [
+        item("Long running siege of El Fasher", days_ago=100, guid="a"),
+        item("Forgotten siege story", days_ago=100, guid="b"),
+        item("New siege report", days_ago=1, guid="c"),
+    ], fetched_days_ago=100)
+    # The fresh one was first seen now; the old ones 100 days ago.
+    async with store.session() as session, session.begin():
+        await session.execute(update(ItemRow).where(ItemRow.id == fresh).values(first_seen=NOW))
+    await store.record_decisions([
+        Decision(key=old_live, kind="new", development_id=10),
+        Decision(key=old_dead, kind="new", development_id=11),
+    ])
+    # Development 10 is still shown: a newer report joined it.
+    async with store.session() as session, session.begin():
+        await session.execute(
+            update(DevelopmentRow).where(DevelopmentRow.id == 10).values(last_seen=NOW)
+        )
+    assert len(await titles(store, "siege")) == 3
+    async with store.session() as session, session.begin():
+        removed = await prune_items(session, keep_days=30, now=NOW)
+    assert removed == 1
+    assert sorted(await titles(store, "siege")) == ["Long running siege of El Fasher", "New siege report"]
+    async with store.session() as session:
+        left = (await session.execute(text("SELECT count(*) FROM item_search"))).scalar()
+    assert left == 2
