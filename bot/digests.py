@@ -38,6 +38,7 @@ from .render import MESSAGE_LIMIT, render_digest, render_plain
 
 __all__ = [
     "LOOKBACK",
+    "TERMINAL_CHAT",
     "PreparedDigest",
     "Schedule",
     "ScheduleError",
@@ -48,12 +49,15 @@ __all__ = [
     "resolve_timezone",
     "run_due_digests",
     "send_digest_now",
+    "story_developments",
     "terminal_digest",
 ]
 
 # How far before a chat's last digest (or its subscription) items are still considered: the
 # tracker may decide on an item a while after it was fetched.
 LOOKBACK = timedelta(hours=24)
+# The pseudo-chat under which the terminal digest remembers what it printed.
+TERMINAL_CHAT = 0
 
 _DAILY = re.compile(r"^daily\s+((?:[01]?\d|2[0-3]):[0-5]\d(?:\s*,\s*(?:[01]?\d|2[0-3]):[0-5]\d)*)$")
 _EVERY = re.compile(r"^every\s+(\d+)\s*([mh])$")
@@ -450,24 +454,61 @@ async def terminal_digest(
     *,
     since: datetime,
     now: datetime | None = None,
-    chat_id: int = 0,
+    chat_id: int | None = None,
 ) -> list[str]:
-    """A plain-text digest of every global story since ``since`` (for running without a token).
+    """A plain-text digest for the terminal (running without a token, or ``newsbot digest``).
 
-    Items shown are remembered under ``chat_id`` (0: the terminal), so the next call shows only
-    what is new. Returns the messages as plain text ([] when nothing is new).
+    Without ``chat_id``: every global story since ``since``; the items shown are remembered
+    (under the pseudo-chat 0), so the next call shows only what is new. With a ``chat_id``:
+    a preview of that chat's next digest (its subscribed stories), remembering nothing, so the
+    chat still gets it in Telegram. Returns the messages as plain text ([] when nothing is new).
     """
     now = now or datetime.now(UTC)
-    stories = await delivery.global_story_ids(storage)
-    await delivery.upsert_chat(
-        storage, chat_id, type="terminal", title="terminal", username=None, timezone=config.digest.timezone
-    )
-    prepared = await build_digest(
-        storage, chat_id, stories, since=since, now=now, max_developments=config.digest.max_developments
-    )
-    messages = [render_plain(text) for text in render_digest(prepared.digest, _zone(config.digest.timezone))]
-    if prepared.seen:
-        await delivery.enqueue_digest(
-            storage, chat_id, kind="terminal", messages=[], seen=prepared.seen, parse_mode=None
+    tz = _zone(config.digest.timezone)
+    if chat_id is not None:
+        subs = await delivery.list_subscriptions(storage, chat_id)
+        chat = await delivery.get_chat(storage, chat_id)
+        if chat is not None:
+            tz = _zone(chat.timezone)
+        stories = [(sub.story_id, sub.story_name) for sub in subs]
+        target = chat_id
+    else:
+        stories = await delivery.global_story_ids(storage)
+        target = TERMINAL_CHAT
+        await delivery.upsert_chat(
+            storage, target, type="terminal", title="terminal", username=None, timezone=config.digest.timezone
         )
+    prepared = await build_digest(
+        storage, target, stories, since=since, now=now, max_developments=config.digest.max_developments
+    )
+    messages = [render_plain(text) for text in render_digest(prepared.digest, tz)]
+    if chat_id is None and prepared.seen:
+        await delivery.enqueue_digest(storage, target, kind="terminal", messages=[], seen=prepared.seen)
     return messages
+
+
+async def story_developments(storage: Storage, story_id: int, *, limit: int = 10) -> list[DigestDevelopment]:
+    """The ``limit`` most recent developments of a story, for ``/story``: each with its lead
+    report (copies folded in as extra sources) and the reports that updated it."""
+    recent = await storage.story_items(story_id, limit=max(limit * 20, 100))
+    dev_ids: list[int] = []
+    for stored in recent:  # newest first
+        if stored.development_id is not None and stored.development_id not in dev_ids:
+            dev_ids.append(stored.development_id)
+            if len(dev_ids) >= limit:
+                break
+    infos = await delivery.developments(storage, dev_ids)
+    items = await delivery.development_items(storage, dev_ids, story_id)
+    by_dev: dict[int, list[CandidateItem]] = {}
+    for item in items:
+        if item.development_id is not None:
+            by_dev.setdefault(item.development_id, []).append(item)
+    result: list[DigestDevelopment] = []
+    for dev_id in dev_ids:
+        info = infos.get(dev_id)
+        if info is None or dev_id not in by_dev:
+            continue
+        dev = _assemble(info, by_dev[dev_id], False)
+        if dev is not None:
+            result.append(dev)
+    return result

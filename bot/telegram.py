@@ -1,0 +1,293 @@
+"""The Telegram application: wiring of handlers and jobs, start-up and shut-down.
+
+``build_application(services)`` builds the python-telegram-bot ``Application`` (token and
+``base_url`` from config, AIORateLimiter, handlers, one error handler, jobs); ``serve(app)``
+runs it (long polling, or webhook with its secret token) until a stop event; ``run_telegram``
+is ``newsbot run`` with a token: it opens storage, poller and tracker and serves.
+
+Jobs (PTB JobQueue): the poll cycle (fetch due feeds, track, breaking alerts), the digest
+scheduler (due subscriptions to the outbox) and the outbox sender. Whatever is written to the
+outbox is sent by the sender, also after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from storage import delivery
+from stories.model import FeedState
+
+from . import handlers
+from .config import Config
+from .digests import breaking_alerts, run_due_digests
+from .outbox import OutboxSender, SendReport
+from .permissions import Permissions
+from .render import escape
+from .services import RUNTIME_KEY, Runtime, Services, runtime_of
+
+log = logging.getLogger("newsbot.telegram")
+
+__all__ = [
+    "CycleReport",
+    "Intervals",
+    "Services",
+    "build_application",
+    "digest_cycle",
+    "poll_cycle",
+    "run_telegram",
+    "serve",
+]
+
+BotApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    """Seconds between job runs. Each feed keeps its own fetch interval; this is how often the
+    bot looks for due feeds, due digests and pending messages."""
+
+    poll: float = 30.0
+    digest: float = 30.0
+    outbox: float = 5.0
+    first_poll: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What one poll cycle did."""
+
+    feeds: int = 0
+    new_items: int = 0
+    decisions: int = 0
+    alerts: int = 0
+    sent: SendReport = SendReport()  # noqa: RUF009 - frozen, so sharing it is safe
+
+
+async def poll_cycle(runtime: Runtime) -> CycleReport:
+    """Fetch due feeds, track new items, write breaking alerts, and send what is pending."""
+    services = runtime.services
+    feeds = new_items = decisions = 0
+    if services.poller is not None:
+        summary = await services.poller.poll_once()
+        feeds, new_items = summary.feeds, summary.new_items
+    if services.tracking is not None:
+        decisions = len(await services.tracking.track_pending())
+    alerts = await breaking_alerts(services.storage, services.config)
+    sent = await runtime.sender.send_pending()
+    return CycleReport(feeds, new_items, decisions, alerts, sent)
+
+
+async def digest_cycle(runtime: Runtime, *, now: datetime | None = None) -> int:
+    """Write every due digest to the outbox and send; returns the messages written."""
+    written = await run_due_digests(runtime.storage, runtime.config, now=now)
+    await runtime.sender.send_pending()
+    return written
+
+
+async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    report = await poll_cycle(runtime_of(context))
+    if report.feeds or report.alerts:
+        log.info(
+            "poll: feeds=%d new_items=%d decisions=%d alerts=%d sent=%d",
+            report.feeds,
+            report.new_items,
+            report.decisions,
+            report.alerts,
+            report.sent.sent,
+        )
+
+
+async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    written = await digest_cycle(runtime_of(context))
+    if written:
+        log.info("digests: %d messages written", written)
+
+
+async def _outbox_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await runtime_of(context).sender.send_pending()
+
+
+def _notify_admins(runtime: Runtime) -> Any:
+    async def hook(state: FeedState) -> None:
+        text = (
+            f"⛔ Feed disabled: <code>{escape(state.url)}</code>\n"
+            f"{escape(state.disabled_reason or state.last_error or 'too many errors')}\n"
+            f"/feed enable {escape(state.url)} to try again."
+        )
+        for admin in runtime.config.telegram.admins:
+            await delivery.enqueue(runtime.storage, admin, text, kind="notice")
+
+    return hook
+
+
+async def _post_init(app: BotApplication) -> None:
+    """Start services: tracker caught up, command list registered, pending messages resumed."""
+    runtime = runtime_of(app)
+    runtime.bot_username = app.bot.username
+    services = runtime.services
+    if services.tracking is not None:
+        await services.tracking.start()
+    if services.poller is not None:
+        services.poller.on_disabled.append(_notify_admins(runtime))
+    try:
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in handlers.COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not register the command list with Telegram (%s); carrying on", exc)
+    resumed = await runtime.sender.send_pending()
+    if resumed.sent or resumed.failed:
+        log.info("outbox on start: sent=%d failed=%d", resumed.sent, resumed.failed)
+
+
+async def _post_shutdown(app: BotApplication) -> None:
+    """Nothing to close here: storage and poller belong to whoever built the Services."""
+    log.info("bot stopped")
+
+
+def build_application(
+    services: Services, *, intervals: Intervals = Intervals(), rate_limit: bool = True
+) -> BotApplication:
+    """The python-telegram-bot Application with every handler and job, not yet started."""
+    config = services.config
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder().token(config.telegram.token).base_url(config.telegram.base_url)
+    )
+    if rate_limit:
+        # Our own retry handles 429 (wait retry_after, then again); the limiter spaces requests.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+    builder = builder.post_init(_post_init).post_shutdown(_post_shutdown)
+    app: BotApplication = builder.build()
+    runtime = Runtime(
+        services=services,
+        permissions=Permissions(frozenset(config.telegram.admins)),
+        sender=OutboxSender(services.storage, app.bot),
+    )
+    app.bot_data[RUNTIME_KEY] = runtime
+
+    updates = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    commands: list[tuple[str | tuple[str, ...], Any]] = [
+        (("start", "help"), handlers.start),
+        ("stories", handlers.stories),
+        ("story", handlers.story),
+        ("search", handlers.search),
+        ("subscribe", handlers.subscribe),
+        ("unsubscribe", handlers.unsubscribe),
+        ("subscriptions", handlers.subscriptions),
+        ("timezone", handlers.timezone),
+        ("digest", handlers.digest),
+        ("watch", handlers.watch),
+        ("feed", handlers.feed),
+        ("feeds", handlers.feeds),
+    ]
+    for names, callback in commands:
+        app.add_handler(CommandHandler(names, callback, filters=updates))
+    app.add_handler(CallbackQueryHandler(handlers.search_more, pattern=r"^s:"))
+    app.add_handler(ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
+    app.add_error_handler(handlers.on_error)
+
+    jobs = app.job_queue
+    if jobs is None:
+        raise RuntimeError('the JobQueue is missing: install "python-telegram-bot[job-queue]"')
+    if services.poller is not None or services.tracking is not None:
+        jobs.run_repeating(_poll_job, interval=intervals.poll, first=intervals.first_poll, name="poll")
+    jobs.run_repeating(_digest_job, interval=intervals.digest, first=intervals.digest, name="digests")
+    jobs.run_repeating(_outbox_job, interval=intervals.outbox, first=intervals.outbox, name="outbox")
+    return app
+
+
+async def serve(app: BotApplication, stop: asyncio.Event, *, poll_timeout: int = 10) -> None:
+    """Run ``app`` (polling, or webhook per config) until ``stop`` is set, then shut down."""
+    runtime = runtime_of(app)
+    config = runtime.config
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        updater = app.updater
+        assert updater is not None
+        if config.telegram.mode == "webhook":
+            webhook = config.telegram.webhook
+            await updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=config.telegram.token.split(":", 1)[0],
+                webhook_url=webhook.url or None,
+                secret_token=webhook.secret_token or None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await updater.start_polling(
+                poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            )
+        await app.start()
+        log.info("bot @%s running (%s)", app.bot.username, config.telegram.mode)
+        try:
+            await stop.wait()
+        finally:
+            await updater.stop()
+            await app.stop()
+            if app.post_shutdown is not None:
+                await app.post_shutdown(app)
+
+
+def run_telegram(config: Config, *, fetch: bool = True) -> int:
+    """``newsbot run`` with a token: open storage, poller and tracker, serve until SIGINT/SIGTERM."""
+    from .app import open_storage
+    from .poller import Poller
+    from .tracking import TrackingService
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its log lines carry the token
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        async with open_storage(config) as storage, contextlib.AsyncExitStack() as stack:
+            poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
+            services = Services(config, storage, poller=poller, tracking=TrackingService(storage))
+            await serve(build_application(services, intervals=_intervals_from_env()), stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def _intervals_from_env() -> Intervals:
+    """Job intervals; ``NEWSBOT_POLL_TICK``/``NEWSBOT_DIGEST_TICK``/``NEWSBOT_OUTBOX_TICK`` (seconds)
+    override them (used by the end-to-end tests that run the bot as a subprocess)."""
+    defaults = Intervals()
+
+    def value(name: str, default: float) -> float:
+        raw = os.environ.get(name)
+        try:
+            return float(raw) if raw else default
+        except ValueError:
+            return default
+
+    return Intervals(
+        poll=value("NEWSBOT_POLL_TICK", defaults.poll),
+        digest=value("NEWSBOT_DIGEST_TICK", defaults.digest),
+        outbox=value("NEWSBOT_OUTBOX_TICK", defaults.outbox),
+        first_poll=min(value("NEWSBOT_POLL_TICK", defaults.first_poll), defaults.first_poll),
+    )

@@ -1,0 +1,189 @@
+"""Every command end to end: the real python-telegram-bot over HTTP to the fake Bot API server, in a
+private chat, a group (``/cmd@botname``) and a channel (channel posts), on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.poller import Poller
+from bot.services import Services
+from storage import delivery
+from storage.repository import Storage
+from tests.bot.conftest import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    GROUP,
+    PRIVATE,
+    Chatter,
+    make_config,
+    running,
+    seed_story_items,
+)
+from tests.fakes.feed_server import FeedServer, Reply, rss_feed
+from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram
+from tests.fakes.telegram_html import check_html
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Storage]:
+    storage = Storage.connect(sqlite_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _cmd(chat: FakeChat, text: str) -> str:
+    """In groups, commands carry the bot's name (``/story@newsbot_test_bot sudan``)."""
+    if chat.type not in ("group", "supergroup"):
+        return text
+    head, _, rest = text.partition(" ")
+    return f"{head}@{BOT_USERNAME}" + (f" {rest}" if rest else "")
+
+
+@pytest.mark.parametrize("chat", [PRIVATE, GROUP, CHANNEL], ids=["private", "group", "channel"])
+async def test_every_command(
+    chat: FakeChat, tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+) -> None:
+    config = make_config(tg, sqlite_url)
+    sudan = await store.add_story("sudan", '(Sudan OR Khartoum OR Darfur) -"South Sudan"', user_name="config")
+    assert sudan.id
+    await seed_story_items(
+        store,
+        sudan.id,
+        [("RSF <b>shells</b> El Fasher & Darfur", "BBC"), ("Khartoum airport reopens", "Reuters")],
+        dev_base=100,
+    )
+    feed_server.script("/world.xml", Reply(body=rss_feed("World", [("w1", "Sudan talks"), ("w2", "Other")])))
+    feed_url = feed_server.url("/world.xml")
+    chatter = Chatter(tg)
+    async with Poller.from_config(store, config) as poller, running(Services(config, store, poller=poller)):
+        say = chatter.say
+
+        assert "/subscribe" in await say(chat, _cmd(chat, "/start"))
+        assert "/watch add" in await say(chat, _cmd(chat, "/help"))
+
+        text = await say(chat, _cmd(chat, "/stories"))
+        assert "sudan" in text and "not subscribed" in text
+
+        text = await say(chat, _cmd(chat, "/story sudan"))
+        assert "RSF <b>shells</b> El Fasher & Darfur" in text and "Khartoum airport reopens" in text
+        text = await say(chat, _cmd(chat, "/story sudn"))
+        assert "Did you mean sudan" in text and "/search" in text
+        assert "Usage" in await say(chat, _cmd(chat, "/story"))
+
+        text = await say(chat, _cmd(chat, "/subscribe sudan daily 08:00"))
+        assert "Subscribed" in text and "daily 08:00" in text
+        text = await say(chat, _cmd(chat, "/timezone Europe/Madrid"))
+        assert "Europe/Madrid" in text
+        text = await say(chat, _cmd(chat, "/subscriptions"))
+        assert "sudan — daily 08:00 (Europe/Madrid)" in text
+        assert "Usage" in await say(chat, _cmd(chat, "/subscribe"))
+        assert "not a schedule" in await say(chat, _cmd(chat, "/subscribe sudan weekly"))
+
+        [digest] = await chatter.ask(chat, _cmd(chat, "/digest"))
+        assert "Digest" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
+        assert digest.link_preview_disabled and digest.parse_mode == "HTML"
+        check_html(digest.text)
+        assert "Nothing new" in await say(chat, _cmd(chat, "/digest"))
+
+        text = await say(chat, _cmd(chat, '/watch add fasher "El Fasher" OR Darfur'))
+        assert "Added story fasher" in text
+        text = await say(chat, _cmd(chat, "/watch edit fasher Darfur*"))
+        assert "now watches Darfur*" in text
+        text = await say(chat, _cmd(chat, "/watch show fasher"))
+        assert "add by" in text and "edit by" in text and '"El Fasher" OR Darfur → Darfur*' in text
+        text = await say(chat, _cmd(chat, '/watch add broken "El Fasher'))
+        assert "Bad query" in text and "position" in text
+        assert "Usage" in await say(chat, _cmd(chat, "/watch"))
+        assert "Removed story fasher" in await say(chat, _cmd(chat, "/watch rm fasher"))
+        assert [s.name for s in await store.list_stories(scope=chat.id)] == []
+
+        assert "Unsubscribed" in await say(chat, _cmd(chat, "/unsubscribe sudan"))
+        assert await delivery.list_subscriptions(store, chat.id) == []
+
+        text = await say(chat, _cmd(chat, f"/feed add {feed_url}"))
+        if chat.type == "channel":
+            assert "not a channel post" in text
+            assert await store.get_feed(feed_url) is None
+        else:
+            assert "Added feed" in text and "2 new items" in text
+            assert "enabled" in (await say(chat, _cmd(chat, f"/feed enable {feed_url}"))).lower()
+        text = await say(chat, _cmd(chat, "/feeds"))
+        assert "Feeds" in text
+        if chat.type != "channel":
+            assert "Removed feed" in await say(chat, _cmd(chat, f"/feed rm {feed_url}"))
+
+    for message in tg.sent_messages(chat.id):
+        if message.parse_mode == "HTML":
+            check_html(message.text)
+    commands = {c["command"] for c in tg.commands()}
+    assert {"start", "story", "search", "subscribe", "watch", "feed", "feeds"} <= commands
+
+
+async def test_non_admins_are_refused_and_nothing_changes(
+    tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    config = make_config(tg, sqlite_url)
+    await store.add_story("sudan", "Sudan", user_name="config")
+    chatter = Chatter(tg)
+    bob_private = FakeChat.private(BOB)
+    async with running(Services(config, store)):
+        text = await chatter.say(GROUP, _cmd(GROUP, "/watch add mine Darfur"), BOB)
+        assert "Only this chat's admins" in text
+        text = await chatter.say(GROUP, _cmd(GROUP, "/subscribe sudan"), BOB)
+        assert "Only this chat's admins" in text
+        text = await chatter.say(bob_private, "/feed add https://example.org/rss", BOB)
+        assert "Only bot admins" in text and str(BOB.id) in text
+        text = await chatter.say(bob_private, "/watch global add world Sudan", BOB)
+        assert "Only bot admins" in text
+        text = await chatter.say(bob_private, "/subscribe @worlddesk sudan", BOB)
+        assert "not an admin of @worlddesk" in text
+        # The same in Alice's hands works, and is audited with her name.
+        text = await chatter.say(GROUP, _cmd(GROUP, "/watch add mine Darfur"), ALICE)
+        assert "Added story mine" in text
+    assert await store.list_stories(scope=GROUP.id) != []
+    assert [s.name for s in await store.list_stories(scope=BOB.id)] == []
+    assert await store.list_feeds() == []
+    assert await delivery.list_subscriptions(store, GROUP.id) == []
+    assert [s.name for s in await store.list_stories(scope=0)] == ["sudan"]
+    [entry] = await store.story_audit("mine", scope=GROUP.id)
+    assert entry.action == "add" and entry.user_id == ALICE.id and "alice" in (entry.user_name or "")
+
+
+async def test_subscribe_a_channel_from_a_private_chat(
+    tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    config = make_config(tg, sqlite_url)
+    await store.add_story("sudan", "Sudan", user_name="config")
+    chatter = Chatter(tg)
+    async with running(Services(config, store)) as runtime:
+        text = await chatter.say(PRIVATE, "/subscribe @worlddesk sudan every 6h")
+        assert "Subscribed World desk to sudan: every 6h" in text
+        text = await chatter.say(PRIVATE, "/subscriptions @worlddesk")
+        assert "sudan — every 6h" in text
+        tg.set_member_status(CHANNEL.id, tg.bot.id, "member")
+        runtime.permissions.forget()  # getChatMember answers are cached for a minute
+        text = await chatter.say(PRIVATE, "/unsubscribe @worlddesk sudan")
+        assert "I am not an admin of @worlddesk" in text
+    [sub] = await delivery.list_subscriptions(store, CHANNEL.id)
+    assert sub.schedule == "every 6h" and sub.created_at is not None
+
+
+async def test_limits_on_stories_and_query_length(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    base = make_config(tg, sqlite_url)
+    config = base.model_copy(
+        update={
+            "telegram": base.telegram.model_copy(update={"max_stories_per_chat": 1, "max_query_length": 20})
+        }
+    )
+    chatter = Chatter(tg)
+    async with running(Services(config, store)):
+        assert "Added" in await chatter.say(PRIVATE, "/watch add one Sudan")
+        assert "the limit" in await chatter.say(PRIVATE, "/watch add two Darfur")
+        assert "limit is 20" in await chatter.say(PRIVATE, "/watch edit one " + "x" * 21)
+        assert "at least one positive term" in await chatter.say(PRIVATE, "/watch edit one -football")
+    assert [s.query for s in await store.list_stories(scope=ALICE.id)] == ["Sudan"]
