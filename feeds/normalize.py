@@ -214,6 +214,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+_ABSOLUTE_HTTP = re.compile(r"https?://", re.IGNORECASE)
 _TAGLIKE = re.compile(r"<(?=[A-Za-z/!?])")
 
 
@@ -268,6 +269,11 @@ def truncate(text: str, max_len: int) -> str:
     return cut.rstrip() + "…"
 
 
+def _raw_get(entry: Mapping[str, Any], key: str) -> Any:
+    """``entry[key]`` without feedparser's deprecated published<-updated aliasing."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
 def stable_guid(entry: Mapping[str, Any], link: str | None) -> str:
     """The entry's id within its feed: guid, else link, else a hash of title and date."""
     raw = entry.get("id") or entry.get("guid")
@@ -276,7 +282,7 @@ def stable_guid(entry: Mapping[str, Any], link: str | None) -> str:
         guid = link or ""
     if not guid:
         title = str(entry.get("title") or "")
-        date = str(entry.get("published") or entry.get("updated") or "")
+        date = str(_raw_get(entry, "published") or _raw_get(entry, "updated") or "")
         summary = "" if title else str(entry.get("summary") or "")
         digest = hashlib.sha256(f"{title}\x00{date}\x00{summary}".encode()).hexdigest()
         return f"sha256:{digest[:32]}"
@@ -287,7 +293,7 @@ def stable_guid(entry: Mapping[str, Any], link: str | None) -> str:
 
 def _published(entry: Mapping[str, Any], fetched_at: datetime) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = _raw_get(entry, key)
         if isinstance(value, datetime):
             when = value if value.tzinfo else value.replace(tzinfo=UTC)
         elif isinstance(value, time.struct_time) or (isinstance(value, tuple) and len(value) >= 6):
@@ -393,6 +399,10 @@ def normalize_entry(
                     if isinstance(href, str) and href.strip():
                         link_raw = href
                         break
+    if link_raw and entry.get("guidislink") and not _ABSOLUTE_HTTP.match(link_raw.strip()):
+        # feedparser copies an RSS guid into the link when the guid is a "permalink"
+        # by default; "c1" or "urn:..." is no URL, so it must not become one.
+        link_raw = None
     url = canonical_url(link_raw, base=feed_url) if link_raw else None
     title = html_to_text(str(entry.get("title") or ""), max_len=TITLE_MAX)
     summary = html_to_text(_entry_summary(entry), max_len=SUMMARY_MAX)

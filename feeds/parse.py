@@ -35,6 +35,7 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*[\w.:-]+\s+(?:\"([^\"]*)\"|'([^']*)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.S)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _MAX_ENTITY_VALUE = 64
+_HTML = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _CHAR_REF = re.compile(rb"&#(?:[0-9]+|x[0-9a-fA-F]+);")
 
 
@@ -139,6 +140,8 @@ def _parse_xml_feed(body: bytes, *, url: str, fetched_at: datetime, content_type
     feed = result.get("feed") or {}
     version = str(result.get("version") or "")
     if not entries and not version:
+        if _HTML.search(body[:4096]):
+            raise FeedParseError("not a feed: this is an HTML page (look for its RSS/Atom link)")
         if result.get("bozo"):
             raise FeedParseError(f"not a feed: {warnings[0]}")
         raise FeedParseError("not a feed: no RSS, Atom or JSON Feed structure found")
@@ -190,6 +193,10 @@ def _str(value: object) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _url(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _json_date(value: object) -> tuple[int, ...] | None:
@@ -247,7 +254,7 @@ def _parse_json_feed(body: bytes, *, url: str, fetched_at: datetime) -> ParsedFe
         entries.append(
             {
                 "id": _str(raw.get("id")),
-                "link": _str(raw.get("url")) or _str(raw.get("external_url")),
+                "link": _url(raw.get("url")) or _url(raw.get("external_url")),
                 "title": _str(raw.get("title")) or "",
                 "summary": summary or html or text or "",
                 "published_parsed": _json_date(raw.get("date_published")),
