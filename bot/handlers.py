@@ -14,7 +14,6 @@ import logging
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from telegram.ext import ContextTypes
 from storage import delivery
 from storage.delivery import ChatInfo
 from storage.repository import GLOBAL_SCOPE, AlreadyExists, NotFound
+from stories.digest import SearchHit
 from stories.model import Story
 from stories.query import QueryError, matches_everything, parse
 
@@ -308,15 +308,18 @@ async def story(update: Update, context: Context) -> None:
     await send(update, context, render_story(found.name, devs, _zone(chat.timezone), now=datetime.now(UTC)))
 
 
-async def _default_search(rt: Runtime, query: str, offset: int, limit: int) -> SearchPage:
+async def _run_search(rt: Runtime, query: str, offset: int, limit: int) -> SearchPage:
     if rt.services.search is not None:
         return await rt.services.search(rt.storage, query, offset, limit)
-    from storage import search as search_module  # type: ignore[attr-defined,unused-ignore]
+    from storage.search import search_items
 
-    result: Any = await search_module.search_items(rt.storage, query, offset=offset, limit=limit)
-    hits = getattr(result, "hits", result)
-    total = getattr(result, "total", len(hits))
-    return SearchPage(tuple(hits), int(total))
+    # One more than a page tells whether a "more" button is needed.
+    found = await search_items(rt.storage.engine, query, offset=offset, limit=limit + 1)
+    hits = [
+        SearchHit(title=h.title, url=h.url, outlet=h.outlet, published=h.published, snippet=h.snippet)
+        for h in found[:limit]
+    ]
+    return SearchPage(hits, has_more=len(found) > limit)
 
 
 def _search_token(rt: Runtime, query: str) -> str:
@@ -330,7 +333,7 @@ def _search_token(rt: Runtime, query: str) -> str:
 async def _search_page(
     rt: Runtime, chat: ChatInfo, query: str, offset: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    page = await _default_search(rt, query, offset, SEARCH_PAGE)
+    page = await _run_search(rt, query, offset, SEARCH_PAGE)
     text = render_search_results(
         query, list(page.hits), _zone(chat.timezone), now=datetime.now(UTC), offset=offset, total=page.total
     )
@@ -340,7 +343,7 @@ async def _search_page(
         buttons.append(
             InlineKeyboardButton("◂ back", callback_data=f"s:{token}:{max(0, offset - SEARCH_PAGE)}")
         )
-    if offset + len(page.hits) < page.total:
+    if page.has_more:
         buttons.append(InlineKeyboardButton("more ▸", callback_data=f"s:{token}:{offset + SEARCH_PAGE}"))
     return text, InlineKeyboardMarkup([buttons]) if buttons else None
 

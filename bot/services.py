@@ -27,14 +27,17 @@ RUNTIME_KEY = "newsbot"
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """One page of full-text search results and the total number of hits."""
+    """One page of full-text search results: the hits, whether more follow, and the total
+    number of hits when the search knows it."""
 
     hits: Sequence[SearchHit]
-    total: int
+    has_more: bool
+    total: int | None = None
 
 
 SearchFunction = Callable[[Storage, str, int, int], Awaitable[SearchPage]]
-"""``search(storage, query, offset, limit)``; raises ``stories.query.QueryError`` for a bad query."""
+"""``search(storage, query, offset, limit)``; raises ``stories.query.QueryError`` for a bad query.
+The default is ``storage.search.search_items``."""
 
 
 @dataclass(frozen=True, slots=True)

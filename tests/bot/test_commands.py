@@ -3,6 +3,7 @@ private chat, a group (``/cmd@botname``) and a channel (channel posts), on a rea
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -34,6 +35,11 @@ async def store(sqlite_url: str) -> AsyncIterator[Storage]:
         yield storage
     finally:
         await storage.close()
+
+
+def _numbers(text: str) -> list[int]:
+    """The result numbers of a search page ("1. Title")."""
+    return [int(m) for m in re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)]
 
 
 def _cmd(chat: FakeChat, text: str) -> str:
@@ -74,6 +80,12 @@ async def test_every_command(
         text = await say(chat, _cmd(chat, "/story sudn"))
         assert "Did you mean sudan" in text and "/search" in text
         assert "Usage" in await say(chat, _cmd(chat, "/story"))
+
+        text = await say(chat, _cmd(chat, "/search Khartoum airport"))
+        assert "Khartoum airport reopens" in text and "El Fasher" not in text
+        assert "Usage" in await say(chat, _cmd(chat, "/search"))
+        text = await say(chat, _cmd(chat, '/search "El Fasher'))
+        assert "Bad query" in text and "position" in text
 
         text = await say(chat, _cmd(chat, "/subscribe sudan daily 08:00"))
         assert "Subscribed" in text and "daily 08:00" in text
@@ -187,3 +199,35 @@ async def test_limits_on_stories_and_query_length(tg: FakeTelegram, sqlite_url: 
         assert "limit is 20" in await chatter.say(PRIVATE, "/watch edit one " + "x" * 21)
         assert "at least one positive term" in await chatter.say(PRIVATE, "/watch edit one -football")
     assert [s.query for s in await store.list_stories(scope=ALICE.id)] == ["Sudan"]
+
+
+@pytest.mark.parametrize("chat", [PRIVATE, GROUP, CHANNEL], ids=["private", "group", "channel"])
+async def test_search_pages_with_more_button(
+    chat: FakeChat, tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    config = make_config(tg, sqlite_url)
+    darfur = await store.add_story("darfur", "Darfur", user_name="config")
+    assert darfur.id
+    await seed_story_items(
+        store, darfur.id, [(f"Darfur report number {n}", f"Outlet {n}") for n in range(8)], dev_base=500
+    )
+    chatter = Chatter(tg)
+    async with running(Services(config, store)):
+        [page] = await chatter.ask(chat, _cmd(chat, "/search Darfur"))
+        assert _numbers(page.visible_text) == [1, 2, 3, 4, 5]
+        buttons = page.reply_markup["inline_keyboard"][0]
+        assert [b["text"] for b in buttons] == ["more ▸"]
+        query_id = tg.push_callback_query(
+            chat, ALICE, buttons[0]["callback_data"], message_id=page.message_id
+        )
+        await tg.wait_for(lambda: tg.sent_messages(chat.id)[-1].edits)
+        edited = tg.sent_messages(chat.id)[-1]
+        assert edited.message_id == page.message_id
+        assert _numbers(edited.visible_text) == [6, 7, 8]
+        assert [b["text"] for b in edited.reply_markup["inline_keyboard"][0]] == ["◂ back"]
+        check_html(edited.text)
+        await tg.wait_for(
+            lambda: [
+                c for c in tg.calls("answerCallbackQuery") if c.params.get("callback_query_id") == query_id
+            ]
+        )
