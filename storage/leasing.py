@@ -53,7 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stories.model import FeedState
 
@@ -455,6 +455,76 @@ async def advisory_lock(storage: Storage, name: str) -> AsyncIterator[bool]:
                     await conn.commit()
 
 
+class SessionLock:
+    """A database-wide lock held across transactions, for leadership (e.g. the one tracker).
+
+    PostgreSQL: a session advisory lock on a connection of its own, kept until
+    ``release`` or until the connection (the process) dies. SQLite: always granted.
+    """
+
+    def __init__(self, storage: Storage, name: str) -> None:
+        self.storage = storage
+        self.name = name
+        self._conn: AsyncConnection | None = None
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        """Whether this process believes it holds the lock."""
+        return self._held
+
+    async def try_acquire(self) -> bool:
+        """Take the lock if it is free; True when held (now or already)."""
+        if self._held:
+            return True
+        if self.storage.backend != "postgresql":
+            self._held = True
+            return True
+        conn = await self.storage.engine.connect()
+        try:
+            sql, params = _lock_sql(self.name, "pg_try_advisory_lock")
+            got = bool(await conn.scalar(text(sql), params))
+            await conn.commit()
+        except BaseException:
+            await conn.close()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._conn, self._held = conn, True
+        return True
+
+    async def still_held(self) -> bool:
+        """Check the lock's connection; on failure the lock is gone (the server dropped it)."""
+        if not self._held:
+            return False
+        if self._conn is None:
+            return True
+        try:
+            await self._conn.scalar(text("SELECT 1"))
+            await self._conn.commit()
+        except Exception as exc:
+            log.error("lost the %r lock: %s", self.name, exc)
+            await self._drop()
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Give the lock up (closing the connection releases it too)."""
+        if self._conn is not None and self._held:
+            with contextlib.suppress(Exception):
+                sql, params = _lock_sql(self.name, "pg_advisory_unlock")
+                await self._conn.scalar(text(sql), params)
+                await self._conn.commit()
+        await self._drop()
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._held = self._conn, None, False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
 async def tracker_position(storage: Storage, name: str) -> int | None:
     """The last item id the saved tracker state has seen (None: never saved)."""
     async with storage.session() as session:
@@ -494,6 +564,7 @@ __all__ = [
     "TRACKER_LOCK",
     "HostState",
     "LeasePolicy",
+    "SessionLock",
     "advisory_lock",
     "claim_outbox",
     "count_due",
