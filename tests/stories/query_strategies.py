@@ -38,6 +38,8 @@ SURFACE = [
     "ab",
     "abc",
     "Ab",
+    "𐌰𐌱",  # Gothic letters: outside the BMP
+    "𝐀𝐁",  # mathematical bold, folds to "ab"
 ]
 SEPARATORS = [" ", "  ", ", ", ". ", "\n", " - ", "—", "!", "(", ") ", '"']
 
