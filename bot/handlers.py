@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from telegram import Chat, ChatFullInfo, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus, ParseMode
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
@@ -576,14 +576,38 @@ async def subscriptions(update: Update, context: Context) -> None:
         lines.append("An admin can resume them with /subscribe NAME once I can post here again.")
     if not subs:
         lines.append("None yet: /subscribe NAME [schedule]. See /stories.")
-    for sub in subs:
-        line = f"• <b>{_e(sub.story_name, 64)}</b> — {escape(_schedule_text(sub.schedule, where.timezone))}"
-        if sub.next_digest_at is not None and not where.paused:
-            line += f", next {_when(sub.next_digest_at, tz)}"
-        if sub.last_digest_at is not None:
-            line += f", last {_when(sub.last_digest_at, tz)}"
-        lines.append(line)
+    lines.extend(_subscription_line(sub, where, tz) for sub in subs)
+    if where is chat and chat.type == ChatType.PRIVATE and actor.user_id is not None:
+        others: dict[int, list[str]] = {}
+        heads: dict[int, str] = {}
+        for other, sub in await delivery.managed_subscriptions(rt.storage, actor.user_id):
+            other_tz = _zone(other.timezone)
+            heads.setdefault(other.id, _managed_heading(other))
+            others.setdefault(other.id, []).append(_subscription_line(sub, other, other_tz))
+        for chat_id, sub_lines in others.items():
+            lines.append("")
+            lines.append(heads[chat_id])
+            lines.extend(sub_lines)
     await send(update, context, pack_lines(lines))
+
+
+def _subscription_line(sub: delivery.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo) -> str:
+    line = f"• <b>{_e(sub.story_name, 64)}</b> — {escape(_schedule_text(sub.schedule, chat.timezone))}"
+    if sub.next_digest_at is not None and not chat.paused:
+        line += f", next {_when(sub.next_digest_at, tz)}"
+    if sub.last_digest_at is not None:
+        line += f", last {_when(sub.last_digest_at, tz)}"
+    return line
+
+
+def _managed_heading(chat: ChatInfo) -> str:
+    name = _e(chat.title or str(chat.id), 64)
+    if chat.username:
+        name += f" (@{_e(chat.username, 64)})"
+    head = f"📬 <b>You subscribed {name}</b>"
+    if chat.paused:
+        head += f"\n⏸ <b>Deliveries paused</b>: {_e(chat.paused_reason or 'unknown reason', 300)}"
+    return head
 
 
 async def timezone(update: Update, context: Context) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,7 +51,11 @@ class SendReport:
     deferred: int = 0
 
 
-def _seconds(value: int | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    """Seconds to wait; PTB 22 warns that ``retry_after`` becomes a timedelta, so take both."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value: int | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -96,7 +101,7 @@ class OutboxSender:
             try:
                 sent = await send_message(self.bot, chat_id, text, parse_mode)
             except RetryAfter as exc:
-                wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
+                wait = min(_retry_after(exc), MAX_RETRY_AFTER)
                 log.warning("outbox %d: flood control, waiting %.1fs (chat %d)", message.id, wait, chat_id)
                 await delivery.defer(
                     self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)

@@ -340,6 +340,20 @@ async def list_subscriptions(storage: Storage, chat_id: int) -> list[Subscriptio
         return [_subscription(row, name, scope) for row, name, scope in rows]
 
 
+async def managed_subscriptions(storage: Storage, user_id: int) -> list[tuple[ChatInfo, SubscriptionInfo]]:
+    """Subscriptions a user made for chats other than their private chat (e.g. a channel from a
+    private chat), with each chat's state, so that they can see a paused chat from anywhere."""
+    async with storage.session() as session:
+        rows = await session.execute(
+            select(ChatRow, SubscriptionRow, StoryRow.name, StoryRow.scope)
+            .join(SubscriptionRow, SubscriptionRow.chat_id == ChatRow.id)
+            .join(StoryRow, StoryRow.id == SubscriptionRow.story_id)
+            .where(SubscriptionRow.created_by == user_id, ChatRow.id != user_id)
+            .order_by(ChatRow.title, StoryRow.name_key)
+        )
+        return [(_chat(chat), _subscription(sub, name, scope)) for chat, sub, name, scope in rows]
+
+
 async def due_subscriptions(storage: Storage, now: datetime) -> list[SubscriptionInfo]:
     """Subscriptions whose digest is due, of chats that are not paused, by chat then story."""
     async with storage.session() as session:
@@ -742,6 +756,7 @@ __all__ = [
     "global_story_ids",
     "item_outlets",
     "list_subscriptions",
+    "managed_subscriptions",
     "mark_failed",
     "mark_sent",
     "migrate_chat",

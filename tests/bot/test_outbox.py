@@ -1,0 +1,120 @@
+"""Delivery faults end to end: the fake Bot API answers 429, 403, 400 can't-parse and
+"group migrated"; the real bot (with AIORateLimiter) and its outbox deal with each."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.render import render_plain
+from bot.services import Services
+from bot.telegram import Intervals
+from storage import delivery
+from storage.repository import Storage
+from tests.bot.conftest import ALICE, CHANNEL, GROUP, PRIVATE, Chatter, make_config, running, seed_story_items
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_html import check_html
+
+FAST = Intervals(poll=3600, digest=0.3, outbox=0.2, first_poll=3600)
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Storage]:
+    storage = Storage.connect(sqlite_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+async def _due_digest(
+    store: Storage, chat_id: int, chat_type: str, *, title: str = "Sudan talks resume"
+) -> int:
+    """A chat subscribed to a story with one new development and a digest due now."""
+    story = await store.get_story("sudan") or await store.add_story("sudan", "Sudan", user_name="config")
+    assert story.id
+    await delivery.upsert_chat(store, chat_id, type=chat_type, title="t", username=None, timezone="UTC")
+    await delivery.subscribe(
+        store, chat_id, story.id, schedule="every 6h", next_digest_at=delivery_now(), user_id=ALICE.id
+    )
+    await seed_story_items(store, story.id, [(title, "BBC")], dev_base=abs(chat_id) % 100000)
+    return story.id
+
+
+def delivery_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def test_429_waits_retry_after_and_delivers_once(
+    tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    config = make_config(tg, sqlite_url)
+    await _due_digest(store, CHANNEL.id, "channel")
+    tg.fail_retry_after("sendMessage", retry_after=2, chat_id=CHANNEL.id)
+    async with running(Services(config, store), intervals=FAST, rate_limit=True):
+        [message] = await tg.wait_for_messages(1, chat_id=CHANNEL.id, timeout=15)
+        time.sleep(0.5)  # nothing else may follow
+    calls = tg.calls("sendMessage", chat_id=CHANNEL.id)
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[1].at - calls[0].at >= 2.0
+    assert len(tg.sent_messages(CHANNEL.id)) == 1 and "Sudan talks resume" in message.visible_text
+    [row] = await delivery.chat_messages(store, CHANNEL.id)
+    assert row.status == "sent" and row.message_id == message.message_id
+
+
+async def test_403_pauses_subscriptions_visibly(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    config = make_config(tg, sqlite_url)
+    await _due_digest(store, CHANNEL.id, "channel")
+    tg.kick_bot(CHANNEL.id)
+    chatter = Chatter(tg)
+    async with running(Services(config, store), intervals=FAST):
+        await tg.wait_for(lambda: [c for c in tg.calls("sendMessage", chat_id=CHANNEL.id) if c.status == 403])
+        chat = None
+        for _ in range(100):
+            chat = await delivery.get_chat(store, CHANNEL.id)
+            if chat and chat.paused:
+                break
+            await asyncio.sleep(0.05)
+        assert chat is not None and chat.paused and "kicked" in (chat.paused_reason or "")
+        text = await chatter.say(PRIVATE, "/subscriptions")
+        assert "You subscribed t" in text
+        assert "Deliveries paused" in text and "kicked" in text
+    assert tg.sent_messages(CHANNEL.id) == []
+    [row] = await delivery.chat_messages(store, CHANNEL.id)
+    assert row.status == "failed" and "kicked" in (row.last_error or "")
+    # Paused chats get no more digests.
+    assert await delivery.due_subscriptions(store, delivery_now()) == []
+
+
+async def test_cant_parse_resends_plain_text(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    config = make_config(tg, sqlite_url)
+    await _due_digest(store, GROUP.id, "group", title="Sudan: <b>unbalanced & odd")
+    tg.fail_cant_parse(chat_id=GROUP.id)
+    async with running(Services(config, store), intervals=FAST):
+        [message] = await tg.wait_for_messages(1, chat_id=GROUP.id, timeout=10)
+    [row] = await delivery.chat_messages(store, GROUP.id)
+    check_html(row.text)
+    assert message.parse_mode is None and message.text == render_plain(row.text)
+    assert "Sudan: <b>unbalanced & odd" in message.text
+    assert row.status == "sent" and "plain text" in (row.last_error or "")
+    assert [c.status for c in tg.calls("sendMessage", chat_id=GROUP.id)] == [400, 200]
+
+
+async def test_migrated_group_is_followed(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    config = make_config(tg, sqlite_url)
+    await _due_digest(store, GROUP.id, "group")
+    new_id = -1009990001
+    tg.migrate_chat(GROUP.id, new_id)
+    async with running(Services(config, store), intervals=FAST):
+        [message] = await tg.wait_for_messages(1, chat_id=new_id, timeout=10)
+    assert "Sudan talks resume" in message.visible_text
+    assert [s.story_name for s in await delivery.list_subscriptions(store, new_id)] == ["sudan"]
+    assert await delivery.list_subscriptions(store, GROUP.id) == []
+    old = await delivery.get_chat(store, GROUP.id)
+    assert old is not None and old.migrated_to == new_id
+    [row] = await delivery.chat_messages(store, new_id)
+    assert row.status == "sent" and row.message_id == message.message_id
