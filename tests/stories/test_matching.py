@@ -18,7 +18,7 @@ def reference(stories: dict[int, Query], text: str) -> frozenset[int]:
     return frozenset(sid for sid, query in stories.items() if evaluate(query, words))
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.lists(query_trees(), min_size=1, max_size=8), st.lists(texts(), min_size=1, max_size=5))
 def test_matcher_agrees_with_evaluate_on_random_trees(
     queries: list[Query], samples: list[str]
@@ -31,7 +31,7 @@ def test_matcher_agrees_with_evaluate_on_random_trees(
         assert matcher.match(text) == reference(stories, text)
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(st.lists(query_strings(), min_size=1, max_size=8), st.lists(texts(), min_size=1, max_size=5))
 def test_matcher_agrees_with_evaluate_on_parsed_strings(
     strings: list[str], samples: list[str]
@@ -47,7 +47,7 @@ def test_matcher_agrees_with_evaluate_on_parsed_strings(
         assert matcher.match(text) == reference(stories, text)
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(st.lists(query_trees(), min_size=2, max_size=6), texts())
 def test_matcher_does_not_depend_on_story_order(queries: list[Query], text: str) -> None:
     forward = Matcher.compile(dict(enumerate(queries)))

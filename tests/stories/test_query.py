@@ -232,7 +232,7 @@ def test_any_string_parses_or_fails_with_a_position(q: str) -> None:
         assert not matches_everything(query)
 
 
-@settings(max_examples=1000)
+@settings(max_examples=500)
 @given(query_strings())
 def test_query_like_strings_round_trip_or_fail_with_a_position(q: str) -> None:
     try:
@@ -245,7 +245,7 @@ def test_query_like_strings_round_trip_or_fail_with_a_position(q: str) -> None:
         assert str(parse(rendered)) == rendered
 
 
-@settings(max_examples=500)
+@settings(max_examples=300)
 @given(query_trees())
 def test_rendered_trees_parse_to_equivalent_queries(query: Query) -> None:
     # Hand-built trees may nest And in And or Or in Or, which parsing flattens, so
@@ -259,7 +259,7 @@ def test_rendered_trees_parse_to_equivalent_queries(query: Query) -> None:
     assert matches_everything(query) is False
 
 
-@settings(max_examples=300)
+@settings(max_examples=200)
 @given(query_trees(), texts())
 def test_rendering_keeps_meaning(query: Query, text: str) -> None:
     try:
