@@ -54,6 +54,7 @@ __all__ = [
     "Services",
     "build_application",
     "digest_cycle",
+    "intervals_from_env",
     "poll_cycle",
     "run_telegram",
     "serve",
@@ -267,13 +268,13 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
         async with open_storage(config) as storage, contextlib.AsyncExitStack() as stack:
             poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
             services = Services(config, storage, poller=poller, tracking=TrackingService(storage))
-            await serve(build_application(services, intervals=_intervals_from_env()), stop)
+            await serve(build_application(services, intervals=intervals_from_env()), stop)
 
     asyncio.run(main())
     return 0
 
 
-def _intervals_from_env() -> Intervals:
+def intervals_from_env() -> Intervals:
     """Job intervals; ``NEWSBOT_POLL_TICK``/``NEWSBOT_DIGEST_TICK``/``NEWSBOT_OUTBOX_TICK`` (seconds)
     override them (used by the end-to-end tests that run the bot as a subprocess)."""
     defaults = Intervals()
