@@ -69,6 +69,7 @@ __all__ = [
     "SearchHit",
     "index_pending",
     "make_snippet",
+    "optimize_index",
     "prune_items",
     "rebuild_index",
     "search_items",
@@ -386,13 +387,23 @@ async def rebuild_index(engine: AsyncEngine, *, batch: int = 5_000) -> int:
             await session.execute(text("TRUNCATE item_search, search_queue"))
         await session.execute(text("INSERT INTO search_queue (item_id) SELECT id FROM items"))
     total = await index_pending(engine, batch=batch)
+    await optimize_index(engine)
+    return total
+
+
+async def optimize_index(engine: AsyncEngine) -> None:
+    """Compact the index after bulk changes (a large load, a rebuild, a prune).
+
+    SQLite: merges FTS5's segments into one b-tree, so a query reads one doclist
+    per word. PostgreSQL: refreshes the planner's statistics of the index table.
+    Safe to run at any time; worth running daily with retention.
+    """
     async with _session(engine) as session:
         if _dialect(session) == "sqlite":
-            # Merge the index segments into one: fewer b-trees to read per query.
             await session.execute(text("INSERT INTO item_fts (item_fts) VALUES ('optimize')"))
+            await session.execute(text("ANALYZE item_search"))
         else:
             await session.execute(text("ANALYZE item_search"))
-    return total
 
 
 # ---------------------------------------------------------------------------
@@ -485,36 +496,38 @@ async def _rank_sqlite(
 ) -> list[_Ranked]:
     match = to_fts5(query)
     now_epoch = _epoch(now)
-    conditions = ["item_fts MATCH :match", "f.rowid >= :min_id", *where]
-    sql = text(
+    # The window: items from the first one published at or after :lower, in id
+    # order. Every item before it was published earlier, whatever order the
+    # feeds delivered them in, so the bound below holds for all of them. The
+    # rowid constraint goes into FTS5, which then reads only the window's part
+    # of each doclist.
+    first_in_window = (
+        "coalesce((SELECT min(item_id) FROM item_search "
+        "INDEXED BY ix_item_search_published_epoch WHERE published_epoch >= :lower), "
+        f"{2**62})"
+    )
+    select_ = (
         "SELECT f.rowid AS item_id, "
         f"-bm25(item_fts, {TITLE_WEIGHT}, 1.0) / "
         f"(1.0 + max(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
-        "FROM item_fts AS f JOIN item_search AS s ON s.item_id = f.rowid "
-        f"WHERE {' AND '.join(conditions)} "
-        "ORDER BY score DESC, f.rowid DESC LIMIT :wanted"
+        "FROM item_fts AS f JOIN item_search AS s ON s.item_id = f.rowid WHERE "
     )
-    # The first item published at or after a moment: every item before it in id
-    # order was published earlier, whatever order the feeds delivered them in.
-    first_since = text(
-        "SELECT min(item_id) FROM item_search INDEXED BY ix_item_search_published_epoch "
-        "WHERE published_epoch >= :t"
+    order = " ORDER BY score DESC, f.rowid DESC LIMIT :wanted"
+    windowed = text(
+        select_ + " AND ".join(["item_fts MATCH :match", f"f.rowid >= {first_in_window}", *where])
+        + order
     )
-    floor = since
+    everything = text(select_ + " AND ".join(["item_fts MATCH :match", *where]) + order)
     bound: float | None = None
-    windows = [now - timedelta(days=days) for days in _WINDOW_DAYS]
-    for edge in [*windows, None]:
-        final = edge is None or (floor is not None and edge <= floor)
-        lower = floor if final else edge
-        min_id = 0
-        if lower is not None:
-            found = (await session.execute(first_since, {"t": _epoch(lower)})).scalar()
-            min_id = found if found is not None else 2**62
-        rows = (
-            await session.execute(
-                sql, {**params, "match": match, "min_id": min_id, "now": now_epoch, "wanted": wanted}
-            )
-        ).all()
+    values = {**params, "match": match, "now": now_epoch, "wanted": wanted}
+    for days in (*_WINDOW_DAYS, None):
+        edge = None if days is None else now - timedelta(days=days)
+        final = edge is None or (since is not None and edge <= since)
+        lower = since if final else edge
+        if lower is None:
+            rows = (await session.execute(everything, values)).all()
+        else:
+            rows = (await session.execute(windowed, {**values, "lower": _epoch(lower)})).all()
         ranked = [_Ranked(row.item_id, float(row.score)) for row in rows]
         if final:
             return ranked
