@@ -1,0 +1,125 @@
+"""Application wiring end to end: setMyCommands failing, bot admins told of a disabled feed,
+and webhook mode with its secret token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.config import WebhookConfig
+from bot.poller import Poller
+from bot.services import Services
+from bot.telegram import Intervals, build_application, poll_cycle, serve
+from storage.repository import Storage
+from tests.bot.conftest import ALICE, PRIVATE, Chatter, make_config, running
+from tests.fakes.feed_server import FeedServer, Reply
+from tests.fakes.telegram_api import ApiError, FakeTelegram
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Storage]:
+    storage = Storage.connect(sqlite_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+async def test_set_my_commands_failure_is_a_warning(
+    tg: FakeTelegram, sqlite_url: str, store: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    tg.fail_next("setMyCommands", ApiError.bad_request("BOT_COMMANDS_TOO_MUCH"))
+    caplog.set_level(logging.WARNING, logger="newsbot.telegram")
+    async with running(Services(make_config(tg, sqlite_url), store)):
+        assert "newsbot" in await Chatter(tg).say(PRIVATE, "/start")
+    assert any("could not register the command list" in r.getMessage() for r in caplog.records)
+    assert tg.commands() == []
+
+
+async def test_disabled_feed_is_reported_to_bot_admins(
+    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+) -> None:
+    config = make_config(tg, sqlite_url)
+    feed_server.script("/gone.xml", Reply(status=410, body=b"gone", content_type="text/plain"))
+    url = feed_server.url("/gone.xml")
+    await store.add_feed(url)
+    async with (
+        Poller.from_config(store, config) as poller,
+        running(Services(config, store, poller=poller)) as rt,
+    ):
+        report = await poll_cycle(rt)
+        assert report.feeds == 1
+        [notice] = await tg.wait_for_messages(1, chat_id=ALICE.id, timeout=10)
+    assert "Feed disabled" in notice.visible_text and url in notice.visible_text
+    assert "/feed enable" in notice.visible_text
+    state = await store.get_feed(url)
+    assert state is not None and state.disabled
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, body: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+async def test_webhook_mode_checks_the_secret_token(
+    tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    port = _free_port()
+    base = make_config(tg, sqlite_url)
+    webhook = WebhookConfig(
+        listen="127.0.0.1", port=port, url="https://bot.example/hook", secret_token="s3cret"
+    )
+    config = base.model_copy(
+        update={"telegram": base.telegram.model_copy(update={"mode": "webhook", "webhook": webhook})}
+    )
+    app = build_application(
+        Services(config, store), intervals=Intervals(3600, 3600, 0.2, 3600), rate_limit=False
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, stop))
+    try:
+        await tg.wait_for(lambda: app.running, timeout=10)  # running: the webhook server listens
+        [call] = tg.calls("setWebhook")
+        assert call.params["url"] == "https://bot.example/hook" and call.params["secret_token"] == "s3cret"
+        hook = f"http://127.0.0.1:{port}/{tg.token.split(':')[0]}"
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": ALICE.id, "type": "private", "first_name": "Alice"},
+                "from": {"id": ALICE.id, "is_bot": False, "first_name": "Alice"},
+                "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        assert await asyncio.to_thread(_post, hook, update, "wrong") == 403
+        assert await asyncio.to_thread(_post, hook, update, None) == 403
+        await asyncio.sleep(0.3)
+        assert tg.sent_messages(ALICE.id) == []
+        assert await asyncio.to_thread(_post, hook, update, "s3cret") == 200
+        [reply] = await tg.wait_for_messages(1, chat_id=ALICE.id)
+        assert "newsbot" in reply.visible_text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
