@@ -58,7 +58,7 @@ _ALL_MARKS = _char_class(_MARKS)
 # accents, Indic vowel signs). Marks are only tried where \w stops, so the
 # common case stays a plain \w scan. A character class with ranges beyond the
 # BMP is several times slower in `re`, so texts without such characters (nearly
-# all: the check is one C-level max()) use the BMP-only pattern.
+# all; one quick regex search tells) use the BMP-only pattern.
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _RAW_WORD_BMP = re.compile(f"\\w+(?:[{_BMP_MARKS}]+\\w*)*")
 _RAW_WORD_ALL = re.compile(f"\\w+(?:[{_ALL_MARKS}]+\\w*)*")
@@ -88,8 +88,9 @@ _STRIP = re.compile(
 
 # "й" is a letter of its own in Russian, Ukrainian and Belarusian, not an accented
 # "и" (people do not type one for the other, unlike "ё" for "е"), so its breve
-# is put back after decomposition. "ї" (Ukrainian) likewise stays apart from "і".
-_KEEP_COMPOSED = (("и\u0306", "й"), ("і\u0308", "ї"))
+# is put back after decomposition. Ukrainian "ї" and Belarusian "ў" likewise stay
+# apart from "і" and "у".
+_KEEP_COMPOSED = (("и\u0306", "й"), ("і\u0308", "ї"), ("у\u0306", "ў"))
 
 # Folded tokens of each raw word seen, so the Unicode work is done once per
 # distinct word rather than once per occurrence. Cleared when it grows past the
@@ -105,7 +106,7 @@ def fold(text: str) -> str:
     Casefolds, decomposes compatibility characters (NFKD: ligatures, full-width
     forms, superscripts), then drops combining accents. ``"Guaidó"`` -> ``"guaido"``,
     ``"Straße"`` -> ``"strasse"``, ``"Ёж"`` -> ``"еж"``, ``"ЧВК Вагнер"`` ->
-    ``"чвк вагнер"``; ``"й"`` and ``"ї"`` are kept (letters in their own right).
+    ``"чвк вагнер"``; ``"й"``, ``"ї"`` and ``"ў"`` are kept (letters in their own right).
     """
     if text.isascii():
         # Most feed text is ASCII; lower() is casefold() there, and nothing to strip.

@@ -44,6 +44,7 @@ def t(word: str, prefix: bool = False) -> Term:
         ("Ёлка", "елка"),
         ("Йошкар-Ола", "йошкар-ола"),  # й is a letter, not an accented и
         ("Їжак", "їжак"),
+        ("Ўладзімір", "ўладзімір"),
         ("Ñandú Çà", "nandu ca"),
         ("ﬁnance", "finance"),  # ligature
         ("Ελλάδα", "ελλαδα"),
