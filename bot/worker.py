@@ -220,9 +220,22 @@ class Worker:
 
     async def _renew(self, ids: Sequence[int]) -> None:
         # Renew well before expiry; a failed renewal is retried at the next beat.
-        interval = max(self.lease.lease_seconds / 3, 0.2)
+        interval = max(self.lease.lease_seconds / 4, 0.2)
         while True:
+            slept = time.monotonic()
             await asyncio.sleep(interval)
+            late = time.monotonic() - slept - interval
+            if late > interval:
+                # A starved event loop lets leases lapse, and other workers then fetch the
+                # same feeds again: say so, so the operator can lengthen the lease.
+                log_event(
+                    log,
+                    "lease_heartbeat_late",
+                    level=logging.WARNING,
+                    worker=self.name,
+                    late_seconds=late,
+                    lease_seconds=self.lease.lease_seconds,
+                )
             try:
                 await renew_feeds(self.storage, self.name, ids, self.lease.lease_seconds)
             except Exception as exc:

@@ -130,13 +130,16 @@ async def test_disabled_and_not_yet_due_feeds_are_not_leased(storage: Storage) -
     assert [s.url for s in leased] == ["https://a.example/feed/2.xml"]
 
 
-@pytest.mark.parametrize("url,key", [
-    ("https://Example.COM/feed", "example.com"),
-    ("http://example.com:8080/x", "example.com:8080"),
-    ("https://[::1]:443/x", "::1:443"),
-    ("https://user:pw@host.example/x", "host.example"),
-    ("http://host.example:bad/x", "host.example"),
-])
+@pytest.mark.parametrize(
+    "url,key",
+    [
+        ("https://Example.COM/feed", "example.com"),
+        ("http://example.com:8080/x", "example.com:8080"),
+        ("https://[::1]:443/x", "::1:443"),
+        ("https://user:pw@host.example/x", "host.example"),
+        ("http://host.example:bad/x", "host.example"),
+    ],
+)
 def test_host_key(url: str, key: str) -> None:
     assert host_key(url) == key
 
@@ -165,7 +168,9 @@ async def test_concurrent_leasers_never_share_a_feed(storage: Storage) -> None:
 async def _outbox(storage: Storage, chat_id: int, count: int) -> list[int]:
     async with storage.session() as session, session.begin():
         rows = [
-            OutboxRow(chat_id=chat_id, kind="digest", text=f"m{n}", not_before=utcnow() - timedelta(seconds=1))
+            OutboxRow(
+                chat_id=chat_id, kind="digest", text=f"m{n}", not_before=utcnow() - timedelta(seconds=1)
+            )
             for n in range(count)
         ]
         session.add_all(rows)
