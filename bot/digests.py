@@ -34,7 +34,7 @@ from stories.digest import (
 from stories.model import ItemKind
 
 from .config import Config
-from .render import MESSAGE_LIMIT, render_digest, render_plain
+from .render import MESSAGE_LIMIT, render_digest, render_plain, visible_length
 
 __all__ = [
     "LOOKBACK",
@@ -46,6 +46,7 @@ __all__ = [
     "build_digest",
     "next_run",
     "parse_schedule",
+    "render_prepared",
     "resolve_timezone",
     "run_due_digests",
     "send_digest_now",
@@ -156,6 +157,7 @@ class PreparedDigest:
 
     digest: Digest
     seen: dict[int, int | None] = field(default_factory=dict)
+    omitted: int = 0  # developments beyond max_developments: counted in a closing line
 
     @property
     def is_empty(self) -> bool:
@@ -289,17 +291,31 @@ async def build_digest(
             seen.update({item.item_id: dev_id for item in items})
             continue
         built.append((dev_id, dev))
-    ranked = order_developments((dev for _, dev in built), now)[:max_developments]
-    kept = {dev.id for dev in ranked}
+    ordered = order_developments((dev for _, dev in built), now)
+    ranked = ordered[:max_developments]
+    # The developments beyond the cap are counted, not carried over: a busy story must not
+    # snowball into ever longer digests. /story still lists them.
     for dev_id, items in by_dev.items():
-        if dev_id in kept:
-            seen.update({item.item_id: dev_id for item in items})
+        seen.update({item.item_id: dev_id for item in items})
     sections: list[DigestSection] = []
     for sid, name in stories:
         devs = tuple(dev for dev in ranked if dev_story.get(dev.id) == sid)
         if devs:
             sections.append(DigestSection(name, devs))
-    return PreparedDigest(Digest(tuple(sections), now), seen)
+    return PreparedDigest(Digest(tuple(sections), now), seen, len(ordered) - len(ranked))
+
+
+def render_prepared(prepared: PreparedDigest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The digest's messages, with a closing line counting the developments left out."""
+    messages = render_digest(prepared.digest, tz, limit=limit)
+    if messages and prepared.omitted:
+        noun = "development" if prepared.omitted == 1 else "developments"
+        closing = f"… and {prepared.omitted} more {noun}: /story NAME lists them all."
+        if visible_length(render_plain(messages[-1])) + 2 + len(closing) <= limit:
+            messages[-1] += "\n\n" + closing
+        else:
+            messages.append(closing)
+    return messages
 
 
 def _since(sub: SubscriptionInfo) -> datetime:
@@ -345,7 +361,7 @@ async def _digest_for(
         now=now,
         max_developments=config.digest.max_developments,
     )
-    messages = render_digest(prepared.digest, tz, limit=limit)
+    messages = render_prepared(prepared, tz, limit=limit)
     updates = [ScheduleUpdate(sub.id, now, _next_for(sub, now, tz)) for sub in subs]
     await delivery.enqueue_digest(
         storage, chat_id, kind=kind, messages=messages, seen=prepared.seen, schedule=updates
@@ -383,7 +399,7 @@ async def send_digest_now(
         now=now,
         max_developments=config.digest.max_developments,
     )
-    messages = render_digest(prepared.digest, tz)
+    messages = render_prepared(prepared, tz)
     if not messages:
         return 0
     updates = [ScheduleUpdate(sub.id, now, sub.next_digest_at) for sub in subs]
@@ -481,7 +497,7 @@ async def terminal_digest(
     prepared = await build_digest(
         storage, target, stories, since=since, now=now, max_developments=config.digest.max_developments
     )
-    messages = [render_plain(text) for text in render_digest(prepared.digest, tz)]
+    messages = [render_plain(text) for text in render_prepared(prepared, tz)]
     if chat_id is None and prepared.seen:
         await delivery.enqueue_digest(storage, target, kind="terminal", messages=[], seen=prepared.seen)
     return messages

@@ -239,3 +239,20 @@ async def test_terminal_digest_plain_text_then_nothing(storage: Storage) -> None
     [text] = await terminal_digest(storage, config, since=since)
     assert "Talks on Sudan resume in Jeddah" in text and "<b>" not in text
     assert await terminal_digest(storage, config, since=since) == []
+
+
+async def test_developments_beyond_the_cap_are_counted_not_carried_over(storage: Storage) -> None:
+    sudan, _ = await _world(storage)
+    keys = await _store(
+        storage, "https://one.example/rss", [_item(f"c{n}", f"Sudan item {n}", "BBC") for n in range(8)]
+    )
+    await storage.record_decisions(
+        [Decision(k, "new", 300 + n, stories=frozenset({sudan})) for n, k in enumerate(keys)]
+    )
+    config = Config(digest=DigestConfig(max_developments=5))
+    assert await send_digest_now(storage, config, CHAT) == 1
+    [message] = await delivery.chat_messages(storage, CHAT)
+    text = check_html(message.text)
+    assert sum(f"Sudan item {n}" in text for n in range(8)) == 5
+    assert "… and 3 more developments" in text
+    assert await send_digest_now(storage, config, CHAT) == 0
