@@ -51,7 +51,7 @@ COMMON_QUERY = "government"
 # --------------------------------------------------------------------------- database
 
 
-def _pg_schema(base: str) -> Iterator[str]:
+def _pg_schema(base: str, keep: bool = False) -> Iterator[str]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = make_sync_engine(base)
     with admin.begin() as conn:
@@ -60,8 +60,11 @@ def _pg_schema(base: str) -> Iterator[str]:
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if keep:
+            print(f"kept schema {schema}", file=sys.stderr)
+        else:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
@@ -316,22 +319,22 @@ async def index_all(url: str) -> float:
     return time.perf_counter() - started
 
 
-def run(url: str, count: int, size: int) -> dict[str, Any]:
-    upgrade(url, "heads")
+def run(url: str, count: int, size: int, *, measure_only: bool = False) -> dict[str, Any]:
     corpus = Corpus()
-    insert_seconds = load(url, count, corpus)
-    index_seconds = asyncio.run(index_all(url))
-    result: dict[str, Any] = {
-        "backend": backend_name(url),
-        "items": count,
-        "load": {
+    result: dict[str, Any] = {"backend": backend_name(url), "items": count}
+    if not measure_only:
+        upgrade(url, "heads")
+        insert_seconds = load(url, count, corpus)
+        index_seconds = asyncio.run(index_all(url))
+        result["load"] = {
             "insert_seconds": round(insert_seconds, 1),
             "index_seconds": round(index_seconds, 1),
             "total_seconds": round(insert_seconds + index_seconds, 1),
             "items_per_second": round(count / (insert_seconds + index_seconds)),
-        },
-        "size": _size(url),
-    }
+        }
+    result["size"] = _size(url)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
+    result["cpus"] = os.cpu_count()
     result |= asyncio.run(measure(url, corpus, size))
     mix_p95 = result["mix"]["p95_ms"]
     common_p50 = result["common_term_limit_10"]["p50_ms"]
@@ -348,9 +351,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1_000_000, help="items to load (default 1,000,000)")
     parser.add_argument("--database", help="database URL (default: SQLite file in a temporary directory)")
     parser.add_argument("--queries", type=int, default=200, help="queries in the timed mix (default 200)")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="time the queries on --database as loaded by an earlier run with the same --items",
+    )
+    parser.add_argument("--keep", action="store_true", help="PostgreSQL: keep the schema afterwards")
     args = parser.parse_args()
-    if args.database and backend_name(args.database) == "postgresql":
-        for url in _pg_schema(args.database):
+    if args.measure_only:
+        if not args.database:
+            parser.error("--measure-only needs --database")
+        result = run(args.database, args.items, args.queries, measure_only=True)
+    elif args.database and backend_name(args.database) == "postgresql":
+        for url in _pg_schema(args.database, args.keep):
             result = run(url, args.items, args.queries)
     else:
         with tempfile.TemporaryDirectory() as tmp:

@@ -577,29 +577,56 @@ def _positive_leaves(query: Query, negated: bool = False) -> Iterable[Leaf]:
             yield from _positive_leaves(part, negated)
 
 
+# ts_rank of any match of a query without prefix words is at most this: with
+# weights <= 1, calc_rank_or (PostgreSQL's tsrank.c) adds per query word at most
+# (w + sum(w / j^2) - w) / (pi^2 / 6) <= 1 + (pi^2/6 - 1) / (pi^2/6) < 1.61 and
+# divides by the number of words; calc_rank_and (top-level AND) stays below 1.
+# A prefix word may match many lexemes, each adding to the sum: no bound then.
+_PG_RANK_BOUND = 1.61
+
+
 async def _rank_postgresql(
     session: AsyncSession,
     query: Query,
     where: list[str],
     params: dict[str, Any],
+    since: datetime | None,
     now: datetime,
     wanted: int,
 ) -> list[_Ranked]:
-    conditions = ["s.document @@ CAST(:tsq AS tsquery)", *where]
-    sql = text(
-        "SELECT s.item_id AS item_id, "
-        f"ts_rank('{_PG_WEIGHTS}', s.document, CAST(:tsq AS tsquery)) / "
-        f"(1.0 + greatest(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
-        "FROM item_search AS s "
-        f"WHERE {' AND '.join(conditions)} "
-        "ORDER BY score DESC, s.item_id DESC LIMIT :wanted"
-    )
-    rows = (
-        await session.execute(
-            sql, {**params, "tsq": to_tsquery(query), "now": _epoch(now), "wanted": wanted}
+    """Rank on PostgreSQL; like SQLite, newest window first when the bound allows."""
+    now_epoch = _epoch(now)
+    values = {**params, "tsq": to_tsquery(query), "now": now_epoch, "wanted": wanted}
+
+    def ranking(conditions: list[str]) -> Any:
+        return text(
+            "SELECT s.item_id AS item_id, "
+            f"ts_rank('{_PG_WEIGHTS}', s.document, CAST(:tsq AS tsquery)) / "
+            f"(1.0 + greatest(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
+            "FROM item_search AS s WHERE "
+            + " AND ".join(["s.document @@ CAST(:tsq AS tsquery)", *conditions])
+            + " ORDER BY score DESC, s.item_id DESC LIMIT :wanted"
         )
-    ).all()
-    return [_Ranked(row.item_id, float(row.score)) for row in rows]
+
+    bounded = not any(
+        isinstance(leaf, Term) and leaf.prefix for leaf in _positive_leaves(query)
+    )
+    windows = _WINDOW_DAYS if bounded else ()
+    windowed = ranking([*where, "s.published_epoch >= :lower"])
+    for days in (*windows, None):
+        edge = None if days is None else now - timedelta(days=days)
+        if edge is None or (since is not None and edge <= since):
+            # The last window: everything the filters allow.
+            rows = (await session.execute(ranking(where), values)).all()
+            return [_Ranked(row.item_id, float(row.score)) for row in rows]
+        edge_epoch = _epoch(edge)
+        rows = (await session.execute(windowed, {**values, "lower": edge_epoch})).all()
+        ranked = [_Ranked(row.item_id, float(row.score)) for row in rows]
+        if len(ranked) == wanted and ranked[-1].score >= _PG_RANK_BOUND * _decay(
+            now_epoch - edge_epoch
+        ):
+            return ranked
+    raise AssertionError("unreachable: the last window is final")
 
 
 async def search_items(
@@ -637,7 +664,9 @@ async def search_items(
             ranked = await _rank_sqlite(session, parsed, where, params, since, moment, wanted)
         else:
             where, params = _filters(since, story_id, feed_id, "s.item_id")
-            ranked = await _rank_postgresql(session, parsed, where, params, moment, wanted)
+            ranked = await _rank_postgresql(
+                session, parsed, where, params, since, moment, wanted
+            )
         ranked = ranked[offset:]
         if not ranked:
             return []

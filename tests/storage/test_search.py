@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
+from storage import search as search_module
 from storage.models import DevelopmentRow, ItemRow
 from storage.repository import Storage
 from storage.search import (
@@ -224,6 +225,29 @@ async def test_windowed_ranking_equals_exhaustive_ranking(store: Storage) -> Non
     page2 = await search_items(store.engine, "oil", now=NOW, limit=10, offset=10)
     full = await search_items(store.engine, "oil", now=NOW, limit=20)
     assert [h.item_id for h in page2] == [h.item_id for h in full[10:]]
+
+
+async def test_ranking_stops_early_when_nothing_older_can_win(store: Storage) -> None:
+    recent = [item(f"Oil n{i}", "Oil.", days_ago=i / 10, guid=f"r{i}") for i in range(30)]
+    old = [item(f"oil oil oil n{i}", "oil oil", days_ago=100 + i, guid=f"o{i}") for i in range(60)]
+    await add(store, recent + old)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "ORDER BY score" in statement:
+            statements.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        windowed = await search_items(store.engine, "oil", now=NOW, limit=10)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+    exhaustive = await search_items(store.engine, "oil", now=NOW, limit=10,
+                                    since=NOW - timedelta(days=10_000))
+    assert [h.item_id for h in windowed] == [h.item_id for h in exhaustive]
+    assert all(hit.title.startswith("Oil n") for hit in windowed)
+    # Some window short of "everything" was enough.
+    assert len(statements) < len(search_module._WINDOW_DAYS) + 1
 
 
 # --------------------------------------------------------------------------- snippets
