@@ -87,9 +87,8 @@ async def test_three_poll_cycles_send_exactly_what_is_new(
     bridge = ("a1", "Sudan army retakes the Shambat bridge in Khartoum", "https://alpha.example/bridge")
     camp = ("a2", "Drone strike on Zamzam camp near El Fasher kills dozens", "https://alpha.example/zamzam")
     football = ("a3", "League results: late goal settles the derby", "https://alpha.example/football")
-    # Beta carries the bridge report under the same URL (one item, two sources) and a copy of the
-    # camp report under its own URL (a near copy the tracker folds into it).
-    bridge_b = ("b1", "Sudan army retakes the Shambat bridge in Khartoum", "https://alpha.example/bridge")
+    # Beta carries copies of both reports under its own URLs (the tracker folds them in).
+    bridge_b = ("b1", "Sudan army retakes the Shambat bridge in Khartoum", "https://beta.example/bridge")
     camp_b = ("b2", "Drone strike on Zamzam camp near El Fasher kills dozens", "https://beta.example/zamzam")
     feed_server.script("/alpha.xml", Reply(body=rss("Alpha News", [bridge, camp, football])))
     feed_server.script("/beta.xml", Reply(body=rss("Beta Wire", [bridge_b, camp_b])))
