@@ -98,7 +98,9 @@ _DAY = 86_400.0
 _BM25_K1 = 1.2  # FTS5's bm25() constants
 _INDEX_BATCH = 2_000
 # The SQLite search ranks the matches first seen in the last N days, then widens.
-_WINDOW_DAYS = (3.0, 12.0, 48.0, 192.0)
+_WINDOW_DAYS = (7.0, 30.0, 120.0)
+# Fewer matches than this are ranked all at once (cheaper than windows).
+_RANK_ALL_BELOW = 3_000
 # PostgreSQL: ts_rank weights for {D, C, B, A}; titles are A, summaries B.
 _PG_WEIGHTS = "{0.1, 0.2, %s, 1.0}" % (1.0 / TITLE_WEIGHT)
 
@@ -518,32 +520,35 @@ async def _rank_sqlite(
         + order
     )
     everything = text(select_ + " AND ".join(["item_fts MATCH :match", *where]) + order)
-    bound: float | None = None
     values = {**params, "match": match, "now": now_epoch, "wanted": wanted}
-    for days in (*_WINDOW_DAYS, None):
-        edge = None if days is None else now - timedelta(days=days)
-        final = edge is None or (since is not None and edge <= since)
-        lower = since if final else edge
+
+    async def rank(lower: datetime | None) -> list[_Ranked]:
         if lower is None:
             rows = (await session.execute(everything, values)).all()
         else:
             rows = (await session.execute(windowed, {**values, "lower": _epoch(lower)})).all()
-        ranked = [_Ranked(row.item_id, float(row.score)) for row in rows]
-        if final:
+        return [_Ranked(row.item_id, float(row.score)) for row in rows]
+
+    if since is not None and since >= now - timedelta(days=_WINDOW_DAYS[0]):
+        return await rank(since)
+    bound, most = await _bm25_bound(session, query)
+    if most <= _RANK_ALL_BELOW:
+        return await rank(since)
+    for days in _WINDOW_DAYS:
+        edge = now - timedelta(days=days)
+        if since is not None and edge <= since:
+            break
+        ranked = await rank(edge)
+        # Anything published before the edge scores below bound * decay(edge).
+        if len(ranked) == wanted and ranked[-1].score >= bound * _decay(now_epoch - _epoch(edge)):
             return ranked
-        assert edge is not None
-        if len(ranked) < wanted:
-            continue
-        if bound is None:
-            bound = await _bm25_bound(session, query)
-        # Anything older than the edge scores below bound * decay(edge).
-        if ranked[-1].score >= bound * _decay(now_epoch - _epoch(edge)):
-            return ranked
-    raise AssertionError("unreachable: the last window is final")
+    return await rank(since)
 
 
-async def _bm25_bound(session: AsyncSession, query: Query) -> float:
-    """An upper bound of ``-bm25()`` for this query over the whole index.
+async def _bm25_bound(session: AsyncSession, query: Query) -> tuple[float, int]:
+    """An upper bound of ``-bm25()`` for this query over the whole index, and an upper
+    bound of the number of matches (the sum of the positive leaves' document counts:
+    a match holds at least one of them).
 
     FTS5's BM25 sums, over the query's phrases, ``idf * f*(k1+1) / (f + k1*(…))``,
     each term below ``idf * (k1+1)``, with ``idf = ln((N - n + 0.5) / (n + 0.5))``
@@ -553,6 +558,7 @@ async def _bm25_bound(session: AsyncSession, query: Query) -> float:
     """
     top = (await session.execute(text("SELECT max(item_id) FROM item_search"))).scalar() or 0
     total = 0.0
+    matches = 0
     for leaf in _positive_leaves(query):
         hits = (
             await session.execute(
@@ -560,10 +566,11 @@ async def _bm25_bound(session: AsyncSession, query: Query) -> float:
                 {"m": _fts5_leaf(leaf)},
             )
         ).scalar() or 0
+        matches += hits
         idf = math.log((top - hits + 0.5) / (hits + 0.5)) if top > hits else 0.0
         total += max(idf, 1e-6) * (_BM25_K1 + 1.0)
     # A hair of slack for floating-point rounding in SQLite's own arithmetic.
-    return total * (1.0 + 1e-9) + 1e-12
+    return total * (1.0 + 1e-9) + 1e-12, matches
 
 
 def _positive_leaves(query: Query, negated: bool = False) -> Iterable[Leaf]:

@@ -204,8 +204,20 @@ async def test_title_outweighs_summary_at_equal_age(store: Storage) -> None:
     assert await titles(store, "Hemedti") == ["Hemedti meets envoys", "Daily briefing"]
 
 
-async def test_windowed_ranking_equals_exhaustive_ranking(store: Storage) -> None:
-    """The SQLite search ranks recent windows first; it must agree with ranking everything."""
+async def exhaustive_search(
+    monkeypatch: pytest.MonkeyPatch, store: Storage, query: str, *, limit: int
+) -> list[SearchHit]:
+    """Rank every match in one go (no windows): the reference for the windowed search."""
+    with monkeypatch.context() as patch:
+        patch.setattr(search_module, "_WINDOW_DAYS", ())
+        return await search_items(store.engine, query, now=NOW, limit=limit)
+
+
+async def test_windowed_ranking_equals_exhaustive_ranking(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search ranks recent windows first; it must agree with ranking everything."""
+    monkeypatch.setattr(search_module, "_RANK_ALL_BELOW", 0)  # windows even on small data
     rng = random.Random(7)
     vocabulary = ["oil", "talks", "army", "rebels", "ceasefire", "port", "drone", "bank", "aid"]
     items = [
@@ -217,9 +229,7 @@ async def test_windowed_ranking_equals_exhaustive_ranking(store: Storage) -> Non
     await add(store, items)
     for query in ("oil", "ceasefire drone", "bank OR aid", '"army rebels"', "port -talks", "dr*"):
         windowed = await search_items(store.engine, query, now=NOW, limit=25)
-        # since far in the past makes the first window final: one exhaustive ranking.
-        exhaustive = await search_items(store.engine, query, now=NOW, limit=25,
-                                        since=NOW - timedelta(days=10_000))
+        exhaustive = await exhaustive_search(monkeypatch, store, query, limit=25)
         assert [h.item_id for h in windowed] == [h.item_id for h in exhaustive], query
         assert len(windowed) == 25
     page2 = await search_items(store.engine, "oil", now=NOW, limit=10, offset=10)
@@ -227,7 +237,10 @@ async def test_windowed_ranking_equals_exhaustive_ranking(store: Storage) -> Non
     assert [h.item_id for h in page2] == [h.item_id for h in full[10:]]
 
 
-async def test_ranking_stops_early_when_nothing_older_can_win(store: Storage) -> None:
+async def test_ranking_stops_early_when_nothing_older_can_win(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "_RANK_ALL_BELOW", 0)
     recent = [item(f"Oil n{i}", "Oil.", days_ago=i / 10, guid=f"r{i}") for i in range(30)]
     old = [item(f"oil oil oil n{i}", "oil oil", days_ago=100 + i, guid=f"o{i}") for i in range(60)]
     await add(store, recent + old)
@@ -242,8 +255,7 @@ async def test_ranking_stops_early_when_nothing_older_can_win(store: Storage) ->
         windowed = await search_items(store.engine, "oil", now=NOW, limit=10)
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", record)
-    exhaustive = await search_items(store.engine, "oil", now=NOW, limit=10,
-                                    since=NOW - timedelta(days=10_000))
+    exhaustive = await exhaustive_search(monkeypatch, store, "oil", limit=10)
     assert [h.item_id for h in windowed] == [h.item_id for h in exhaustive]
     assert all(hit.title.startswith("Oil n") for hit in windowed)
     # Some window short of "everything" was enough.
