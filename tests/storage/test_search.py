@@ -30,7 +30,8 @@ from storage.search import (
     to_tsquery,
 )
 from stories.model import Decision, Item
-from stories.query import QueryError, parse
+from stories.query import QueryError, evaluate, parse
+from stories.text import tokens
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -387,3 +388,61 @@ async def test_prune_keeps_recent_items_and_live_developments(store: Storage) ->
     async with store.session() as session:
         left = (await session.execute(text("SELECT count(*) FROM item_search"))).scalar()
     assert left == 2
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+WORDS = ["oil", "army", "talks", "port", "aid", "guaidó", "вагнер", "drone"]
+
+
+def _query_text() -> st.SearchStrategy[str]:
+    word = st.sampled_from(WORDS) | st.sampled_from(["dr*", "gua*", "ваг*"])
+    phrase = st.lists(st.sampled_from(WORDS), min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
+    leaf = word | phrase
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return (
+            st.tuples(inner, inner).map(lambda p: f"{p[0]} {p[1]}")
+            | st.tuples(inner, inner).map(lambda p: f"({p[0]} OR {p[1]})")
+            | inner.map(lambda q: f"-({q})")
+        )
+
+    return st.recursive(leaf, extend, max_leaves=5)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    docs=st.lists(
+        st.tuples(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5),
+                  st.lists(st.sampled_from(WORDS), max_size=8)),
+        min_size=1, max_size=12,
+    ),
+    query=_query_text(),
+)
+async def test_search_finds_exactly_what_the_watchlist_language_matches(
+    database_url: str, docs: list[tuple[list[str], list[str]]], query: str
+) -> None:
+    try:
+        parsed = parse(query)
+    except QueryError:
+        return
+    store = Storage.connect(database_url)
+    try:
+        async with store.session() as session, session.begin():
+            await session.execute(text("DELETE FROM items"))
+        ids = await add(store, [
+            item(" ".join(title), " ".join(summary), guid=f"{index}-{query}")
+            for index, (title, summary) in enumerate(docs)
+        ], feed=f"https://feed.example/{abs(hash(query))}")
+        hits = await search_items(store.engine, parsed, now=NOW, limit=100)
+        # The watchlist reference, with a word between title and summary that no
+        # query can match (phrases do not cross from a title into its summary).
+        expected = {
+            item_id
+            for item_id, (title, summary) in zip(ids, docs, strict=True)
+            if evaluate(parsed, [*tokens(" ".join(title)), "0", *tokens(" ".join(summary))])
+        }
+        assert {hit.item_id for hit in hits} == expected
+    finally:
+        await store.close()
