@@ -1,0 +1,251 @@
+"""Scale-out throughput: feeds fetched per second by 1, 2 and 4 ``newsbot worker`` processes.
+
+All runs use the same feed farm (one local HTTP server, ``tests/scale/farm.py``) and the
+real PostgreSQL server, each in a fresh schema with N feeds due. For each worker count
+the workers are started as real processes; the clock runs from the first request the
+farm sees to the moment every feed has been fetched and saved. Peak memory per worker
+is its ``VmHWM`` (peak resident set) read from /proc before it is stopped with SIGTERM.
+
+The baseline, in the same run, is the single-process path with no leasing at all:
+``Poller.poll_once()`` over the same N feeds (what ``newsbot fetch --once`` does). Ratios
+are feeds/s against the 1-worker run and against the baseline.
+
+Run: ``NEWSBOT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
+/work/venv/bin/python bench/scale.py [--feeds 2000] [--items 2] [--workers 1,2,4]``.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, insert, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Config, DatabaseConfig, FetchConfig, WorkerConfig  # noqa: E402
+from bot.poller import Poller  # noqa: E402
+from storage.db import upgrade  # noqa: E402
+from storage.models import FeedRow, ItemRow, utcnow  # noqa: E402
+from storage.repository import Storage  # noqa: E402
+from tests.scale.farm import FeedFarm  # noqa: E402
+
+PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
+ENTRY = (
+    "import sys; from bot.cli import setup_logging; from bot.config import load_config; "
+    "from bot.worker import run_worker; setup_logging(False); sys.exit(run_worker(load_config(sys.argv[1])))"
+)
+
+
+@contextmanager
+def fresh_schema(base: str) -> Iterator[str]:
+    """A migrated, empty schema; dropped afterwards."""
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def add_feeds(url: str, farm: FeedFarm, count: int) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    now = utcnow() - timedelta(seconds=1)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(FeedRow),
+            [
+                {
+                    "url": farm.url(n),
+                    "next_fetch_at": now,
+                    "consecutive_errors": 0,
+                    "disabled": False,
+                    "created_at": now,
+                }
+                for n in range(count)
+            ],
+        )
+    engine.dispose()
+
+
+def fetched(url: str, since: object) -> tuple[int, int]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            feeds = conn.scalar(select(func.count(FeedRow.id)).where(FeedRow.last_fetched_at >= since))
+            items = conn.scalar(select(func.count(ItemRow.id)))
+            return int(feeds or 0), int(items or 0)
+    finally:
+        engine.dispose()
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+CONFIG = """
+[database]
+url = "{url}"
+
+[fetch]
+interval = 3600
+jitter = 0
+concurrency = 20
+per_host_concurrency = 1000
+allow_private_networks = true
+
+[worker]
+batch_size = 50
+lease_seconds = 60
+idle_seconds = 0.2
+track = false
+"""
+
+
+def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> dict[str, object]:
+    with FeedFarm(items=items) as farm, fresh_schema(base) as url:
+        add_feeds(url, farm, feeds)
+        config = tmp / f"workers{workers}.toml"
+        config.write_text(CONFIG.format(url=url), encoding="utf-8")
+        since = utcnow() - timedelta(seconds=5)
+        launched = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", ENTRY, str(config)],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        peaks: list[float | None] = []
+        try:
+            while True:
+                done, stored = fetched(url, since)
+                if done >= feeds:
+                    break
+                if time.monotonic() - launched > 900:
+                    raise SystemExit(f"{workers} workers: timed out with {done}/{feeds} fetched")
+                time.sleep(0.05)
+            finished = time.monotonic()
+            peaks = [peak_rss_mb(p.pid) for p in procs]
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            codes = [proc.wait(60) for proc in procs]
+        log = farm.requests()
+        first = min(at for at, _ in farm._log) if log else launched
+        seconds = finished - first
+        return {
+            "workers": workers,
+            "feeds": feeds,
+            "requests": len(log),
+            "duplicate_fetches": len(log) - len(set(log)),
+            "items_stored": stored,
+            "seconds": round(seconds, 3),
+            "seconds_with_startup": round(finished - launched, 3),
+            "feeds_per_s": round(feeds / seconds, 1),
+            "peak_rss_mb_per_worker": peaks,
+            "exit_codes": codes,
+        }
+
+
+async def _baseline(url: str, feeds: int) -> float:
+    config = Config(
+        database=DatabaseConfig(url=url),
+        fetch=FetchConfig(
+            interval=3600, jitter=0, concurrency=20, per_host_concurrency=1000, allow_private_networks=True
+        ),
+        worker=WorkerConfig(),
+    )
+    storage = Storage.connect(url)
+    try:
+        async with Poller.from_config(storage, config) as poller:
+            started = time.monotonic()
+            summary = await poller.poll_once()
+            seconds = time.monotonic() - started
+        assert summary.fetched == feeds, summary.as_dict()
+        return seconds
+    finally:
+        await storage.close()
+
+
+def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
+    with FeedFarm(items=items) as farm, fresh_schema(base) as url:
+        add_feeds(url, farm, feeds)
+        seconds = asyncio.run(_baseline(url, feeds))
+        return {
+            "what": "one process, Poller.poll_once() over every due feed, no leasing",
+            "feeds": feeds,
+            "seconds": round(seconds, 3),
+            "feeds_per_s": round(feeds / seconds, 1),
+            "peak_rss_mb": peak_rss_mb(os.getpid()),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=2)
+    parser.add_argument("--workers", default="1,2,4")
+    args = parser.parse_args()
+    base = os.environ.get(PG_ENV)
+    if not base:
+        raise SystemExit(f"bench/scale.py needs PostgreSQL: set {PG_ENV}")
+    counts = [int(n) for n in args.workers.split(",")]
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in counts:
+            runs.append(run_workers(base, workers, args.feeds, args.items, Path(tmp)))
+    baseline = run_baseline(base, args.feeds, args.items)
+    one = next((r for r in runs if r["workers"] == 1), runs[0])
+    for run in runs:
+        run["ratio_vs_1_worker"] = round(float(run["feeds_per_s"]) / float(one["feeds_per_s"]), 2)  # type: ignore[arg-type]
+        run["ratio_vs_baseline"] = round(
+            float(run["feeds_per_s"]) / float(baseline["feeds_per_s"]),  # type: ignore[arg-type]
+            2,
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "scale",
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "feeds": args.feeds,
+                "items_per_feed": args.items,
+                "baseline": baseline,
+                "runs": runs,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
