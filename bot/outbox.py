@@ -29,6 +29,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from storage import delivery
 from storage.delivery import OutboxMessage
+from storage.leasing import claim_outbox, release_outbox, worker_name
 from storage.repository import Storage
 
 from .render import render_plain
@@ -40,6 +41,9 @@ __all__ = ["NO_PREVIEW", "OutboxSender", "SendReport", "send_message"]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 MAX_ATTEMPTS = 8
 MAX_RETRY_AFTER = 3600.0
+# Long enough for a round that waits out a flood limit; an expired claim is only re-sent
+# by another sender after its owner died or stalled that long.
+LEASE_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +71,32 @@ async def send_message(bot: Bot, chat_id: int, text: str, parse_mode: str | None
 class OutboxSender:
     """Sends pending outbox messages; one round at a time."""
 
-    def __init__(self, storage: Storage, bot: Bot, *, max_attempts: int = MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        bot: Bot,
+        *,
+        max_attempts: int = MAX_ATTEMPTS,
+        owner: str | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.storage = storage
         self.bot = bot
         self.max_attempts = max_attempts
+        # Messages are claimed with a lease, so several bot processes sharing a PostgreSQL
+        # database never send one twice; a sender that dies leaves its claims to expire. A
+        # stable ``owner`` lets the same process, restarted, take its claims back at once.
+        self.owner = owner or f"sender-{worker_name()}"
+        self.lease_seconds = lease_seconds
         self._lock = asyncio.Lock()
+
+    async def recover(self) -> int:
+        """On start: give back the claims a previous run under the same owner name left behind
+        (it died mid-round), so its messages are resent now rather than after the lease."""
+        released = await release_outbox(self.storage, self.owner)
+        if released:
+            log.info("outbox: %d messages claimed by a previous run are pending again", released)
+        return released
 
     async def send_pending(self, *, limit: int = 100) -> SendReport:
         """Send every due pending message (a round already running makes this a no-op)."""
@@ -79,18 +104,23 @@ class OutboxSender:
             return SendReport()
         async with self._lock:
             sent = failed = deferred = 0
-            skip: set[int] = set()  # chats that failed this round: keep their order intact
-            for message in await delivery.pending_messages(self.storage, datetime.now(UTC), limit=limit):
-                if message.chat_id in skip:
-                    continue
-                outcome = await self._deliver(message)
-                if outcome == "sent":
-                    sent += 1
-                elif outcome == "failed":
-                    failed += 1
-                else:
-                    deferred += 1
-                    skip.add(message.chat_id)
+            skip: set[int] = set()  # chats deferred this round: keep their order intact
+            ids = await claim_outbox(self.storage, self.owner, limit=limit, lease_seconds=self.lease_seconds)
+            try:
+                for outbox_id in ids:
+                    message = await delivery.get_message(self.storage, outbox_id)
+                    if message is None or message.status != delivery.PENDING or message.chat_id in skip:
+                        continue
+                    outcome = await self._deliver(message)
+                    if outcome == "sent":
+                        sent += 1
+                    elif outcome == "failed":
+                        failed += 1
+                    else:
+                        deferred += 1
+                        skip.add(message.chat_id)
+            finally:
+                await release_outbox(self.storage, self.owner, ids)
             return SendReport(sent, failed, deferred)
 
     async def _deliver(self, message: OutboxMessage) -> str:

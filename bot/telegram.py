@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,7 @@ __all__ = [
     "intervals_from_env",
     "poll_cycle",
     "run_telegram",
+    "sender_name",
     "serve",
 ]
 
@@ -155,6 +157,7 @@ async def _post_init(app: BotApplication) -> None:
         await app.bot.set_my_commands([BotCommand(name, text) for name, text in handlers.COMMANDS])
     except TelegramError as exc:
         log.warning("could not register the command list with Telegram (%s); carrying on", exc)
+    await runtime.sender.recover()
     resumed = await runtime.sender.send_pending()
     if resumed.sent or resumed.failed:
         log.info("outbox on start: sent=%d failed=%d", resumed.sent, resumed.failed)
@@ -163,6 +166,15 @@ async def _post_init(app: BotApplication) -> None:
 async def _post_shutdown(app: BotApplication) -> None:
     """Nothing to close here: storage and poller belong to whoever built the Services."""
     log.info("bot stopped")
+
+
+def sender_name(config: Config) -> str:
+    """The outbox sender's stable name: ``$NEWSBOT_SENDER_NAME``, else host and bot id. Two bot
+    processes on one host sharing a database need distinct names."""
+    explicit = os.environ.get("NEWSBOT_SENDER_NAME")
+    if explicit:
+        return explicit
+    return f"sender:{socket.gethostname()}:{config.telegram.token.split(':', 1)[0]}"
 
 
 def build_application(
@@ -181,7 +193,7 @@ def build_application(
     runtime = Runtime(
         services=services,
         permissions=Permissions(frozenset(config.telegram.admins)),
-        sender=OutboxSender(services.storage, app.bot),
+        sender=OutboxSender(services.storage, app.bot, owner=sender_name(config)),
     )
     app.bot_data[RUNTIME_KEY] = runtime
 

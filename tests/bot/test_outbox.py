@@ -118,3 +118,32 @@ async def test_migrated_group_is_followed(tg: FakeTelegram, sqlite_url: str, sto
     assert old is not None and old.migrated_to == new_id
     [row] = await delivery.chat_messages(store, new_id)
     assert row.status == "sent" and row.message_id == message.message_id
+
+
+async def test_two_senders_never_send_a_message_twice(tg: FakeTelegram, storage: Storage) -> None:
+    from telegram import Bot
+
+    from bot.outbox import OutboxSender
+
+    tg.set_delay("sendMessage", 0.05)
+    for chat in (GROUP, CHANNEL):
+        await delivery.enqueue_digest(
+            storage,
+            chat.id,
+            kind="digest",
+            messages=[f"<b>{chat.id}</b> part {n}" for n in range(6)],
+            seen={},
+        )
+    async with Bot(tg.token, base_url=tg.base_url) as bot:
+        one = OutboxSender(storage, bot, owner="one")
+        two = OutboxSender(storage, bot, owner="two")
+        reports = await asyncio.gather(one.send_pending(), two.send_pending(), one.send_pending())
+    assert sum(r.sent for r in reports) == 12
+    for chat in (GROUP, CHANNEL):
+        texts = [m.text for m in tg.sent_messages(chat.id)]
+        assert texts == [f"<b>{chat.id}</b> part {n}" for n in range(6)]  # once each, in order
+    rows = [
+        *await delivery.chat_messages(storage, GROUP.id),
+        *await delivery.chat_messages(storage, CHANNEL.id),
+    ]
+    assert all(r.status == "sent" for r in rows)
