@@ -123,3 +123,46 @@ async def test_webhook_mode_checks_the_secret_token(
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+async def test_chat_changes_are_followed(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    from storage import delivery
+    from tests.bot.conftest import CHANNEL, GROUP
+
+    config = make_config(tg, sqlite_url)
+    story = await store.add_story("sudan", "Sudan", user_name="config")
+    assert story.id
+    await delivery.upsert_chat(
+        store, GROUP.id, type="group", title="News fans", username=None, timezone="UTC"
+    )
+    await delivery.subscribe(
+        store, GROUP.id, story.id, schedule="every 6h", next_digest_at=None, user_id=ALICE.id
+    )
+    async with running(Services(config, store)):
+        # The bot is removed from the channel, then added back.
+        tg.push_my_chat_member(CHANNEL, ALICE, "administrator", "left")
+        assert await _wait_paused(store, CHANNEL.id, True)
+        chat = await delivery.get_chat(store, CHANNEL.id)
+        assert chat is not None and "removed" in (chat.paused_reason or "")
+        tg.push_my_chat_member(CHANNEL, ALICE, "left", "administrator")
+        assert await _wait_paused(store, CHANNEL.id, False)
+        # The group becomes a supergroup: its subscriptions follow.
+        tg.migrate_chat(GROUP.id, -1004001, announce=True)
+        for _ in range(100):
+            if await delivery.list_subscriptions(store, -1004001):
+                break
+            await asyncio.sleep(0.05)
+    assert [s.story_name for s in await delivery.list_subscriptions(store, -1004001)] == ["sudan"]
+    chat = await delivery.get_chat(store, CHANNEL.id)
+    assert chat is not None and not chat.paused
+
+
+async def _wait_paused(store: Storage, chat_id: int, paused: bool) -> bool:
+    from storage import delivery
+
+    for _ in range(100):
+        chat = await delivery.get_chat(store, chat_id)
+        if chat is not None and chat.paused == paused:
+            return True
+        await asyncio.sleep(0.05)
+    return False
