@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, DigestConfig
@@ -256,3 +256,88 @@ async def test_developments_beyond_the_cap_are_counted_not_carried_over(storage:
     assert sum(f"Sudan item {n}" in text for n in range(8)) == 5
     assert "… and 3 more developments" in text
     assert await send_digest_now(storage, config, CHAT) == 0
+
+
+@st.composite
+def _rounds(draw: st.DrawFn) -> list[list[tuple[int, str, int | None]]]:
+    """Rounds of arrivals: (development, kind, copy-of-arrival-index or None)."""
+    rounds: list[list[tuple[int, str, int | None]]] = []
+    started: list[int] = []
+    count = 0
+    for _ in range(draw(st.integers(1, 4))):
+        batch: list[tuple[int, str, int | None]] = []
+        for _ in range(draw(st.integers(0, 5))):
+            if not started or draw(st.booleans()):
+                dev = len(started) + 1
+                started.append(dev)
+                batch.append((dev, "new", None))
+            else:
+                dev = draw(st.sampled_from(started))
+                kind = draw(st.sampled_from(["update", "rereport", "copy"]))
+                batch.append((dev, kind, None))
+            count += 1
+        rounds.append(batch)
+    return rounds
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=_rounds())
+def test_no_item_twice_and_every_new_or_update_shown_once(
+    rounds: list[list[tuple[int, str, int | None]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import asyncio
+
+    from storage.db import upgrade
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('prop') / 'p.db'}"
+    upgrade(url)
+
+    async def run() -> None:
+        storage = Storage.connect(url)
+        try:
+            sudan, _ = await _world(storage)
+            first_of: dict[int, int] = {}
+            expected: set[str] = set()
+            shown: list[str] = []
+            n = 0
+            for batch in rounds:
+                decisions = []
+                for dev, kind, _ in batch:
+                    n += 1
+                    [key] = await _store(
+                        storage, "https://p.example/rss", [_item(f"g{n}", f"Sudan item {n}", "BBC")]
+                    )
+                    if kind == "new":
+                        first_of[dev] = key
+                        decisions.append(Decision(key, "new", dev, stories=frozenset({sudan})))
+                        expected.add(f"Sudan item {n}")
+                    elif kind == "update":
+                        decisions.append(Decision(key, "update", dev, stories=frozenset({sudan})))
+                        expected.add(f"Sudan item {n}")
+                    elif kind == "copy":
+                        decisions.append(
+                            Decision(
+                                key, "rereport", dev, duplicate_of=first_of[dev], stories=frozenset({sudan})
+                            )
+                        )
+                    else:
+                        decisions.append(Decision(key, "rereport", dev, stories=frozenset({sudan})))
+                await storage.record_decisions(decisions)
+                now = datetime.now(UTC)
+                prepared = await build_digest(
+                    storage,
+                    CHAT,
+                    [(sudan, "sudan")],
+                    since=now - timedelta(days=1),
+                    now=now,
+                    max_developments=100,
+                )
+                titles = [i.title for s in prepared.digest.sections for d in s.developments for i in d.items]
+                shown.extend(titles)
+                await delivery.enqueue_digest(storage, CHAT, kind="digest", messages=[], seen=prepared.seen)
+            assert len(shown) == len(set(shown)), "an item was shown twice"
+            assert set(shown) == expected
+        finally:
+            await storage.close()
+
+    asyncio.run(run())
