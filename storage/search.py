@@ -53,7 +53,7 @@ from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from stories.digest import HIGHLIGHT_END, HIGHLIGHT_START
-from stories.query import And, Leaf, Not, Phrase, Query, QueryError, Term, parse, terms
+from stories.query import And, Leaf, Not, Or, Phrase, Query, QueryError, Term, parse, terms
 from stories.text import fold, token_spans, tokens
 
 from .models import DevelopmentRow, ItemRow, utcnow
@@ -303,6 +303,17 @@ async def _index(session: AsyncSession, item_ids: Sequence[int]) -> int:
             text("INSERT OR REPLACE INTO item_search (item_id, published_epoch) VALUES (:id, :p)"),
             [{"id": row.id, "p": _epoch(row.published)} for row in rows],
         )
+        first_of_day: dict[int, int] = {}
+        for row in rows:
+            day = math.floor(_epoch(row.published) / _DAY)
+            first_of_day[day] = min(first_of_day.get(day, row.id), row.id)
+        await session.execute(
+            text(
+                "INSERT INTO search_days (day, min_id) VALUES (:day, :id) "
+                "ON CONFLICT (day) DO UPDATE SET min_id = min(min_id, excluded.min_id)"
+            ),
+            [{"day": day, "id": item_id} for day, item_id in first_of_day.items()],
+        )
     else:
         await session.execute(
             text(
@@ -384,6 +395,7 @@ async def rebuild_index(engine: AsyncEngine, *, batch: int = 5_000) -> int:
             # DELETE empties a regular FTS5 table.
             await session.execute(text("DELETE FROM item_fts"))
             await session.execute(text("DELETE FROM item_search"))
+            await session.execute(text("DELETE FROM search_days"))
             await session.execute(text("DELETE FROM search_queue"))
         else:
             await session.execute(text("TRUNCATE item_search, search_queue"))
@@ -498,15 +510,13 @@ async def _rank_sqlite(
 ) -> list[_Ranked]:
     match = to_fts5(query)
     now_epoch = _epoch(now)
-    # The window: items from the first one published at or after :lower, in id
-    # order. Every item before it was published earlier, whatever order the
+    # The window: items from the first one published on or after :lower's day,
+    # in id order. Every item before it was published earlier, whatever order the
     # feeds delivered them in, so the bound below holds for all of them. The
     # rowid constraint goes into FTS5, which then reads only the window's part
     # of each doclist.
     first_in_window = (
-        "coalesce((SELECT min(item_id) FROM item_search "
-        "INDEXED BY ix_item_search_published_epoch WHERE published_epoch >= :lower), "
-        f"{2**62})"
+        f"coalesce((SELECT min(min_id) FROM search_days WHERE day >= :lower_day), {2**62})"
     )
     select_ = (
         "SELECT f.rowid AS item_id, "
@@ -526,7 +536,8 @@ async def _rank_sqlite(
         if lower is None:
             rows = (await session.execute(everything, values)).all()
         else:
-            rows = (await session.execute(windowed, {**values, "lower": _epoch(lower)})).all()
+            lower_day = math.floor(_epoch(lower) / _DAY)
+            rows = (await session.execute(windowed, {**values, "lower_day": lower_day})).all()
         return [_Ranked(row.item_id, float(row.score)) for row in rows]
 
     if since is not None and since >= now - timedelta(days=_WINDOW_DAYS[0]):
@@ -547,8 +558,7 @@ async def _rank_sqlite(
 
 async def _bm25_bound(session: AsyncSession, query: Query) -> tuple[float, int]:
     """An upper bound of ``-bm25()`` for this query over the whole index, and an upper
-    bound of the number of matches (the sum of the positive leaves' document counts:
-    a match holds at least one of them).
+    bound of its number of matches (see :func:`_most_matches`).
 
     FTS5's BM25 sums, over the query's phrases, ``idf * f*(k1+1) / (f + k1*(…))``,
     each term below ``idf * (k1+1)``, with ``idf = ln((N - n + 0.5) / (n + 0.5))``
@@ -557,20 +567,37 @@ async def _bm25_bound(session: AsyncSession, query: Query) -> tuple[float, int]:
     counted per positive leaf. Excluded leaves never occur in a match: they add 0.
     """
     top = (await session.execute(text("SELECT max(item_id) FROM item_search"))).scalar() or 0
+    counts: dict[Leaf, int] = {}
     total = 0.0
-    matches = 0
     for leaf in _positive_leaves(query):
-        hits = (
-            await session.execute(
-                text("SELECT count(*) FROM item_fts WHERE item_fts MATCH :m"),
-                {"m": _fts5_leaf(leaf)},
-            )
-        ).scalar() or 0
-        matches += hits
+        if leaf not in counts:
+            counts[leaf] = (
+                await session.execute(
+                    text("SELECT count(*) FROM item_fts WHERE item_fts MATCH :m"),
+                    {"m": _fts5_leaf(leaf)},
+                )
+            ).scalar() or 0
+        hits = counts[leaf]
         idf = math.log((top - hits + 0.5) / (hits + 0.5)) if top > hits else 0.0
         total += max(idf, 1e-6) * (_BM25_K1 + 1.0)
     # A hair of slack for floating-point rounding in SQLite's own arithmetic.
-    return total * (1.0 + 1e-9) + 1e-12, matches
+    return total * (1.0 + 1e-9) + 1e-12, _most_matches(query, counts)
+
+
+def _most_matches(query: Query, counts: dict[Leaf, int]) -> int:
+    """At most how many items match ``query`` (a positive one), given its leaves' counts.
+
+    A word or phrase: its count. AND: the smallest of its positive parts. OR of
+    positive parts: the sum. Anything else: the sum over its positive leaves,
+    since a match contains at least one of them.
+    """
+    if isinstance(query, Term | Phrase):
+        return counts[query]
+    if isinstance(query, And):
+        return min(_most_matches(part, counts) for part in query.parts if _polarity(part))
+    if isinstance(query, Or) and all(_polarity(part) for part in query.parts):
+        return sum(_most_matches(part, counts) for part in query.parts)
+    return sum(counts[leaf] for leaf in set(_positive_leaves(query)))
 
 
 def _positive_leaves(query: Query, negated: bool = False) -> Iterable[Leaf]:

@@ -15,7 +15,8 @@ index entries right away (trigger on SQLite, foreign key on PostgreSQL).
 SQLite: ``item_fts``, an FTS5 table over the folded title and summary words
 (space-separated, so the ``ascii`` tokenizer, which treats every non-ASCII
 character as part of a word, splits exactly where Python did), rowid = item id;
-``item_search`` keeps each item's publication time for recency ranking.
+``item_search`` keeps each item's publication time for recency ranking and
+``search_days`` the first item id of each publication day.
 
 PostgreSQL: ``item_search`` holds a ``tsvector`` (title words weighted A,
 summary words B) with a GIN index, and the publication time.
@@ -43,6 +44,11 @@ SQLITE_UP = (
     "CREATE VIRTUAL TABLE item_fts USING fts5(title, body, tokenize='ascii', prefix='2 3')",
     "CREATE TABLE item_search (item_id INTEGER PRIMARY KEY, published_epoch REAL NOT NULL)",
     "CREATE INDEX ix_item_search_published_epoch ON item_search (published_epoch)",
+    # Per publication day (days since 1970, UTC), the smallest item id published
+    # that day: "every item before id X was published before day D" in a few row
+    # reads, which lets a search rank the newest items first. Never lowered by
+    # deletions, so it can only err towards ranking a few more items.
+    "CREATE TABLE search_days (day INTEGER PRIMARY KEY, min_id INTEGER NOT NULL)",
     "CREATE TABLE search_queue (item_id INTEGER PRIMARY KEY)",
     """CREATE TRIGGER items_search_insert AFTER INSERT ON items BEGIN
         INSERT OR IGNORE INTO search_queue (item_id) VALUES (new.id);
@@ -64,6 +70,7 @@ SQLITE_DOWN = (
     "DROP TRIGGER IF EXISTS items_search_update",
     "DROP TRIGGER IF EXISTS items_search_insert",
     "DROP TABLE IF EXISTS search_queue",
+    "DROP TABLE IF EXISTS search_days",
     "DROP TABLE IF EXISTS item_search",
     "DROP TABLE IF EXISTS item_fts",
 )
