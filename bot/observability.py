@@ -27,6 +27,10 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.repository import Storage
 
 # Metric names, shared by every process role.
 FEEDS_DUE = "newsbot_feeds_due"
@@ -233,6 +237,27 @@ class Metrics:
 
 # One registry per process; creating it does no I/O.
 REGISTRY = Metrics()
+
+
+# --------------------------------------------------------------- database gauges
+
+
+def database_gauges(storage: Storage, metrics: Metrics = REGISTRY) -> Callable[[], Awaitable[None]]:
+    """A ``collect`` callback for :class:`MetricsServer`: feeds due/leased, items, outbox depth.
+
+    Every process role (bot, worker) can serve the same gauges; they are read from the
+    database at scrape time, so any one process shows the whole deployment's backlog.
+    """
+
+    async def collect() -> None:
+        from storage.leasing import count_due, count_leased, outbox_depth
+
+        metrics.set(FEEDS_DUE, await count_due(storage))
+        metrics.set(FEEDS_LEASED, await count_leased(storage))
+        metrics.set(OUTBOX_DEPTH, await outbox_depth(storage))
+        metrics.set(ITEMS_STORED, await storage.item_count())
+
+    return collect
 
 
 # ------------------------------------------------------------------------- server

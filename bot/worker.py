@@ -43,12 +43,10 @@ from storage.leasing import (
     TRACKER_LOCK,
     LeasePolicy,
     SessionLock,
-    count_due,
     count_leased,
     hold_host,
     host_key,
     lease_due_feeds,
-    outbox_depth,
     release_feeds,
     renew_feeds,
     upgrade_once,
@@ -60,19 +58,16 @@ from stories.model import Decision, FeedState
 from .config import Config
 from .observability import (
     DEVELOPMENTS,
-    FEEDS_DUE,
     FEEDS_FAILED,
     FEEDS_FETCHED,
-    FEEDS_LEASED,
     ITEMS_NEW,
-    ITEMS_STORED,
     ITEMS_UPDATED,
-    OUTBOX_DEPTH,
     POLL_BATCH_SECONDS,
     REGISTRY,
     TRACK_RUNS,
     Metrics,
     MetricsServer,
+    database_gauges,
     log_event,
 )
 from .poller import Poller, PollSummary, fetch_policy, schedule_policy
@@ -312,10 +307,7 @@ class Worker:
 
     async def collect(self) -> None:
         """Refresh the database gauges (called at each /metrics scrape)."""
-        self.metrics.set(FEEDS_DUE, await count_due(self.storage))
-        self.metrics.set(FEEDS_LEASED, await count_leased(self.storage))
-        self.metrics.set(OUTBOX_DEPTH, await outbox_depth(self.storage))
-        self.metrics.set(ITEMS_STORED, await self.storage.item_count())
+        await database_gauges(self.storage, self.metrics)()
 
     async def health(self) -> tuple[bool, str]:
         """Healthy when the loop ticked recently and the database answers."""

@@ -350,6 +350,46 @@ async def host_states(storage: Storage) -> list[HostState]:
         return [HostState(h, c, u) for h, c, u in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ScaleStatus:
+    """Who is fetching what right now, for ``newsbot status`` and ``/status``."""
+
+    feeds_due: int
+    feeds_leased: int
+    workers: dict[str, int]
+    hosts_held: dict[str, datetime]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able form (times as ISO 8601)."""
+        return {
+            "feeds_due": self.feeds_due,
+            "feeds_leased": self.feeds_leased,
+            "workers": dict(self.workers),
+            "hosts_held": {h: t.isoformat() for h, t in self.hosts_held.items()},
+        }
+
+
+async def scale_status(storage: Storage, *, now: datetime | None = None) -> ScaleStatus:
+    """Due and leased feeds, live lease holders (workers) with their counts, held hosts."""
+    now = now or utcnow()
+    async with storage.session() as session:
+        workers = {
+            str(owner): int(n)
+            for owner, n in await session.execute(
+                select(FeedRow.lease_owner, func.count())
+                .where(FeedRow.lease_expires_at > now, FeedRow.lease_owner.is_not(None))
+                .group_by(FeedRow.lease_owner)
+            )
+        }
+        held = {
+            str(host): until
+            for host, until in await session.execute(
+                select(hosts.c.host, hosts.c.retry_after_until).where(hosts.c.retry_after_until > now)
+            )
+        }
+    return ScaleStatus(await count_due(storage, now=now), sum(workers.values()), workers, held)
+
+
 # ----------------------------------------------------------------------- outbox
 
 
@@ -564,6 +604,7 @@ __all__ = [
     "TRACKER_LOCK",
     "HostState",
     "LeasePolicy",
+    "ScaleStatus",
     "SessionLock",
     "advisory_lock",
     "claim_outbox",
@@ -577,6 +618,7 @@ __all__ = [
     "release_feeds",
     "release_outbox",
     "renew_feeds",
+    "scale_status",
     "set_host_concurrency",
     "tracker_position",
     "upgrade_once",

@@ -21,6 +21,7 @@ from storage.leasing import (
     release_feeds,
     release_outbox,
     renew_feeds,
+    scale_status,
     set_host_concurrency,
 )
 from storage.models import FeedRow, OutboxRow, utcnow
@@ -205,3 +206,17 @@ async def test_advisory_lock_admits_one_holder(storage: Storage) -> None:
             assert third
     finally:
         await other.close()
+
+
+async def test_scale_status_shows_workers_and_held_hosts(storage: Storage) -> None:
+    await _add(storage, 4, "a.example")
+    await _add(storage, 2, "b.example")
+    now = utcnow() + timedelta(seconds=1)
+    await hold_host(storage, "b.example", now + timedelta(minutes=5))
+    await lease_due_feeds(storage, "w1", LeasePolicy(batch_size=3, per_host=None), now=now)
+    status = await scale_status(storage, now=now)
+    assert status.workers == {"w1": 3}
+    assert status.feeds_leased == 3
+    assert status.feeds_due == 3  # one of a.example and both of b.example (held, but due)
+    assert set(status.hosts_held) == {"b.example"}
+    assert status.as_dict()["workers"] == {"w1": 3}

@@ -126,3 +126,28 @@ async def test_stop_mid_batch_releases_the_leases_after_the_grace(storage: Stora
             items = await session.scalar(select(func.count(ItemRow.id)))
         assert owners == {None}
         assert items == 0  # cancelled before anything was stored: the feeds stay due for others
+
+
+async def test_metrics_and_health_over_http_after_a_batch(storage: Storage) -> None:
+    from bot.observability import MetricsServer
+    from tests.scale.test_observability import _get
+
+    metrics = Metrics()
+    with FeedFarm(items=3) as farm:
+        for n in range(5):
+            await storage.add_feed(farm.url(n))
+        worker = Worker(storage, _config(storage.url), name="w-metrics", metrics=metrics)
+        async with worker.poller:
+            await worker.run_batch()
+        async with MetricsServer(metrics, collect=worker.collect, health=worker.health) as server:
+            status, body = await _get(server.port, "/metrics")
+            health = await _get(server.port, "/healthz")
+    assert status == 200
+    assert 'newsbot_feeds_fetched_total{kind="ok"} 5' in body
+    assert "newsbot_items_new_total 15" in body
+    assert "newsbot_items_stored 15" in body
+    assert "newsbot_feeds_due 0" in body
+    assert "newsbot_feeds_leased 0" in body
+    assert "newsbot_outbox_depth 0" in body
+    assert "newsbot_poll_batch_seconds_count 1" in body
+    assert health == (200, "ok\n")
