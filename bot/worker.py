@@ -78,6 +78,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsbot.worker")
 
 EXIT_OK, EXIT_USAGE = 0, 2
+# Longest wait between attempts while the database keeps failing.
+MAX_ERROR_PAUSE = 60.0
 
 SQLITE_REFUSAL = (
     "newsbot worker needs PostgreSQL: workers share the due feeds by leasing rows in one database, "
@@ -284,9 +286,28 @@ class Worker:
         tracking = self.config.worker.track
         async with self.poller:
             try:
+                failures = 0
                 while not stop.is_set():
                     self.last_tick = time.monotonic()
-                    result = await self.run_batch(stop)
+                    try:
+                        result = await self.run_batch(stop)
+                        failures = 0
+                    except Exception as exc:
+                        # The database restarting or a network blip: wait and try again
+                        # (leases not released now expire); stop only when asked to.
+                        failures += 1
+                        pause = min(self.config.worker.idle_seconds * 2**failures, MAX_ERROR_PAUSE)
+                        log_event(
+                            log,
+                            "worker_error",
+                            level=logging.ERROR,
+                            worker=self.name,
+                            error=f"{type(exc).__name__}: {exc}",
+                            retry_in=pause,
+                        )
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), pause)
+                        continue
                     if tracking and not stop.is_set():
                         try:
                             await self.track()
@@ -299,7 +320,8 @@ class Worker:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), self.config.worker.idle_seconds)
             finally:
-                await asyncio.shield(release_feeds(self.storage, self.name))
+                with contextlib.suppress(Exception):  # unreachable database: the leases expire
+                    await asyncio.shield(release_feeds(self.storage, self.name))
                 await self.tracker_lock.release()
         log_event(log, "stopped", worker=self.name, batches=self.batches)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.config import Config, DatabaseConfig, FetchConfig, WorkerConfig
@@ -151,3 +152,48 @@ async def test_metrics_and_health_over_http_after_a_batch(storage: Storage) -> N
     assert "newsbot_outbox_depth 0" in body
     assert "newsbot_poll_batch_seconds_count 1" in body
     assert health == (200, "ok\n")
+
+
+async def test_worker_survives_its_database_connections_being_killed(database_url: str) -> None:
+    import uuid
+
+    from sqlalchemy import text
+
+    from storage.db import make_async_engine
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connections to kill")
+    tag = f"newsbot-test-{uuid.uuid4().hex[:8]}"
+    storage = Storage(make_async_engine(database_url, connect_args={"application_name": tag}), database_url)
+    admin = Storage.connect(database_url)
+    stop = asyncio.Event()
+    try:
+        with FeedFarm() as farm:
+            await storage.add_feed(farm.url(0))
+            worker = Worker(storage, _config(database_url, idle_seconds=0.1), name="w-db", metrics=Metrics())
+            task = asyncio.create_task(worker.run(stop))
+            for _ in range(100):
+                if farm.counts():
+                    break
+                await asyncio.sleep(0.05)
+            async with admin.session() as session:
+                killed = await session.scalar(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :t"
+                    ),
+                    {"t": tag},
+                )
+            assert killed and killed > 0
+            await admin.add_feed(farm.url(1))
+            for _ in range(200):
+                if "/feed/1.xml" in farm.counts():
+                    break
+                await asyncio.sleep(0.05)
+            assert farm.counts() == {"/feed/0.xml": 1, "/feed/1.xml": 1}
+            assert not task.done()
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    finally:
+        await storage.close()
+        await admin.close()
