@@ -543,6 +543,14 @@ async def _rank_sqlite(
     if since is not None and since >= now - timedelta(days=_WINDOW_DAYS[0]):
         return await rank(since)
     bound, most = await _bm25_bound(session, query)
+    # A story or feed filter caps the matches too (and makes windows come back
+    # short, which would only widen them one by one).
+    for table, column, key in (("story_items", "story_id", "story"), ("item_sources", "feed_id", "feed")):
+        if most > _RANK_ALL_BELOW and key in params:
+            members = await session.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {column} = :{key}"), {key: params[key]}
+            )
+            most = min(most, members.scalar() or 0)
     if most <= _RANK_ALL_BELOW:
         return await rank(since)
     for days in _WINDOW_DAYS:
