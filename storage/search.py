@@ -25,18 +25,25 @@ times. So a recent item with the words in its title beats an old one that
 mentions them in passing, while a strong old match still beats a weak new one.
 Scores are comparable within one search, not across backends.
 
-**Speed on SQLite.** Ranking every match of a common word at a million items
-takes hundreds of milliseconds, so the search ranks the newest items first and
-widens the window only while an older item could still win: BM25 of a match is
-below ``(k1 + 1) * sum(idf)`` over the query's words, so once the k-th best
-score so far exceeds that bound times the decay at the window's edge, nothing
-older can enter the top k and the answer is exact.
+**Speed.** Ranking every match of a common word at a million items takes
+hundreds of milliseconds, so the search first counts each word's matches
+(SQLite): fewer than :data:`_RANK_ALL_BELOW` in all are ranked at once;
+otherwise it ranks the items of the last 7 days first and widens the window
+(30, 120 days, everything) only while an older item could still win. On SQLite
+BM25 of a match is below ``(k1 + 1) * sum(idf)`` over the query's words; on
+PostgreSQL ``ts_rank`` of a query without prefix words is below 1.61. Once the
+k-th best score so far is at least that bound times the decay at the window's
+edge, nothing older can enter the top k, so the answer is exactly the one
+ranking everything would give. SQLite windows are rowid ranges (FTS5 reads only
+that part of each doclist), found through ``search_days``, the first item id of
+each publication day; PostgreSQL windows filter on the publication time.
 
-**Snippets.** Plain text cut from the summary around the first match (or the
-title when nothing matched in the summary and it is empty), with matched words
-between :data:`HIGHLIGHT_START` and :data:`HIGHLIGHT_END`. Nothing is escaped:
-the renderer escapes, then turns the markers into bold. Markers already in the
-stored text are removed first, so feed text cannot forge a highlight.
+**Snippets.** Plain text cut from the summary around its first match (its
+beginning when only the title matched; the title itself when there is no
+summary), with matched words between :data:`HIGHLIGHT_START` and
+:data:`HIGHLIGHT_END`. Nothing is escaped: the renderer escapes, then turns the
+markers into bold. Markers already in the stored text are removed first, so feed
+text cannot forge a highlight.
 """
 
 from __future__ import annotations
@@ -97,7 +104,7 @@ SNIPPET_WORDS = 30
 _DAY = 86_400.0
 _BM25_K1 = 1.2  # FTS5's bm25() constants
 _INDEX_BATCH = 2_000
-# The SQLite search ranks the matches first seen in the last N days, then widens.
+# Windows, newest first: items published in the last N days (see the module doc).
 _WINDOW_DAYS = (7.0, 30.0, 120.0)
 # Fewer matches than this are ranked all at once (cheaper than windows).
 _RANK_ALL_BELOW = 3_000
