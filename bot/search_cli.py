@@ -37,10 +37,12 @@ async def run(config: Config, args: argparse.Namespace, since: datetime | None) 
                 raise CommandFailed(f"no story named {args.story!r}")
             story_id = story.id
         try:
-            hits = await search_items(storage, args.query, since=since, story_id=story_id, limit=args.limit)
+            hits = await search_items(
+                storage.engine, args.query, since=since, story_id=story_id, limit=args.limit
+            )
         except QueryError as exc:
             raise UsageError(f"bad query: {exc}\n  {args.query}\n  {' ' * exc.position}^") from None
-    results = [
+    results: list[dict[str, object]] = [
         {
             "title": h.title,
             "url": h.url,
@@ -56,9 +58,9 @@ async def run(config: Config, args: argparse.Namespace, since: datetime | None) 
         return 0
     if not results:
         print("no results")
-    for hit, result in zip(hits, results, strict=True):
-        print(f"{result['published'][:16].replace('T', ' ')}  {result['outlet']}: {result['title']}")
+    for hit in hits:
+        print(f"{hit.published:%Y-%m-%d %H:%M}  {hit.outlet}: {hit.title}")
         print(f"    {hit.snippet.replace(HIGHLIGHT_START, '[').replace(HIGHLIGHT_END, ']')}")
-        if result["url"]:
-            print(f"    {result['url']}")
+        if hit.url:
+            print(f"    {hit.url}")
     return 0
