@@ -74,6 +74,7 @@ __all__ = [
     "TITLE_WEIGHT",
     "Database",
     "SearchHit",
+    "count_matches",
     "index_pending",
     "make_snippet",
     "optimize_index",
@@ -751,6 +752,40 @@ async def search_items(
             )
         )
     return hits
+
+
+async def count_matches(
+    db: Database,
+    query: str | Query,
+    *,
+    since: datetime | None = None,
+    story_id: int | None = None,
+    feed_id: int | None = None,
+    cap: int = 1_000,
+) -> int:
+    """How many items :func:`search_items` could return for these arguments, counting
+    no further than ``cap`` (so a page header can say "1–10 of 1000+" cheaply)."""
+    parsed = parse(query) if isinstance(query, str) else query
+    _check(parsed, query if isinstance(query, str) else None)
+    async with _session(db) as session:
+        await _drain(session, _INDEX_BATCH)
+        if _dialect(session) == "sqlite":
+            where, params = _filters(since, story_id, feed_id, "f.rowid")
+            inner = (
+                "SELECT 1 FROM item_fts AS f JOIN item_search AS s ON s.item_id = f.rowid WHERE "
+                + " AND ".join(["item_fts MATCH :match", *where])
+            )
+            params["match"] = to_fts5(parsed)
+        else:
+            where, params = _filters(since, story_id, feed_id, "s.item_id")
+            inner = "SELECT 1 FROM item_search AS s WHERE " + " AND ".join(
+                ["s.document @@ CAST(:tsq AS tsquery)", *where]
+            )
+            params["tsq"] = to_tsquery(parsed)
+        found = await session.execute(
+            text(f"SELECT count(*) FROM ({inner} LIMIT :cap) AS matches"), {**params, "cap": cap}
+        )
+        return int(found.scalar() or 0)
 
 
 # ---------------------------------------------------------------------------

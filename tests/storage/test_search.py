@@ -21,6 +21,7 @@ from storage.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     SearchHit,
+    count_matches,
     index_pending,
     make_snippet,
     prune_items,
@@ -176,6 +177,9 @@ async def test_story_and_feed_filters(store: Storage) -> None:
         Decision(key=other, kind="new", development_id=3),
     ])
     assert await titles(store, "oil", story_id=story.id) == ["Maduro speaks on oil"]
+    assert await count_matches(store.engine, "oil", story_id=story.id) == 1
+    assert await count_matches(store.engine, "oil") == 3
+    assert await count_matches(store.engine, "oil", cap=2) == 2
     feed_b = await store.get_feed("https://b.example/rss")
     assert feed_b is not None and feed_b.id is not None
     assert await titles(store, "oil", feed_id=feed_b.id) == ["Oil spill in the Gulf"]
