@@ -64,6 +64,7 @@ _ACCEPT = (
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
+_DRAIN_LIMIT = 65_536
 # Response headers the parser needs (encoding detection, base URL, language).
 _KEPT_HEADERS = ("content-type", "content-location", "content-language")
 
@@ -234,9 +235,13 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         p = self.policy
+        # Our semaphores bound the requests in flight; the pool only has to keep
+        # idle connections to many hosts alive, so it is larger than the concurrency
+        # (a pool of exactly `concurrency` would close and reopen a connection for
+        # nearly every feed when polling more hosts than that).
         limits = httpx.Limits(
-            max_connections=p.concurrency,
-            max_keepalive_connections=p.concurrency,
+            max_connections=p.concurrency * 4,
+            max_keepalive_connections=p.concurrency * 4,
             keepalive_expiry=30.0,
         )
         transport = self._transport or _GuardedTransport(self._guard, limits=limits, proxy=p.proxy)
@@ -339,7 +344,7 @@ class Fetcher:
                         else:
                             return await self._finish(state, base, url, response, permanent_url)
                     finally:
-                        await response.aclose()
+                        await self._release(response)
             except BlockedAddressError as exc:
                 return replace(base, kind="refused", url=url, error=str(exc))
             except httpx.HTTPError as exc:
@@ -402,6 +407,23 @@ class Fetcher:
             return replace(out, kind="unchanged", **validators)
         kept = {k: headers[k] for k in _KEPT_HEADERS if k in headers}
         return replace(out, kind="ok", body=body, headers=kept, **validators)
+
+    async def _release(self, response: httpx.Response) -> None:
+        """Close the response, draining a small unread body first.
+
+        httpcore can only reuse a keep-alive connection whose response was read to
+        the end; 304s and redirects have tiny bodies, and reconnecting for each one
+        would double the cost of an unchanged poll.
+        """
+        if not response.is_stream_consumed and not response.is_closed:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) <= _DRAIN_LIMIT:
+                try:
+                    async for _ in response.aiter_raw():
+                        pass
+                except httpx.HTTPError:
+                    pass
+        await response.aclose()
 
     async def _read_limited(self, response: httpx.Response) -> bytes:
         limit = self.policy.max_body_bytes

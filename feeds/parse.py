@@ -22,14 +22,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import feedparser
 
+from feeds.fastpath import Unsupported, parse_fast
 from feeds.normalize import html_to_text, normalize_entry, outlet_name
 from stories.model import Item
 
-__all__ = ["FeedParseError", "ParsedFeed", "parse_feed", "parse_feed_async"]
+__all__ = ["Engine", "FeedParseError", "ParsedFeed", "parse_feed", "parse_feed_async"]
+
+Engine = Literal["auto", "feedparser"]
+"""``auto``: the stdlib fast path for plain UTF-8 RSS 2.0 / Atom 1.0, else feedparser."""
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY\s+%?\s*[\w.:-]+\s+(?:\"([^\"]*)\"|'([^']*)')", re.S)
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[.*?\]\s*>", re.S)
@@ -98,13 +102,15 @@ def parse_feed(
     url: str,
     fetched_at: datetime,
     headers: Mapping[str, str] | None = None,
+    engine: Engine = "auto",
 ) -> ParsedFeed:
     """Parse and normalise a feed body.
 
     ``headers`` are the HTTP response headers (at least Content-Type, for the
     charset). A feed that parses with a warning but has entries is returned with
     the warning in ``warnings``. Raises :class:`FeedParseError` if the body is not a
-    feed at all (HTML page, empty, broken beyond recovery).
+    feed at all (HTML page, empty, broken beyond recovery). ``engine="feedparser"``
+    skips the fast path (used to check that both paths agree).
     """
     if fetched_at.tzinfo is None:
         raise ValueError("fetched_at must be timezone-aware")
@@ -114,10 +120,21 @@ def parse_feed(
     content_type = _content_type(headers)
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url=url, fetched_at=fetched_at)
-    return _parse_xml_feed(body, url=url, fetched_at=fetched_at, content_type=content_type)
+    return _parse_xml_feed(body, url=url, fetched_at=fetched_at, content_type=content_type, engine=engine)
 
 
-def _parse_xml_feed(body: bytes, *, url: str, fetched_at: datetime, content_type: str) -> ParsedFeed:
+def _parse_xml_feed(
+    body: bytes, *, url: str, fetched_at: datetime, content_type: str, engine: Engine = "auto"
+) -> ParsedFeed:
+    if engine == "auto":
+        try:
+            fast = parse_fast(body, content_type)
+        except Unsupported:
+            pass
+        else:
+            return _build(
+                fast.feed, fast.entries, url=url, fetched_at=fetched_at, version=fast.version, warnings=[]
+            )
     # No Content-Location: feedparser would resolve RSS guids against it as if they
     # were links, changing ids; links are resolved in normalize instead.
     response_headers: dict[str, str] = {}

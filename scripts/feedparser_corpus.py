@@ -26,6 +26,7 @@ from pathlib import Path
 
 import feedparser
 
+from feeds.fastpath import Unsupported, parse_fast
 from feeds.parse import FeedParseError, parse_feed
 
 HEADER = re.compile(rb"^Header:\s+([^:]+):(.*)$", re.MULTILINE)
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         "exceptions": 0,
         "lost_entries": 0,
         "entries_dropped_empty": 0,
+        "fast_path_documents": 0,
+        "fast_path_differences": 0,
     }
     problems: list[dict[str, str]] = []
     reasons: dict[str, int] = {}
@@ -88,6 +91,24 @@ def main(argv: list[str] | None = None) -> int:
             )
             continue
         counts["parsed"] += 1
+        # Where the stdlib fast path takes the document, it must agree with feedparser.
+        try:
+            parse_fast(body, headers.get("content-type", ""))
+        except Unsupported:
+            pass
+        else:
+            counts["fast_path_documents"] += 1
+            slow = parse_feed(body, url=url, fetched_at=FETCHED, headers=headers, engine="feedparser")
+            if slow.items != feed.items or slow.title != feed.title:
+                counts["fast_path_differences"] += 1
+                problems.append(
+                    {
+                        "file": str(path),
+                        "problem": "fast path differs from feedparser",
+                        "fast": repr((feed.title, feed.items))[:600],
+                        "feedparser": repr((slow.title, slow.items))[:600],
+                    }
+                )
         counts["items"] += len(feed.items)
         if feed.items:
             counts["with_entries"] += 1
@@ -101,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"counts": counts, "parse_error_reasons": reasons, "problems": problems[: args.show]}
     json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
     print()
-    return 1 if counts["exceptions"] or counts["lost_entries"] else 0
+    failed = counts["exceptions"] or counts["lost_entries"] or counts["fast_path_differences"]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

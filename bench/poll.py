@@ -1,0 +1,351 @@
+"""Benchmark one full poll cycle (fetch -> parse -> normalise -> store) against lemon24/reader.
+
+    python bench/poll.py [--sizes 100 1000] [--skip-reader] [--executor thread|process|both]
+
+A local HTTP server (its own process, so it does not compete for our GIL) serves N
+RSS feeds of 50 items (~25 kB each, realistic HTML descriptions and tracking links),
+spread over 25 ports on 127.0.0.1 so per-host limits behave as with 25 publishers.
+Each measured configuration runs in a fresh process (clean peak RSS) on a fresh
+SQLite file and does three cycles over all N feeds:
+
+* ``initial``: every feed new, 50 new items each;
+* ``changed``: every feed changed (a rolling window: 5 new items, 45 known ones);
+* ``unchanged``: every feed answers 304 Not Modified to the conditional GET.
+
+newsbot runs the real poll cycle of ``newsbot fetch`` (bot.poller.Poller, with the
+storage repository); reader runs ``Reader.update_feeds(workers=20)`` on the same
+feeds. Prints one JSON object: per tool and N, seconds, feeds/s, items/s and peak
+RSS for each cycle, and reader/newsbot time ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ITEMS = 50
+NEW_PER_CHANGE = 5
+PORTS = 25
+CONCURRENCY = 20
+
+# --------------------------------------------------------------------------- server
+
+
+def feed_body(n: int, gen: int) -> bytes:
+    """Feed ``n`` at generation ``gen``: items gen*5 .. gen*5+49 (a rolling window)."""
+    first = gen * NEW_PER_CHANGE
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>',
+        f"<title>Bench Outlet {n}</title><link>https://outlet{n}.example/</link>",
+        "<description>Benchmark feed</description><language>en</language>",
+    ]
+    for k in range(first + ITEMS - 1, first - 1, -1):
+        day = 1 + k % 28
+        out.append(
+            f"<item><title>Outlet {n} report {k}: talks resume as ceasefire holds in the north"
+            f"</title><link>https://outlet{n}.example/news/2026/11/{day:02d}/report-{k}"
+            f"?utm_source=rss&amp;utm_medium=feed</link>"
+            f'<guid isPermaLink="false">outlet{n}-{k}</guid>'
+            f"<pubDate>Mon, {day:02d} Nov 2026 {k % 24:02d}:{k % 60:02d}:00 GMT</pubDate>"
+            f"<dc:creator>Reporter {k % 7}</dc:creator><category>World</category>"
+            "<description><![CDATA[<p>Negotiators met for a <b>third day</b> on Tuesday, "
+            "officials said, as a fragile ceasefire held across most of the northern "
+            "provinces. <a href='https://example.org/x'>Aid convoys</a> reached two towns "
+            "for the first time in weeks.</p><p>Diplomats cautioned that the most difficult "
+            "questions, including the withdrawal of armed groups and the return of displaced "
+            "families, had not yet been discussed.</p><img src='https://img.example/p.jpg'/>]]>"
+            "</description></item>"
+        )
+    out.append("</channel></rss>")
+    return "\n".join(out).encode()
+
+
+def run_server(ports: list[int], ready: Any) -> None:
+    """A minimal HTTP/1.1 keep-alive server (asyncio streams): GET /feed/N, /_gen/G."""
+    cache: dict[tuple[int, int], tuple[bytes, str]] = {}
+    state = {"gen": 0}
+
+    def body_for(n: int) -> tuple[bytes, str]:
+        key = (n, state["gen"])
+        if key not in cache:
+            cache[key] = (feed_body(n, state["gen"]), f'"{n}-{state["gen"]}"')
+        return cache[key]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                if path.startswith("/_gen/"):
+                    # Build every body before the timed cycle, so the server's own
+                    # work is not what gets measured.
+                    _, _, gen, count = path.split("/")
+                    state["gen"] = int(gen)
+                    cache.clear()
+                    for n in range(int(count)):
+                        body_for(n)
+                    body, status, extra = b"ok", "200 OK", ""
+                else:
+                    n = int(path.rsplit("/", 1)[1])
+                    etag = f'"{n}-{state["gen"]}"'
+                    if headers.get("if-none-match") == etag:
+                        body, status, extra = b"", "304 Not Modified", f"ETag: {etag}\r\n"
+                    else:
+                        body, _ = body_for(n)
+                        status = "200 OK"
+                        extra = f"ETag: {etag}\r\nContent-Type: application/rss+xml\r\n"
+                writer.write(
+                    f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers = [await asyncio.start_server(handle, "127.0.0.1", p, backlog=2048) for p in ports]
+        ready.set()
+        await asyncio.gather(*(s.serve_forever() for s in servers))
+
+    asyncio.run(main())
+
+
+def free_ports(count: int) -> list[int]:
+    import socket
+
+    socks = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def feed_urls(ports: list[int], n: int) -> list[str]:
+    return [f"http://127.0.0.1:{ports[i % len(ports)]}/feed/{i}" for i in range(n)]
+
+
+def set_generation(ports: list[int], gen: int, count: int) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/_gen/{gen}/{count}") as r:
+        r.read()
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dict[str, Any]:
+    """Run the three cycles through bot.poller.Poller with the real storage."""
+    from concurrent.futures import Executor, ProcessPoolExecutor
+    from datetime import timedelta
+
+    import feeds.poll as feeds_poll
+    from bot.poller import Poller
+    from feeds.fetch import Fetcher, FetchPolicy
+    from feeds.schedule import SchedulePolicy
+    from storage.db import upgrade
+    from storage.repository import Storage
+
+    tmp = tempfile.mkdtemp(prefix="newsbot-bench-")
+    db_url = f"sqlite:///{tmp}/bench.db"
+    upgrade(db_url)
+    policy = FetchPolicy(
+        allow_private_networks=True,
+        concurrency=CONCURRENCY,
+        per_host_concurrency=2,
+        timeout=60,
+    )
+    executor: Executor | None = None
+    if executor_kind == "process":
+        executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 2)
+        original = feeds_poll.parse_feed_async
+
+        async def in_pool(*args: Any, **kw: Any) -> Any:
+            kw.setdefault("executor", executor)
+            return await original(*args, **kw)
+
+        feeds_poll.parse_feed_async = in_pool  # type: ignore[assignment]
+
+    async def main() -> dict[str, Any]:
+        storage = Storage.connect(db_url)
+        for url in urls:
+            await storage.add_feed(url)
+        poller = Poller(storage, Fetcher(policy), SchedulePolicy(interval=timedelta(hours=1)))
+        cycles: dict[str, Any] = {}
+        async with poller:
+            for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
+                set_generation(ports, gen, len(urls))
+                t0 = time.perf_counter()
+                summary = await poller.poll_once(include_all=True)
+                seconds = time.perf_counter() - t0
+                parsed_items = ITEMS * summary.fetched
+                cycles[name] = {
+                    "seconds": round(seconds, 3),
+                    "feeds_per_s": round(len(urls) / seconds, 1),
+                    "items_per_s": round(parsed_items / seconds, 1),
+                    "fetched": summary.fetched,
+                    "not_modified": summary.not_modified,
+                    "new_items": summary.new_items,
+                    "errors": summary.errors,
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                }
+        cycles["stored_items"] = await storage.item_count()
+        await storage.close()
+        return cycles
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if executor is not None:
+            executor.shutdown()
+
+
+def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
+    """The same three cycles through lemon24/reader."""
+    from reader import make_reader
+
+    tmp = tempfile.mkdtemp(prefix="reader-bench-")
+    reader = make_reader(f"{tmp}/reader.sqlite")
+    for url in urls:
+        reader.add_feed(url)
+    cycles: dict[str, Any] = {}
+    for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
+        set_generation(ports, gen, len(urls))
+        t0 = time.perf_counter()
+        results = list(reader.update_feeds_iter(workers=CONCURRENCY, scheduled=False))
+        seconds = time.perf_counter() - t0
+        updated = [r for r in results if r.updated_feed is not None]
+        errors = [r for r in results if r.error is not None]
+        new = sum(r.updated_feed.new for r in updated)  # type: ignore[union-attr]
+        fetched = sum(
+            1 for r in updated if (r.updated_feed.new or r.updated_feed.modified)  # type: ignore[union-attr]
+        )
+        cycles[name] = {
+            "seconds": round(seconds, 3),
+            "feeds_per_s": round(len(urls) / seconds, 1),
+            "items_per_s": round(ITEMS * fetched / seconds, 1),
+            "fetched": fetched,
+            "new_items": new,
+            "errors": len(errors),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }
+    cycles["stored_items"] = reader.get_entry_counts().total
+    reader.close()
+    return cycles
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_child(tool: str, n: int, ports: list[int], executor: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        tool,
+        "--n",
+        str(n),
+        "--ports",
+        ",".join(map(str, ports)),
+        "--executor",
+        executor,
+    ]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        return {"error": out.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="poll-cycle benchmark: newsbot vs reader")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    ap.add_argument("--skip-reader", action="store_true")
+    ap.add_argument("--executor", choices=["thread", "process", "both"], default="both")
+    ap.add_argument("--child", choices=["newsbot", "reader"])
+    ap.add_argument("--n", type=int)
+    ap.add_argument("--ports")
+    args = ap.parse_args()
+
+    if args.child:
+        ports = [int(p) for p in args.ports.split(",")]
+        urls = feed_urls(ports, args.n)
+        if args.child == "newsbot":
+            result = newsbot_worker(urls, ports, args.executor)
+        else:
+            result = reader_worker(urls, ports)
+        print(json.dumps(result))
+        return
+
+    ports = free_ports(PORTS)
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=run_server, args=(ports, ready), daemon=True)
+    server.start()
+    ready.wait(10)
+    executors = ["thread", "process"] if args.executor == "both" else [args.executor]
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "workload": {
+            "items_per_feed": ITEMS,
+            "new_items_per_change": NEW_PER_CHANGE,
+            "hosts": PORTS,
+            "concurrency": CONCURRENCY,
+            "feed_bytes": len(feed_body(0, 0)),
+        },
+        "results": {},
+    }
+    try:
+        for n in args.sizes:
+            entry: dict[str, Any] = {}
+            for kind in executors:
+                entry[f"newsbot_{kind}"] = run_child("newsbot", n, ports, kind)
+            if not args.skip_reader:
+                entry["reader"] = run_child("reader", n, ports, "thread")
+                ratios = {}
+                for kind in executors:
+                    ours = entry[f"newsbot_{kind}"]
+                    theirs = entry["reader"]
+                    if "error" in ours or "error" in theirs:
+                        continue
+                    ratios[f"newsbot_{kind}"] = {
+                        cycle: round(theirs[cycle]["seconds"] / ours[cycle]["seconds"], 2)
+                        for cycle in ("initial", "changed", "unchanged")
+                    }
+                entry["speedup_vs_reader"] = ratios
+            report["results"][str(n)] = entry
+    finally:
+        server.terminate()
+        server.join(5)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
