@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Config, DatabaseConfig, FetchConfig, WorkerConfig  # noqa: E402
 from bot.poller import Poller  # noqa: E402
+from bot.worker import connect_storage  # noqa: E402
 from storage.db import upgrade  # noqa: E402
 from storage.models import FeedRow, ItemRow, utcnow  # noqa: E402
-from storage.repository import Storage  # noqa: E402
 from tests.scale.farm import FeedFarm  # noqa: E402
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
@@ -110,6 +110,8 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+BATCH = 50
+
 CONFIG = """
 [database]
 url = "{url}"
@@ -122,7 +124,7 @@ per_host_concurrency = 1000
 allow_private_networks = true
 
 [worker]
-batch_size = 50
+batch_size = {batch}
 lease_seconds = 60
 idle_seconds = 0.2
 track = false
@@ -133,7 +135,7 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
     with FeedFarm(items=items) as farm, fresh_schema(base) as url:
         add_feeds(url, farm, feeds)
         config = tmp / f"workers{workers}.toml"
-        config.write_text(CONFIG.format(url=url), encoding="utf-8")
+        config.write_text(CONFIG.format(url=url, batch=BATCH), encoding="utf-8")
         since = utcnow() - timedelta(seconds=5)
         launched = time.monotonic()
         procs = [
@@ -177,22 +179,24 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
         }
 
 
-async def _baseline(url: str, feeds: int) -> float:
+async def _baseline(url: str, feeds: int, batch: int) -> tuple[float, int]:
     config = Config(
         database=DatabaseConfig(url=url),
         fetch=FetchConfig(
             interval=3600, jitter=0, concurrency=20, per_host_concurrency=1000, allow_private_networks=True
         ),
-        worker=WorkerConfig(),
+        worker=WorkerConfig(batch_size=batch),
     )
-    storage = Storage.connect(url)
+    storage = connect_storage(config)  # the worker's pool, so only leasing and processes differ
     try:
         async with Poller.from_config(storage, config) as poller:
             started = time.monotonic()
-            summary = await poller.poll_once()
-            seconds = time.monotonic() - started
-        assert summary.fetched == feeds, summary.as_dict()
-        return seconds
+            due = await storage.due_feeds(utcnow())
+            fetched = 0
+            for start in range(0, len(due), batch):
+                summary = await poller.poll_once(feeds=due[start : start + batch])
+                fetched += summary.fetched
+            return time.monotonic() - started, fetched
     finally:
         await storage.close()
 
@@ -200,10 +204,11 @@ async def _baseline(url: str, feeds: int) -> float:
 def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
     with FeedFarm(items=items) as farm, fresh_schema(base) as url:
         add_feeds(url, farm, feeds)
-        seconds = asyncio.run(_baseline(url, feeds))
+        seconds, done = asyncio.run(_baseline(url, feeds, BATCH))
         return {
-            "what": "one process, Poller.poll_once() over every due feed, no leasing",
+            "what": f"one process, Poller.poll_once() over the due feeds in batches of {BATCH}, no leasing",
             "feeds": feeds,
+            "fetched": done,
             "seconds": round(seconds, 3),
             "feeds_per_s": round(feeds / seconds, 1),
             "peak_rss_mb": peak_rss_mb(os.getpid()),
@@ -224,6 +229,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for workers in counts:
             runs.append(run_workers(base, workers, args.feeds, args.items, Path(tmp)))
+            print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     baseline = run_baseline(base, args.feeds, args.items)
     one = next((r for r in runs if r["workers"] == 1), runs[0])
     for run in runs:
