@@ -1,0 +1,625 @@
+"""Developments: assigning each item, online and in arrival order, to an event.
+
+A *development* is one event as several outlets report it ("Fed's Plosser warns on
+taper", "Stocks fall after Fed official hints at faster tapering"). Each item either
+starts a development (kind ``new``), joins one and brings facts it did not have
+(``update``: new names, numbers, places) or joins one and repeats it (``rereport``).
+
+The method is single-pass TF-IDF clustering, improved where the naive version fails
+on news streams (measured with ``newsbot eval clustering``; see the README):
+
+- *Terms*: folded, accent-stripped words without stop words, plurals reduced, so raw
+  feed titles and pre-normalised corpora look alike; numbers kept. Title words count
+  double, because the title states the event and the summary adds context.
+- *Weights*: sublinear TF times IDF from document frequencies maintained online.
+- *Prototypes, grouped*: an item is compared by cosine with prototype centroids (each
+  the sum of its members' unit vectors), found through an inverted index so only
+  prototypes sharing a term are scored. A development is a *group* of prototypes.
+  When an item is close to two prototypes of different developments whose centroids
+  are also close to each other, the developments merge (the older id survives). This
+  repairs the early splits of single-pass clustering without diluting one centroid
+  with the other's vocabulary, which is what merging centroids would do.
+- *Size prior*: a prototype's score is scaled by ``1 + size_boost * ln(size)``, the
+  rich-get-richer prior of a Chinese restaurant process: established events attract
+  borderline items, a fresh singleton does not steal them.
+- *Time*: scores decay with the time between the item and the prototype's last item
+  (half-life ``half_life_hours``), and prototypes quiet for ``quiet_hours`` leave the
+  active set, so state stays bounded and old events stop attracting items.
+
+Facts (for ``update`` versus ``rereport``) are numbers and capitalised names in raw
+text; text with no capitals at all (pre-lowercased corpora) falls back to rare words.
+
+Everything is deterministic: the same items in the same order give the same
+decisions, and :meth:`Developments.to_dict` / :meth:`Developments.from_dict` round-trip
+the whole state through JSON-able values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from stories.model import Item, ItemKind
+
+__all__ = [
+    "Assignment",
+    "DevelopmentConfig",
+    "DevelopmentInfo",
+    "Developments",
+    "extract_facts",
+    "terms",
+]
+
+# Common function words of the languages feeds mostly carry (English first). They
+# match across unrelated events and would only add noise to short titles.
+_STOP_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers him his how i if in into is
+    it its itself just me more most my no nor not now of off on once only or other our out
+    over own same she should so some such than that the their them then there these they
+    this those through to too under until up very via was we were what when where which
+    while who whom why will with would you your s t ll d re ve don new says said say
+    el la los las de del y en un una por con para al lo se que es su
+    le les des du et au aux une pour sur dans est
+    der die das und den dem des ein eine mit von zu im ist fur auf
+    и в на с по о к за из от что как для не
+"""
+_STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+_WORD = re.compile(r"\w+")
+# A number as written in raw text: 3, 3.5, 1,200, 45%, and a currency sign in front.
+_NUMBER = re.compile(r"[$€£¥]?\d+(?:[.,]\d+)*%?")
+_SENTENCE_END = frozenset(".!?:;\"'“”«»—-")
+
+
+def _fold(text: str) -> str:
+    """Lowercase and strip accents ("Guaidó" -> "guaido"); ASCII takes the fast path."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _stem(word: str) -> str:
+    """Reduce an English plural to its singular ("cities" -> "city", "bronco" stays)."""
+    if len(word) > 3 and word[-1] == "s" and word[-2] not in "su'" and not word.endswith("is"):
+        if word.endswith("ies") and len(word) > 4:
+            return word[:-3] + "y"
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The content terms of a text: folded words, stop words out, plurals reduced."""
+    return [_stem(w) for w in _WORD.findall(_fold(text)) if w not in _STOP_WORDS]
+
+
+def extract_facts(item: Item) -> frozenset[str]:
+    """Fact keys an item states: numbers and capitalised names, folded.
+
+    A name is a run of capitalised words (``Charles Plosser``); each word also counts
+    alone, so a later bare ``Plosser`` is no new fact. The first word of a sentence is
+    capitalised anyway, so it counts only as an acronym (``NSA``). A Title Case title
+    capitalises every word, so from one only acronyms and words the summary also
+    capitalises count.
+    """
+    facts: set[str] = set()
+    text = item.text
+    for m in _NUMBER.finditer(text):
+        facts.add(m.group())
+    if text.islower() or not any(c.isupper() for c in text):
+        return frozenset(facts)
+    summary_names = _names(item.summary, None) if item.summary else set()
+    title_words = [w for w in _WORD.findall(item.title) if len(w) > 3]
+    capitalised = sum(1 for w in title_words if w[0].isupper())
+    title_case = len(title_words) >= 3 and capitalised >= 0.7 * len(title_words)
+    facts |= summary_names
+    facts |= _names(item.title, summary_names if title_case else None)
+    return frozenset(facts)
+
+
+_TOKEN = re.compile(r"\S+")
+_STRIP = ".,!?:;\"'“”‘’«»()[]"
+
+
+def _names(text: str, allowed: set[str] | None) -> set[str]:
+    """Capitalised runs in ``text``; with ``allowed``, only acronyms and allowed words."""
+    found: set[str] = set()
+    run: list[str] = []
+    sentence_start = True
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        core = token.strip(_STRIP)
+        ok = False
+        if core and core[0].isupper() and core.lower() not in _STOP_WORDS:
+            # An acronym is a name even where every word is capitalised.
+            ok = len(core) > 1 and core.isupper()
+            if not ok:
+                ok = _fold(core) in allowed if allowed is not None else not sentence_start
+        if ok:
+            run.append(core)
+        elif run:
+            _add_name(found, run)
+            run = []
+        sentence_start = token[-1] in _SENTENCE_END
+    if run:
+        _add_name(found, run)
+    return found
+
+
+def _add_name(facts: set[str], run: list[str]) -> None:
+    words = [_fold(w) for w in run]
+    facts.update(w for w in words if len(w) > 1)
+    if len(words) > 1:
+        facts.add(" ".join(words))
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentConfig:
+    """Tuning of the development clustering; the defaults are what newsbot ships.
+
+    One configuration serves every corpus and feed (no per-dataset tuning); see the
+    README's evaluation table for what it scores.
+    """
+
+    threshold: float = 0.2
+    """Minimum decayed, size-boosted cosine for an item to join a prototype."""
+    size_boost: float = 0.3
+    """Scale of the ``1 + size_boost * ln(size)`` prior on a prototype's score."""
+    merge_similarity: float = 0.35
+    """Centroid cosine at which two developments an item bridges are merged."""
+    title_weight: float = 2.0
+    """How much a title word counts against a summary word."""
+    half_life_hours: float = 36.0
+    """Time after which a prototype's pull on a new item halves."""
+    quiet_hours: float = 72.0
+    """A prototype without a new item for this long leaves the active set."""
+    max_terms: int = 60
+    """Terms a prototype keeps: its heaviest; the tail is noise and costs time."""
+    max_vocabulary: int = 500_000
+    """Document frequencies kept; beyond this, words seen once are forgotten."""
+    rare_fact_idf: float = 5.0
+    """For text without capitals: a word this rare counts as a fact."""
+    max_facts: int = 256
+    """Facts remembered per development (enough to tell an update from a repeat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where one item went: its development, its kind and the facts it added."""
+
+    development_id: int
+    kind: ItemKind
+    new_facts: tuple[str, ...] = ()
+    similarity: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentInfo:
+    """A development as the tracker sees it: for listing and digests."""
+
+    id: int
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    items: int
+    outlets: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Prototype:
+    group: int
+    size: int
+    last_seen: float
+    norm2: float
+    terms: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Development:
+    title: str
+    first_seen: float
+    last_seen: float
+    items: int
+    outlets: list[str]
+    facts: set[str]
+    prototypes: int  # live prototypes in the group; 0 means the development left
+
+
+_MAX_OUTLETS = 32
+
+
+class Developments:
+    """Online assignment of items to developments; bounded, deterministic state."""
+
+    def __init__(self, config: DevelopmentConfig | None = None) -> None:
+        self.config = config or DevelopmentConfig()
+        self._df: dict[str, int] = {}
+        self._docs = 0
+        self._now = -math.inf
+        self._next_id = 1
+        # term -> {prototype id: weight of the term in that prototype's centroid}
+        self._postings: dict[str, dict[int, float]] = {}
+        self._prototypes: dict[int, _Prototype] = {}
+        self._developments: dict[int, _Development] = {}
+        # merged development id -> the id it was merged into
+        self._merged: dict[int, int] = {}
+        self._since_sweep = 0
+
+    # -- public API ---------------------------------------------------------
+
+    def assign(self, item: Item) -> Assignment:
+        """Assign one item (call in arrival order) and return the decision."""
+        when = item.published.timestamp()
+        if when > self._now:
+            self._now = when
+        self._maybe_sweep()
+        vec = self._vector(item)
+        facts = extract_facts(item) or self._rare_facts(item, vec)
+        ranked = self._ranked(vec, when)
+        cfg = self.config
+        if ranked and ranked[0][0] >= cfg.threshold:
+            score, proto_id, dot = ranked[0]
+            proto = self._prototypes[proto_id]
+            self._add_to_prototype(proto_id, proto, vec, dot, when)
+            dev_id = self._find(proto.group)
+            dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4])
+            dev = self._developments[dev_id]
+            self._touch(dev, item, when)
+            added = sorted(facts - dev.facts)
+            if added:
+                self._remember(dev, added)
+                return Assignment(dev_id, "update", tuple(added), score)
+            return Assignment(dev_id, "rereport", (), score)
+        dev_id = self._new_development(item, vec, when)
+        self._remember(self._developments[dev_id], sorted(facts))
+        return Assignment(dev_id, "new", (), ranked[0][0] if ranked else 0.0)
+
+    def join(self, development_id: int, item: Item) -> int:
+        """Record that ``item`` (a copy the dedup found) belongs to a development.
+
+        Returns the development's current id (it may have merged since), or -1 when
+        it has left the active set, in which case nothing is recorded.
+        """
+        dev_id = self.resolve(development_id)
+        dev = self._developments.get(dev_id)
+        if dev is None or dev.prototypes == 0:
+            return -1
+        when = item.published.timestamp()
+        if when > self._now:
+            self._now = when
+        self._touch(dev, item, when)
+        return dev_id
+
+    def resolve(self, development_id: int) -> int:
+        """The id a development goes by now (after merges)."""
+        return self._find(development_id)
+
+    def info(self, development_id: int) -> DevelopmentInfo | None:
+        """What is known about an active development, or None once it has left."""
+        dev_id = self._find(development_id)
+        dev = self._developments.get(dev_id)
+        if dev is None:
+            return None
+        return DevelopmentInfo(
+            dev_id,
+            dev.title,
+            datetime.fromtimestamp(dev.first_seen, UTC),
+            datetime.fromtimestamp(dev.last_seen, UTC),
+            dev.items,
+            tuple(dev.outlets),
+        )
+
+    def active(self) -> list[int]:
+        """Ids of the developments in the active set, oldest first."""
+        return sorted(self._developments)
+
+    def __len__(self) -> int:
+        return len(self._developments)
+
+    # -- persistence ----------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-able values (see :meth:`from_dict`)."""
+        protos: dict[str, Any] = {}
+        for pid, p in self._prototypes.items():
+            protos[str(pid)] = {
+                "group": p.group,
+                "size": p.size,
+                "last_seen": p.last_seen,
+                "norm2": p.norm2,
+                "centroid": {t: self._postings[t][pid] for t in p.terms},
+            }
+        devs = {
+            str(did): {
+                "title": d.title,
+                "first_seen": d.first_seen,
+                "last_seen": d.last_seen,
+                "items": d.items,
+                "outlets": d.outlets,
+                "facts": sorted(d.facts),
+                "prototypes": d.prototypes,
+            }
+            for did, d in self._developments.items()
+        }
+        return {
+            "version": 1,
+            "config": asdict(self.config),
+            "df": self._df,
+            "docs": self._docs,
+            "now": self._now if math.isfinite(self._now) else None,
+            "next_id": self._next_id,
+            "prototypes": protos,
+            "developments": devs,
+            "merged": {str(k): v for k, v in self._merged.items()},
+            "since_sweep": self._since_sweep,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Developments:
+        """Rebuild the state :meth:`to_dict` produced; decisions continue identically."""
+        if data.get("version") != 1:
+            raise ValueError(f"unsupported developments state version {data.get('version')!r}")
+        self = cls(DevelopmentConfig(**data["config"]))
+        self._df = {str(k): int(v) for k, v in data["df"].items()}
+        self._docs = int(data["docs"])
+        self._now = -math.inf if data["now"] is None else float(data["now"])
+        self._next_id = int(data["next_id"])
+        # Insertion order matters for deterministic tie-breaking: keep the saved order.
+        for pid_s, p in data["prototypes"].items():
+            pid = int(pid_s)
+            centroid: dict[str, float] = p["centroid"]
+            self._prototypes[pid] = _Prototype(
+                int(p["group"]),
+                int(p["size"]),
+                float(p["last_seen"]),
+                float(p["norm2"]),
+                list(centroid),
+            )
+            for t, w in centroid.items():
+                self._postings.setdefault(t, {})[pid] = float(w)
+        for did_s, d in data["developments"].items():
+            self._developments[int(did_s)] = _Development(
+                d["title"],
+                float(d["first_seen"]),
+                float(d["last_seen"]),
+                int(d["items"]),
+                list(d["outlets"]),
+                set(d["facts"]),
+                int(d["prototypes"]),
+            )
+        self._merged = {int(k): int(v) for k, v in data["merged"].items()}
+        self._since_sweep = int(data["since_sweep"])
+        return self
+
+    # -- internals ------------------------------------------------------------
+
+    def _vector(self, item: Item) -> dict[str, float]:
+        """The item's unit TF-IDF vector; counts the item into the document frequencies."""
+        tf: dict[str, float] = {}
+        tw = self.config.title_weight
+        for t in terms(item.title):
+            tf[t] = tf.get(t, 0.0) + tw
+        if item.summary:
+            for t in terms(item.summary):
+                tf[t] = tf.get(t, 0.0) + 1.0
+        self._docs += 1
+        df = self._df
+        for t in tf:
+            df[t] = df.get(t, 0) + 1
+        if len(df) > self.config.max_vocabulary:
+            self._prune_vocabulary()
+        docs1 = self._docs + 1
+        vec: dict[str, float] = {}
+        norm2 = 0.0
+        for t, c in tf.items():
+            # Sublinear TF (1 + ln tf), smoothed IDF (+1 so no word weighs nothing).
+            w = (1.0 + math.log(c)) * (math.log(docs1 / (1 + df[t])) + 1.0)
+            vec[t] = w
+            norm2 += w * w
+        if norm2 > 0:
+            inv = 1.0 / math.sqrt(norm2)
+            for t in vec:
+                vec[t] *= inv
+        return vec
+
+    def _ranked(self, vec: dict[str, float], when: float) -> list[tuple[float, int, float]]:
+        """Prototypes sharing a term, best first: ``(score, prototype id, dot)``."""
+        acc: dict[int, float] = {}
+        postings = self._postings
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist:
+                for pid, w in plist.items():
+                    acc[pid] = acc.get(pid, 0.0) + x * w
+        if not acc:
+            return []
+        cfg = self.config
+        decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
+        boost = cfg.size_boost
+        protos = self._prototypes
+        ranked: list[tuple[float, int, float]] = []
+        for pid, dot in acc.items():
+            p = protos[pid]
+            score = dot / math.sqrt(p.norm2)
+            if p.size > 1:
+                score *= 1.0 + boost * math.log(p.size)
+            gap = abs(when - p.last_seen)
+            if gap > 0:
+                score *= math.exp(-decay_rate * gap)
+            ranked.append((score, pid, dot))
+        # Ties go to the older prototype, so the order is fully determined.
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        return ranked
+
+    def _add_to_prototype(
+        self, pid: int, proto: _Prototype, vec: dict[str, float], dot: float, when: float
+    ) -> None:
+        postings = self._postings
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist is None:
+                postings[t] = {pid: x}
+                proto.terms.append(t)
+            elif pid in plist:
+                plist[pid] += x
+            else:
+                plist[pid] = x
+                proto.terms.append(t)
+        # |c + v|^2 = |c|^2 + 2 c.v + |v|^2, with |v| = 1.
+        proto.norm2 += 2.0 * dot + 1.0
+        if len(proto.terms) > 2 * self.config.max_terms:
+            self._truncate(pid, proto)
+        proto.size += 1
+        proto.last_seen = max(proto.last_seen, when)
+
+    def _truncate(self, pid: int, proto: _Prototype) -> None:
+        """Keep a prototype's ``max_terms`` heaviest terms (ties: the earlier term)."""
+        postings = self._postings
+        weighted = sorted(
+            ((postings[t][pid], i, t) for i, t in enumerate(proto.terms)),
+            key=lambda r: (-r[0], r[1]),
+        )
+        keep = self.config.max_terms
+        for _, _, t in weighted[keep:]:
+            plist = postings[t]
+            del plist[pid]
+            if not plist:
+                del postings[t]
+        kept = sorted(weighted[:keep], key=lambda r: r[1])
+        proto.terms = [t for _, _, t in kept]
+        proto.norm2 = sum(w * w for w, _, _ in kept)
+
+    def _new_development(self, item: Item, vec: dict[str, float], when: float) -> int:
+        pid = self._next_id
+        self._next_id += 1
+        proto = _Prototype(group=pid, size=1, last_seen=when, norm2=1.0, terms=list(vec))
+        self._prototypes[pid] = proto
+        postings = self._postings
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist is None:
+                postings[t] = {pid: x}
+            else:
+                plist[pid] = x
+        self._developments[pid] = _Development(
+            title=item.title,
+            first_seen=when,
+            last_seen=when,
+            items=1,
+            outlets=[item.outlet] if item.outlet else [],
+            facts=set(),
+            prototypes=1,
+        )
+        return pid
+
+    def _merge_bridged(self, pid: int, dev_id: int, others: Iterable[tuple[float, int, float]]) -> int:
+        """Merge developments the item bridges, if their prototypes are alike too."""
+        cfg = self.config
+        for score, qid, _ in others:
+            if score < cfg.threshold:
+                break
+            other = self._find(self._prototypes[qid].group)
+            if other == dev_id:
+                continue
+            if self._centroid_cosine(pid, qid) >= cfg.merge_similarity:
+                dev_id = self._merge(dev_id, other)
+        return dev_id
+
+    def _centroid_cosine(self, a: int, b: int) -> float:
+        pa, pb = self._prototypes[a], self._prototypes[b]
+        if len(pa.terms) > len(pb.terms):
+            a, b, pa, pb = b, a, pb, pa
+        postings = self._postings
+        dot = 0.0
+        for t in pa.terms:
+            plist = postings[t]
+            wb = plist.get(b)
+            if wb is not None:
+                dot += plist[a] * wb
+        return dot / math.sqrt(pa.norm2 * pb.norm2)
+
+    def _merge(self, a: int, b: int) -> int:
+        """Merge two developments; the older (smaller) id survives."""
+        keep, gone = (a, b) if a < b else (b, a)
+        dk, dg = self._developments[keep], self._developments.pop(gone)
+        dk.first_seen = min(dk.first_seen, dg.first_seen)
+        dk.last_seen = max(dk.last_seen, dg.last_seen)
+        dk.items += dg.items
+        dk.prototypes += dg.prototypes
+        for o in dg.outlets:
+            if o not in dk.outlets and len(dk.outlets) < _MAX_OUTLETS:
+                dk.outlets.append(o)
+        self._remember(dk, sorted(dg.facts))
+        self._merged[gone] = keep
+        return keep
+
+    def _find(self, dev_id: int) -> int:
+        merged = self._merged
+        root = dev_id
+        while root in merged:
+            root = merged[root]
+        # Path compression keeps later look-ups short.
+        while dev_id in merged and merged[dev_id] != root:
+            merged[dev_id], dev_id = root, merged[dev_id]
+        return root
+
+    def _touch(self, dev: _Development, item: Item, when: float) -> None:
+        dev.items += 1
+        dev.last_seen = max(dev.last_seen, when)
+        if item.outlet and item.outlet not in dev.outlets and len(dev.outlets) < _MAX_OUTLETS:
+            dev.outlets.append(item.outlet)
+
+    def _remember(self, dev: _Development, facts: Iterable[str]) -> None:
+        room = self.config.max_facts - len(dev.facts)
+        for f in facts:
+            if room <= 0:
+                break
+            if f not in dev.facts:
+                dev.facts.add(f)
+                room -= 1
+
+    def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:
+        """Facts of text without capitals: words rare enough to name something."""
+        if item.text != item.text.lower():
+            return frozenset()
+        limit = self.config.rare_fact_idf
+        docs1 = self._docs + 1
+        return frozenset(t for t in vec if len(t) > 3 and math.log(docs1 / (1 + self._df[t])) + 1.0 >= limit)
+
+    def _maybe_sweep(self) -> None:
+        """Every 256 items, drop prototypes that have been quiet too long."""
+        self._since_sweep += 1
+        if self._since_sweep < 256:
+            return
+        self._since_sweep = 0
+        horizon = self._now - self.config.quiet_hours * 3600.0
+        stale = [pid for pid, p in self._prototypes.items() if p.last_seen < horizon]
+        for pid in stale:
+            proto = self._prototypes.pop(pid)
+            for t in proto.terms:
+                plist = self._postings[t]
+                del plist[pid]
+                if not plist:
+                    del self._postings[t]
+            dev_id = self._find(proto.group)
+            dev = self._developments.get(dev_id)
+            if dev is not None:
+                dev.prototypes -= 1
+                if dev.prototypes <= 0:
+                    del self._developments[dev_id]
+        if stale:
+            live = set(self._developments)
+            self._merged = {k: v for k, v in self._merged.items() if self._find(v) in live}
+
+    def _prune_vocabulary(self) -> None:
+        """Forget words seen once (and in no live centroid) when the vocabulary is full."""
+        postings = self._postings
+        self._df = {t: n for t, n in self._df.items() if n > 1 or t in postings}
