@@ -203,11 +203,14 @@ def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dic
             for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
                 set_generation(ports, gen, len(urls))
                 t0 = time.perf_counter()
+                c0 = time.process_time()
                 summary = await poller.poll_once(include_all=True)
                 seconds = time.perf_counter() - t0
+                cpu = time.process_time() - c0
                 parsed_items = ITEMS * summary.fetched
                 cycles[name] = {
                     "seconds": round(seconds, 3),
+                    "cpu_seconds": round(cpu, 3),
                     "feeds_per_s": round(len(urls) / seconds, 1),
                     "items_per_s": round(parsed_items / seconds, 1),
                     "fetched": summary.fetched,
@@ -227,6 +230,44 @@ def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dic
             executor.shutdown()
 
 
+def feeds_only_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
+    """The same cycles through feeds.poll alone (fetch, parse, normalise, schedule; no
+    database): what the feeds layer costs, apart from storage."""
+    from feeds.fetch import Fetcher, FetchPolicy
+    from feeds.poll import poll_feeds
+    from stories.model import FeedState
+
+    policy = FetchPolicy(
+        allow_private_networks=True, concurrency=CONCURRENCY, per_host_concurrency=2, timeout=60
+    )
+
+    async def main() -> dict[str, Any]:
+        states = [FeedState(url=u, id=i) for i, u in enumerate(urls)]
+        cycles: dict[str, Any] = {}
+        async with Fetcher(policy) as fetcher:
+            for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
+                set_generation(ports, gen, len(urls))
+                t0 = time.perf_counter()
+                c0 = time.process_time()
+                results = [r async for r in poll_feeds(fetcher, states)]
+                seconds = time.perf_counter() - t0
+                states = [r.state for r in results]
+                fetched = sum(r.outcome.kind == "ok" for r in results)
+                cycles[name] = {
+                    "seconds": round(seconds, 3),
+                    "cpu_seconds": round(time.process_time() - c0, 3),
+                    "feeds_per_s": round(len(urls) / seconds, 1),
+                    "items_per_s": round(sum(len(r.items) for r in results) / seconds, 1),
+                    "fetched": fetched,
+                    "not_modified": sum(r.outcome.kind == "not_modified" for r in results),
+                    "errors": sum(r.outcome.is_failure for r in results),
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                }
+        return cycles
+
+    return asyncio.run(main())
+
+
 def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
     """The same three cycles through lemon24/reader."""
     from reader import make_reader
@@ -239,8 +280,10 @@ def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
     for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
         set_generation(ports, gen, len(urls))
         t0 = time.perf_counter()
+        c0 = time.process_time()
         results = list(reader.update_feeds_iter(workers=CONCURRENCY, scheduled=False))
         seconds = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         updated = [r for r in results if r.updated_feed is not None]
         errors = [r for r in results if r.error is not None]
         new = sum(r.updated_feed.new for r in updated)  # type: ignore[union-attr]
@@ -249,6 +292,7 @@ def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
         )
         cycles[name] = {
             "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3),
             "feeds_per_s": round(len(urls) / seconds, 1),
             "items_per_s": round(ITEMS * fetched / seconds, 1),
             "fetched": fetched,
@@ -290,7 +334,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--skip-reader", action="store_true")
     ap.add_argument("--executor", choices=["thread", "process", "both"], default="both")
-    ap.add_argument("--child", choices=["newsbot", "reader"])
+    ap.add_argument("--child", choices=["newsbot", "feeds", "reader"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--ports")
     args = ap.parse_args()
@@ -300,6 +344,8 @@ def main() -> None:
         urls = feed_urls(ports, args.n)
         if args.child == "newsbot":
             result = newsbot_worker(urls, ports, args.executor)
+        elif args.child == "feeds":
+            result = feeds_only_worker(urls, ports)
         else:
             result = reader_worker(urls, ports)
         print(json.dumps(result))
@@ -312,7 +358,11 @@ def main() -> None:
     ready.wait(10)
     executors = ["thread", "process"] if args.executor == "both" else [args.executor]
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
         "workload": {
             "items_per_feed": ITEMS,
             "new_items_per_change": NEW_PER_CHANGE,
@@ -325,6 +375,7 @@ def main() -> None:
     try:
         for n in args.sizes:
             entry: dict[str, Any] = {}
+            entry["feeds_layer_only"] = run_child("feeds", n, ports, "thread")
             for kind in executors:
                 entry[f"newsbot_{kind}"] = run_child("newsbot", n, ports, kind)
             if not args.skip_reader:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -184,11 +185,12 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     URL check still does.
     """
 
-    def __init__(self, guard: Guard, *, limits: httpx.Limits, proxy: str | None) -> None:
-        super().__init__(limits=limits, proxy=proxy or None, retries=0)
+    def __init__(
+        self, guard: Guard, *, limits: httpx.Limits, proxy: str | None, ssl_context: ssl.SSLContext
+    ) -> None:
+        super().__init__(verify=ssl_context, limits=limits, proxy=proxy or None, retries=0)
         if proxy:
             return
-        ssl_context = httpx.create_ssl_context()
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
@@ -199,6 +201,43 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             retries=0,
             network_backend=GuardedNetworkBackend(guard),
         )
+
+
+class _PerOriginTransport(httpx.AsyncBaseTransport):
+    """One small connection pool per origin (scheme, host, port).
+
+    httpcore's pool scans every connection it holds on each request, so one shared
+    pool big enough for hundreds of hosts costs more CPU per request than the
+    request itself. Per-origin pools hold at most ``per_host`` connections each,
+    which is also the politeness limit, so each scan is tiny.
+    """
+
+    def __init__(self, guard: Guard, *, per_host: int, keepalive_expiry: float) -> None:
+        self._guard = guard
+        self._limits = httpx.Limits(
+            max_connections=per_host,
+            max_keepalive_connections=per_host,
+            keepalive_expiry=keepalive_expiry,
+        )
+        self._ssl_context = httpx.create_ssl_context()  # loading CA certificates is slow: once
+        self._pools: dict[tuple[bytes, bytes, int | None], _GuardedTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through its origin's pool, creating the pool on first use."""
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _GuardedTransport(
+                self._guard, limits=self._limits, proxy=None, ssl_context=self._ssl_context
+            )
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
 
 class _TooLarge(Exception):
@@ -235,16 +274,19 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         p = self.policy
-        # Our semaphores bound the requests in flight; the pool only has to keep
-        # idle connections to many hosts alive, so it is larger than the concurrency
-        # (a pool of exactly `concurrency` would close and reopen a connection for
-        # nearly every feed when polling more hosts than that).
-        limits = httpx.Limits(
-            max_connections=p.concurrency * 4,
-            max_keepalive_connections=p.concurrency * 4,
-            keepalive_expiry=30.0,
-        )
-        transport = self._transport or _GuardedTransport(self._guard, limits=limits, proxy=p.proxy)
+        transport: httpx.AsyncBaseTransport
+        if self._transport is not None:
+            transport = self._transport
+        elif p.proxy:
+            # Everything goes to the proxy: one pool for that one origin.
+            limits = httpx.Limits(max_connections=p.concurrency, keepalive_expiry=30.0)
+            transport = _GuardedTransport(
+                self._guard, limits=limits, proxy=p.proxy, ssl_context=httpx.create_ssl_context()
+            )
+        else:
+            transport = _PerOriginTransport(
+                self._guard, per_host=p.per_host_concurrency, keepalive_expiry=30.0
+            )
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(p.timeout, connect=p.connect_timeout),
