@@ -662,6 +662,20 @@ async def _rank_postgresql(
         isinstance(leaf, Term) and leaf.prefix for leaf in _positive_leaves(query)
     )
     windows = _WINDOW_DAYS if bounded else ()
+    if windows and not (since is not None and since >= now - timedelta(days=windows[0])):
+        # Few matches (a rare word, a small story): rank them all at once, found
+        # through the GIN index, rather than filter window after window of recent
+        # items for them. Counting stops early for common words.
+        found = await session.execute(
+            text(
+                "SELECT count(*) FROM (SELECT 1 FROM item_search AS s WHERE "
+                + " AND ".join(["s.document @@ CAST(:tsq AS tsquery)", *where])
+                + " LIMIT :cap) AS matches"
+            ),
+            {**values, "cap": _RANK_ALL_BELOW + 1},
+        )
+        if (found.scalar() or 0) <= _RANK_ALL_BELOW:
+            windows = ()
     windowed = ranking([*where, "s.published_epoch >= :lower"])
     for days in (*windows, None):
         edge = None if days is None else now - timedelta(days=days)
