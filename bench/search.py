@@ -314,6 +314,10 @@ async def index_all(url: str) -> float:
     try:
         await index_pending(engine, batch=5_000)
         await optimize_index(engine)
+        # Planner statistics for every table, as autovacuum (PostgreSQL) or a
+        # periodic ANALYZE (SQLite) would have them on a running bot.
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
     finally:
         await engine.dispose()
     return time.perf_counter() - started
