@@ -204,14 +204,23 @@ async def _baseline(url: str, feeds: int, batch: int) -> tuple[float, int]:
 def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
     with FeedFarm(items=items) as farm, fresh_schema(base) as url:
         add_feeds(url, farm, feeds)
-        seconds, done = asyncio.run(_baseline(url, feeds, BATCH))
+        # In a process of its own, like the workers: the farm's server threads here would
+        # otherwise share this interpreter's GIL with the poller.
+        child = subprocess.run(
+            [sys.executable, __file__, "--baseline-child", url, str(feeds)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, done, peak = json.loads(child.stdout)
         return {
             "what": f"one process, Poller.poll_once() over the due feeds in batches of {BATCH}, no leasing",
             "feeds": feeds,
             "fetched": done,
             "seconds": round(seconds, 3),
             "feeds_per_s": round(feeds / seconds, 1),
-            "peak_rss_mb": peak_rss_mb(os.getpid()),
+            "peak_rss_mb": peak,
         }
 
 
@@ -220,7 +229,13 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--items", type=int, default=2)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--baseline-child", nargs=2, metavar=("URL", "FEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_child:
+        url, count = args.baseline_child
+        seconds, done = asyncio.run(_baseline(url, int(count), BATCH))
+        print(json.dumps([seconds, done, peak_rss_mb(os.getpid())]))
+        return
     base = os.environ.get(PG_ENV)
     if not base:
         raise SystemExit(f"bench/scale.py needs PostgreSQL: set {PG_ENV}")
