@@ -663,19 +663,28 @@ async def _rank_postgresql(
     )
     windows = _WINDOW_DAYS if bounded else ()
     if windows and not (since is not None and since >= now - timedelta(days=windows[0])):
-        # Few matches (a rare word, a small story): rank them all at once, found
-        # through the GIN index, rather than filter window after window of recent
-        # items for them. Counting stops early for common words.
-        found = await session.execute(
+        # Few candidates (a rare word, a small story or feed): rank them all at
+        # once rather than filter window after window of recent items for them.
+        # Counting stops early for common words.
+        counts = [
+            text(f"SELECT count(*) FROM {table} WHERE {column} = :{key}")
+            for table, column, key in (
+                ("story_items", "story_id", "story"),
+                ("item_sources", "feed_id", "feed"),
+            )
+            if key in params
+        ]
+        counts.append(
             text(
-                "SELECT count(*) FROM (SELECT 1 FROM item_search AS s WHERE "
-                + " AND ".join(["s.document @@ CAST(:tsq AS tsquery)", *where])
-                + " LIMIT :cap) AS matches"
-            ),
-            {**values, "cap": _RANK_ALL_BELOW + 1},
+                "SELECT count(*) FROM (SELECT 1 FROM item_search AS s "
+                "WHERE s.document @@ CAST(:tsq AS tsquery) LIMIT :cap) AS matches"
+            )
         )
-        if (found.scalar() or 0) <= _RANK_ALL_BELOW:
-            windows = ()
+        for count in counts:
+            found = await session.execute(count, {**values, "cap": _RANK_ALL_BELOW + 1})
+            if (found.scalar() or 0) <= _RANK_ALL_BELOW:
+                windows = ()
+                break
     windowed = ranking([*where, "s.published_epoch >= :lower"])
     for days in (*windows, None):
         edge = None if days is None else now - timedelta(days=days)
