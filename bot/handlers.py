@@ -655,7 +655,8 @@ async def digest(update: Update, context: Context) -> None:
     rt, _, chat = setup
     if chat.paused:
         await delivery.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
-    written = await send_digest_now(rt.storage, rt.config, chat.id)
+    async with rt.digest_lock:
+        written = await send_digest_now(rt.storage, rt.config, chat.id)
     if written is None:
         await send(update, context, "This chat has no subscriptions yet: /subscribe NAME. See /stories.")
     elif written == 0:
@@ -844,7 +845,8 @@ async def feed(update: Update, context: Context) -> None:
         if poller is None:
             text += " It will be fetched on the next poll."
         else:
-            summary = await poller.poll_once(feeds=[state])
+            async with rt.poll_lock:
+                summary = await poller.poll_once(feeds=[state])
             report = summary.reports[0] if summary.reports else None
             if report is not None and report.error:
                 text += (

@@ -3,6 +3,7 @@ bot's own runtime state (permission cache, outbox sender) kept in ``application.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,10 @@ class Runtime:
     sender: OutboxSender
     bot_username: str = ""
     searches: dict[str, str] = field(default_factory=dict)
+    # One poll at a time: the poll job and /feed add must not fetch the same feed at once.
+    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # One digest writer at a time: two concurrent builds would both see the same unseen items.
+    digest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def config(self) -> Config:

@@ -63,6 +63,10 @@ __all__ = [
 ]
 
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
+# A run that outlasts its interval makes the next one return at once (each job guards itself
+# with a lock) instead of APScheduler logging "maximum number of running instances" warnings;
+# runs missed while the loop was busy collapse into one.
+_JOB_KWARGS: dict[str, Any] = {"max_instances": 3, "coalesce": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,25 +95,31 @@ async def poll_cycle(runtime: Runtime) -> CycleReport:
     """Fetch due feeds, track new items, write breaking alerts, and send what is pending."""
     services = runtime.services
     feeds = new_items = decisions = 0
-    if services.poller is not None:
-        summary = await services.poller.poll_once()
-        feeds, new_items = summary.feeds, summary.new_items
-    if services.tracking is not None:
-        decisions = len(await services.tracking.track_pending())
-    alerts = await breaking_alerts(services.storage, services.config)
+    async with runtime.poll_lock:
+        if services.poller is not None:
+            summary = await services.poller.poll_once()
+            feeds, new_items = summary.feeds, summary.new_items
+        if services.tracking is not None:
+            decisions = len(await services.tracking.track_pending())
+        async with runtime.digest_lock:
+            alerts = await breaking_alerts(services.storage, services.config)
     sent = await runtime.sender.send_pending()
     return CycleReport(feeds, new_items, decisions, alerts, sent)
 
 
 async def digest_cycle(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Write every due digest to the outbox and send; returns the messages written."""
-    written = await run_due_digests(runtime.storage, runtime.config, now=now)
+    async with runtime.digest_lock:
+        written = await run_due_digests(runtime.storage, runtime.config, now=now)
     await runtime.sender.send_pending()
     return written
 
 
 async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    report = await poll_cycle(runtime_of(context))
+    runtime = runtime_of(context)
+    if runtime.poll_lock.locked():
+        return  # the previous cycle (or a /feed add) is still running
+    report = await poll_cycle(runtime)
     if report.feeds or report.alerts:
         log.info(
             "poll: feeds=%d new_items=%d decisions=%d alerts=%d sent=%d",
@@ -122,7 +132,10 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    written = await digest_cycle(runtime_of(context))
+    runtime = runtime_of(context)
+    if runtime.digest_lock.locked():
+        return
+    written = await digest_cycle(runtime)
     if written:
         log.info("digests: %d messages written", written)
 
@@ -223,9 +236,19 @@ def build_application(
     if jobs is None:
         raise RuntimeError('the JobQueue is missing: install "python-telegram-bot[job-queue]"')
     if services.poller is not None or services.tracking is not None:
-        jobs.run_repeating(_poll_job, interval=intervals.poll, first=intervals.first_poll, name="poll")
-    jobs.run_repeating(_digest_job, interval=intervals.digest, first=intervals.digest, name="digests")
-    jobs.run_repeating(_outbox_job, interval=intervals.outbox, first=intervals.outbox, name="outbox")
+        jobs.run_repeating(
+            _poll_job,
+            interval=intervals.poll,
+            first=intervals.first_poll,
+            name="poll",
+            job_kwargs=_JOB_KWARGS,
+        )
+    jobs.run_repeating(
+        _digest_job, interval=intervals.digest, first=intervals.digest, name="digests", job_kwargs=_JOB_KWARGS
+    )
+    jobs.run_repeating(
+        _outbox_job, interval=intervals.outbox, first=intervals.outbox, name="outbox", job_kwargs=_JOB_KWARGS
+    )
     return app
 
 
