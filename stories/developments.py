@@ -130,25 +130,40 @@ _STRIP = ".,!?:;\"'“”‘’«»()[]"
 
 
 def _names(text: str, allowed: set[str] | None) -> set[str]:
-    """Capitalised runs in ``text``; with ``allowed``, only acronyms and allowed words."""
+    """Capitalised runs in ``text``; with ``allowed``, only acronyms and allowed words.
+
+    A capitalised word starting a sentence counts when the next word is capitalised
+    too ("Philadelphia Fed President ..."), as names rarely come alone there.
+    """
     found: set[str] = set()
-    run: list[str] = []
+    cores: list[str] = []
+    starts: list[bool] = []
     sentence_start = True
     for m in _TOKEN.finditer(text):
         token = m.group()
-        core = token.strip(_STRIP)
+        # "Fed's" names the Fed: the possessive is no part of the name.
+        cores.append(token.strip(_STRIP).removesuffix("'s").removesuffix("’s"))
+        starts.append(sentence_start)
+        sentence_start = token[-1] in _SENTENCE_END
+
+    def capitalised(core: str) -> bool:
+        return bool(core) and core[0].isupper() and core.lower() not in _STOP_WORDS
+
+    run: list[str] = []
+    for i, core in enumerate(cores):
         ok = False
-        if core and core[0].isupper() and core.lower() not in _STOP_WORDS:
+        if capitalised(core):
             # An acronym is a name even where every word is capitalised.
             ok = len(core) > 1 and core.isupper()
-            if not ok:
-                ok = _fold(core) in allowed if allowed is not None else not sentence_start
+            if not ok and allowed is not None:
+                ok = _fold(core) in allowed
+            elif not ok:
+                ok = not starts[i] or (i + 1 < len(cores) and capitalised(cores[i + 1]))
         if ok:
             run.append(core)
         elif run:
             _add_name(found, run)
             run = []
-        sentence_start = token[-1] in _SENTENCE_END
     if run:
         _add_name(found, run)
     return found
@@ -273,7 +288,12 @@ class Developments:
             dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4])
             dev = self._developments[dev_id]
             self._touch(dev, item, when)
-            added = sorted(facts - dev.facts)
+            known = dev.facts
+            # A name is new only if one of its words is: "Fed's Plosser" after
+            # "Charles Plosser" and "Fed" adds nothing.
+            added = sorted(
+                f for f in facts - known if " " not in f or any(w not in known for w in f.split())
+            )
             if added:
                 self._remember(dev, added)
                 return Assignment(dev_id, "update", tuple(added), score)
