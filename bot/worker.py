@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -35,7 +36,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from feeds.fetch import Fetcher, FetchOutcome, FetchPolicy
 from storage.db import backend_name, make_async_engine
@@ -71,9 +71,8 @@ from .observability import (
     log_event,
 )
 from .poller import Poller, PollSummary, fetch_policy, schedule_policy
-
-if TYPE_CHECKING:
-    from .tracking import TrackingService
+from .tracking import BATCH as TRACK_BATCH
+from .tracking import STATE_NAME, TrackingService
 
 log = logging.getLogger("newsbot.worker")
 
@@ -115,6 +114,43 @@ class PoliteFetcher(Fetcher):
         return holds
 
 
+class FleetTracking(TrackingService):
+    """The tracking service for the one tracker among many workers.
+
+    It catches up by the ``tracked`` flag instead of an id cursor. Workers insert items
+    concurrently: an item's id is drawn when it is inserted, but its transaction may
+    commit after a later id's has. A cursor (``items_after(last_id)``) that already
+    moved past the late id would never see that item; asking for untracked items does.
+    Decisions made while catching up in ``start`` are kept for ``take_decisions``.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage)
+        self._made: list[Decision] = []
+        self._fleet_lock = asyncio.Lock()
+
+    async def track_pending(self) -> list[Decision]:
+        """Decide on every item not yet decided on, oldest first; return the decisions."""
+        async with self._fleet_lock:
+            await self.refresh_stories()
+            decisions: list[Decision] = []
+            while batch := await self.storage.untracked_items(limit=TRACK_BATCH):
+                made = [self.tracker.observe(key, item) for key, item in batch]
+                await self.storage.record_decisions(made)
+                self.last_item_id = max(self.last_item_id, batch[-1][0])
+                await self.storage.save_tracker_state(
+                    STATE_NAME, json.dumps(self.tracker.to_dict()), self.last_item_id
+                )
+                decisions.extend(made)
+            self._made.extend(decisions)
+            return decisions
+
+    def take_decisions(self) -> list[Decision]:
+        """The decisions made since the last call (including those made by ``start``)."""
+        made, self._made = self._made, []
+        return made
+
+
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """What one leased batch did."""
@@ -149,7 +185,7 @@ class Worker:
         self.fetcher = PoliteFetcher(fetch_policy(config.fetch))
         self.poller = Poller(storage, self.fetcher, schedule_policy(config.fetch))
         self.tracker_lock = SessionLock(storage, TRACKER_LOCK)
-        self.tracking: TrackingService | None = None
+        self.tracking: FleetTracking | None = None
         self.last_tick = time.monotonic()
         self.batches = 0
 
@@ -266,16 +302,15 @@ class Worker:
                 self.metrics.inc(TRACK_RUNS, outcome="skipped")
                 return []
             # Leader now: start from the saved state, which the previous leader kept current.
-            from .tracking import TrackingService
-
-            self.tracking = TrackingService(self.storage)
+            self.tracking = FleetTracking(self.storage)
             await self.tracking.start()
             log_event(log, "tracker_leader", worker=self.name, last_item=self.tracking.last_item_id)
         elif not await self.tracker_lock.still_held():
             self.tracking = None
             return []
         assert self.tracking is not None
-        decisions = await self.tracking.track_pending()
+        await self.tracking.track_pending()
+        decisions = self.tracking.take_decisions()
         self.metrics.inc(TRACK_RUNS, outcome="ran")
         for decision in decisions:
             self.metrics.inc(DEVELOPMENTS, kind=decision.kind)
@@ -285,7 +320,6 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Lease, poll, release and track until ``stop`` is set."""
-        tracking = self.config.worker.track
         async with self.poller:
             try:
                 failures = 0
@@ -310,12 +344,9 @@ class Worker:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), pause)
                         continue
-                    if tracking and not stop.is_set():
+                    if self.config.worker.track and not stop.is_set():
                         try:
                             await self.track()
-                        except ImportError as exc:  # a build without the tracker still fetches
-                            log.warning("story tracker unavailable, this worker only fetches: %s", exc)
-                            tracking = False
                         except Exception:  # a tracker bug must not stop fetching
                             log.exception("tracking failed")
                     if result.leased == 0:

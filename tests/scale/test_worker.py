@@ -197,3 +197,82 @@ async def test_worker_survives_its_database_connections_being_killed(database_ur
     finally:
         await storage.close()
         await admin.close()
+
+
+async def test_exactly_one_worker_tracks_and_a_successor_takes_over(database_url: str) -> None:
+    """The tracker lock makes one worker the tracker; when it stops, another resumes from saved state."""
+    first_store, second_store = Storage.connect(database_url), Storage.connect(database_url)
+    try:
+        with FeedFarm(items=3) as farm:
+            for n in range(6):
+                await first_store.add_feed(farm.url(n))
+            config = _config(database_url, batch_size=3, track=True)
+            first = Worker(first_store, config, name="w-a", metrics=Metrics())
+            second = Worker(second_store, config, name="w-b", metrics=Metrics())
+            async with first.poller, second.poller:
+                await first.run_batch()
+                decided = await first.track()
+                assert len(decided) == 9 and first.tracker_lock.held
+                await second.run_batch()
+                if database_url.startswith("postgresql"):
+                    assert await second.track() == []  # the lock is taken: this worker only fetches
+                    assert not second.tracker_lock.held
+                    assert len(await first.track()) == 9  # the leader decides on the other's items too
+                    await first.tracker_lock.release()  # the leader stops (or dies)
+                    assert await second.track() == []  # successor: loads the saved state, nothing new
+                    assert second.tracker_lock.held and second.tracking is not None
+                    assert first.tracking is not None
+                    assert second.tracking.last_item_id == first.tracking.last_item_id
+                else:
+                    assert len(await second.track()) == 9  # SQLite: one process, the lock is always granted
+            await second.tracker_lock.release()
+        async with first_store.session() as session:
+            untracked = await session.scalar(select(func.count(ItemRow.id)).where(ItemRow.tracked.is_(False)))
+        assert untracked == 0
+    finally:
+        await first_store.close()
+        await second_store.close()
+
+
+async def test_the_tracker_sees_an_item_whose_transaction_commits_late(database_url: str) -> None:
+    """Ids are drawn at insert, commits land later: a late commit below the cursor is still tracked."""
+    from datetime import UTC, datetime
+
+    from bot.worker import FleetTracking
+    from stories.model import Item
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: commits cannot interleave")
+    storage = Storage.connect(database_url)
+    try:
+        feed = await storage.add_feed("http://a.example/feed.xml")
+        assert feed.id is not None
+        now = datetime.now(UTC)
+        tracking = FleetTracking(storage)
+        await tracking.start()
+        async with storage.session() as slow:
+            await slow.begin()
+            late = ItemRow(
+                url="http://a.example/late", title="Late", outlet="A", published=now, first_seen=now
+            )
+            slow.add(late)
+            await slow.flush()  # id drawn, not committed
+            item = Item(
+                guid="early",
+                url="http://a.example/early",
+                title="Early",
+                summary="",
+                published=now,
+                outlet="A",
+            )
+            [(early_id, _)] = (await storage.store_items(feed.id, [item], fetched_at=now)).new
+            assert early_id > late.id
+            await tracking.track_pending()
+            assert [d.key for d in tracking.take_decisions()] == [early_id]
+            await slow.commit()
+        await tracking.track_pending()
+        assert [d.key for d in tracking.take_decisions()] == [late.id]
+        async with storage.session() as session:
+            assert await session.scalar(select(func.count(ItemRow.id)).where(ItemRow.tracked.is_(False))) == 0
+    finally:
+        await storage.close()
