@@ -167,6 +167,7 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
         seconds = finished - first
         return {
             "workers": workers,
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "feeds": feeds,
             "requests": len(log),
             "duplicate_fetches": len(log) - len(set(log)),
@@ -258,6 +259,9 @@ def main() -> None:
             {
                 "benchmark": "scale",
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                # The machine is shared: a load average above its CPU count means other
+                # work competed with these runs, and the figures are lower bounds.
+                "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                 "feeds": args.feeds,
                 "items_per_feed": args.items,
                 "baseline": baseline,
