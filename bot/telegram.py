@@ -21,6 +21,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
@@ -266,7 +267,9 @@ async def serve(app: BotApplication, stop: asyncio.Event, *, poll_timeout: int =
             await updater.start_webhook(
                 listen=webhook.listen,
                 port=webhook.port,
-                url_path=config.telegram.token.split(":", 1)[0],
+                # The path Telegram posts to is the public URL's path (a reverse proxy in front
+                # usually keeps it); without one, the bot id.
+                url_path=urlsplit(webhook.url).path.strip("/") or config.telegram.token.split(":", 1)[0],
                 webhook_url=webhook.url or None,
                 secret_token=webhook.secret_token or None,
                 allowed_updates=Update.ALL_TYPES,

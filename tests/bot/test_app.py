@@ -101,7 +101,7 @@ async def test_webhook_mode_checks_the_secret_token(
         await tg.wait_for(lambda: app.running, timeout=10)  # running: the webhook server listens
         [call] = tg.calls("setWebhook")
         assert call.params["url"] == "https://bot.example/hook" and call.params["secret_token"] == "s3cret"
-        hook = f"http://127.0.0.1:{port}/{tg.token.split(':')[0]}"
+        hook = f"http://127.0.0.1:{port}/hook"  # the public URL's path
         update = {
             "update_id": 1,
             "message": {
