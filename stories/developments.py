@@ -263,6 +263,8 @@ class Developments:
         # term -> {prototype id: weight of the term in that prototype's centroid}
         self._postings: dict[str, dict[int, float]] = {}
         self._prototypes: dict[int, _Prototype] = {}
+        # prototype id -> (1 + size_boost * ln size) / |centroid|, kept current
+        self._scale: dict[int, float] = {}
         self._developments: dict[int, _Development] = {}
         # merged development id -> the id it was merged into
         self._merged: dict[int, int] = {}
@@ -279,8 +281,7 @@ class Developments:
         vec = self._vector(item)
         facts = extract_facts(item) or self._rare_facts(item, vec)
         ranked = self._ranked(vec, when)
-        cfg = self.config
-        if ranked and ranked[0][0] >= cfg.threshold:
+        if ranked:
             score, proto_id, dot = ranked[0]
             proto = self._prototypes[proto_id]
             self._add_to_prototype(proto_id, proto, vec, dot, when)
@@ -291,16 +292,14 @@ class Developments:
             known = dev.facts
             # A name is new only if one of its words is: "Fed's Plosser" after
             # "Charles Plosser" and "Fed" adds nothing.
-            added = sorted(
-                f for f in facts - known if " " not in f or any(w not in known for w in f.split())
-            )
+            added = sorted(f for f in facts - known if " " not in f or any(w not in known for w in f.split()))
             if added:
                 self._remember(dev, added)
                 return Assignment(dev_id, "update", tuple(added), score)
             return Assignment(dev_id, "rereport", (), score)
         dev_id = self._new_development(item, vec, when)
         self._remember(self._developments[dev_id], sorted(facts))
-        return Assignment(dev_id, "new", (), ranked[0][0] if ranked else 0.0)
+        return Assignment(dev_id, "new", (), 0.0)
 
     def join(self, development_id: int, item: Item) -> int:
         """Record that ``item`` (a copy the dedup found) belongs to a development.
@@ -405,6 +404,7 @@ class Developments:
             )
             for t, w in centroid.items():
                 self._postings.setdefault(t, {})[pid] = float(w)
+            self._rescale(pid, self._prototypes[pid])
         for did_s, d in data["developments"].items():
             self._developments[int(did_s)] = _Development(
                 d["title"],
@@ -451,33 +451,46 @@ class Developments:
         return vec
 
     def _ranked(self, vec: dict[str, float], when: float) -> list[tuple[float, int, float]]:
-        """Prototypes sharing a term, best first: ``(score, prototype id, dot)``."""
+        """Prototypes scoring at least the threshold, best first: ``(score, id, dot)``.
+
+        Scores are accumulated term by term over the inverted index, so only
+        prototypes sharing a term are touched; the size prior and the norm are one
+        cached factor per prototype, and decay (at most 1) is computed only for
+        those that could still pass.
+        """
         acc: dict[int, float] = {}
         postings = self._postings
+        get = acc.get
         for t, x in vec.items():
             plist = postings.get(t)
             if plist:
                 for pid, w in plist.items():
-                    acc[pid] = acc.get(pid, 0.0) + x * w
+                    acc[pid] = get(pid, 0.0) + x * w
         if not acc:
             return []
         cfg = self.config
+        threshold = cfg.threshold
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
-        boost = cfg.size_boost
+        scale = self._scale
         protos = self._prototypes
         ranked: list[tuple[float, int, float]] = []
         for pid, dot in acc.items():
-            p = protos[pid]
-            score = dot / math.sqrt(p.norm2)
-            if p.size > 1:
-                score *= 1.0 + boost * math.log(p.size)
-            gap = abs(when - p.last_seen)
+            score = dot * scale[pid]
+            if score < threshold:
+                continue
+            gap = abs(when - protos[pid].last_seen)
             if gap > 0:
                 score *= math.exp(-decay_rate * gap)
+                if score < threshold:
+                    continue
             ranked.append((score, pid, dot))
         # Ties go to the older prototype, so the order is fully determined.
         ranked.sort(key=lambda r: (-r[0], r[1]))
         return ranked
+
+    def _rescale(self, pid: int, proto: _Prototype) -> None:
+        """Cache the prototype's size prior over its centroid norm."""
+        self._scale[pid] = (1.0 + self.config.size_boost * math.log(proto.size)) / math.sqrt(proto.norm2)
 
     def _add_to_prototype(
         self, pid: int, proto: _Prototype, vec: dict[str, float], dot: float, when: float
@@ -499,6 +512,7 @@ class Developments:
             self._truncate(pid, proto)
         proto.size += 1
         proto.last_seen = max(proto.last_seen, when)
+        self._rescale(pid, proto)
 
     def _truncate(self, pid: int, proto: _Prototype) -> None:
         """Keep a prototype's ``max_terms`` heaviest terms (ties: the earlier term)."""
@@ -522,6 +536,7 @@ class Developments:
         self._next_id += 1
         proto = _Prototype(group=pid, size=1, last_seen=when, norm2=1.0, terms=list(vec))
         self._prototypes[pid] = proto
+        self._rescale(pid, proto)
         postings = self._postings
         for t, x in vec.items():
             plist = postings.get(t)
@@ -624,6 +639,7 @@ class Developments:
         stale = [pid for pid, p in self._prototypes.items() if p.last_seen < horizon]
         for pid in stale:
             proto = self._prototypes.pop(pid)
+            del self._scale[pid]
             for t in proto.terms:
                 plist = self._postings[t]
                 del plist[pid]

@@ -123,9 +123,7 @@ class Tracker:
         }
 
     @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], stories: Mapping[int, Query | str] | None = None
-    ) -> Tracker:
+    def from_dict(cls, data: Mapping[str, Any], stories: Mapping[int, Query | str] | None = None) -> Tracker:
         """Load a state saved by :meth:`to_dict`; pass the watchlist again."""
         if data.get("version") != 1:
             raise ValueError(f"unsupported tracker state version {data.get('version')!r}")

@@ -49,9 +49,11 @@ def test_ari_and_nmi_by_hand() -> None:
     assert s.ari == pytest.approx((2 - 1.6) / (4 - 1.6))
     h = lambda ps: -sum(p * math.log(p) for p in ps)  # noqa: E731
     hg, hp = h([3 / 5, 2 / 5]), h([2 / 5, 3 / 5])
-    mi = (2 / 5) * math.log((2 / 5) / (3 / 5 * 2 / 5)) + (1 / 5) * math.log(
-        (1 / 5) / (3 / 5 * 3 / 5)
-    ) + (2 / 5) * math.log((2 / 5) / (2 / 5 * 3 / 5))
+    mi = (
+        (2 / 5) * math.log((2 / 5) / (3 / 5 * 2 / 5))
+        + (1 / 5) * math.log((1 / 5) / (3 / 5 * 3 / 5))
+        + (2 / 5) * math.log((2 / 5) / (2 / 5 * 3 / 5))
+    )
     assert s.nmi == pytest.approx(mi / ((hg + hp) / 2))
     assert (s.gold_clusters, s.pred_clusters) == (2, 2)
 

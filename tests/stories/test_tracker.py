@@ -33,15 +33,31 @@ SUMMARY = (
 )
 STREAM = [
     item(0, "Maduro agrees to talks with opposition", SUMMARY, outlet="Reuters", url="https://r.com/1"),
-    item(1, "Venezuela's Maduro agrees to opposition talks", SUMMARY + " Originally published by Reuters.",
-         outlet="Yahoo", url="https://yahoo.com/x"),
-    item(2, "Miss Venezuela crowned in Caracas pageant", "The beauty pageant crowned a winner.",
-         outlet="Pageant News"),
-    item(3, "Prigozhin's Wagner Group fighters leave Bakhmut", "Wagner Group fighters began to leave.",
-         outlet="BBC"),
-    item(4, "Maduro government and opposition to meet in Barbados on 17 October",
-         "Talks between Maduro's government and opposition leader Maria Corina Machado's allies.",
-         outlet="AP"),
+    item(
+        1,
+        "Venezuela's Maduro agrees to opposition talks",
+        SUMMARY + " Originally published by Reuters.",
+        outlet="Yahoo",
+        url="https://yahoo.com/x",
+    ),
+    item(
+        2,
+        "Miss Venezuela crowned in Caracas pageant",
+        "The beauty pageant crowned a winner.",
+        outlet="Pageant News",
+    ),
+    item(
+        3,
+        "Prigozhin's Wagner Group fighters leave Bakhmut",
+        "Wagner Group fighters began to leave.",
+        outlet="BBC",
+    ),
+    item(
+        4,
+        "Maduro government and opposition to meet in Barbados on 17 October",
+        "Talks between Maduro's government and opposition leader Maria Corina Machado's allies.",
+        outlet="AP",
+    ),
     item(5, "Maduro agrees to talks with opposition", SUMMARY, outlet="Reuters", url="https://r.com/1"),
 ]
 
