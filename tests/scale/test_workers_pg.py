@@ -4,7 +4,8 @@ Round 1: over one interval every due feed is fetched exactly once (the farm's re
 log shows it). Round 2: every feed gets new entries and is due again; one worker is
 SIGKILLed mid-cycle. After its leases expire the others fetch what it held, so no feed
 is left unfetched, only feeds it held were fetched twice, and no item is stored twice.
-Finally SIGTERM stops the survivors cleanly (exit 0) with every lease released.
+The killed worker is the tracker: another worker takes the tracker lock over and decides
+on every item. Finally SIGTERM stops the survivors cleanly (exit 0), leases released.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ batch_size = 20
 lease_seconds = {LEASE_SECONDS}
 idle_seconds = 0.3
 shutdown_grace = 10
-track = false
+track = true
 """,
         encoding="utf-8",
     )
@@ -133,7 +134,28 @@ def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url:
             with engine.begin() as conn:
                 conn.execute(update(FeedRow).values(next_fetch_at=round2 - timedelta(seconds=1)))
             _wait(lambda: len(farm.requests(mark)) >= FEEDS // 3, 120, "round 2 to get going")
-            victim = procs[0]
+            # Kill the tracker (the leader), so the hand-over is exercised too.
+            leaders = [
+                n
+                for n in range(WORKERS)
+                if "event=tracker_leader" in (tmp_path / f"worker{n}.log").read_text()
+            ]
+            assert len(leaders) == 1, leaders
+            victim = procs[leaders[0]]
+
+            def victim_holds_leases() -> bool:
+                with engine.connect() as conn:
+                    return bool(
+                        conn.scalar(
+                            select(func.count(FeedRow.id)).where(
+                                FeedRow.lease_owner.like(f"%:{victim.pid}:%"),
+                                FeedRow.lease_expires_at > utcnow(),
+                            )
+                        )
+                    )
+
+            # Between batches the tracker holds no leases; kill it mid-batch.
+            _wait(victim_holds_leases, 60, "the tracker worker to hold leases")
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             with engine.connect() as conn:
@@ -168,10 +190,20 @@ def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url:
                 )
                 assert unfetched == 0
 
+            # ---- the tracker: a survivor took over and decided on every item
+            def all_tracked() -> bool:
+                with engine.connect() as conn:
+                    return conn.scalar(select(func.count(ItemRow.id)).where(ItemRow.tracked.is_(False))) == 0
+
+            _wait(all_tracked, 120, "a new tracker to decide on every item")
+            logs_text = [(tmp_path / f"worker{n}.log").read_text() for n in range(WORKERS)]
+            assert sum("event=tracker_leader" in text for text in logs_text) == 2
+
             # ---- SIGTERM: survivors stop cleanly and give their leases back
-            for proc in procs[1:]:
+            survivors_procs = [p for p in procs if p is not victim]
+            for proc in survivors_procs:
                 proc.send_signal(signal.SIGTERM)
-            assert [proc.wait(30) for proc in procs[1:]] == [0] * (WORKERS - 1)
+            assert [proc.wait(30) for proc in survivors_procs] == [0] * (WORKERS - 1)
             with engine.connect() as conn:
                 left = conn.scalar(select(func.count(FeedRow.id)).where(FeedRow.lease_owner.is_not(None)))
                 # Only the killed worker's expired leases may remain (nobody released them).
