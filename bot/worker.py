@@ -77,6 +77,8 @@ from .tracking import STATE_NAME, TrackingService
 log = logging.getLogger("newsbot.worker")
 
 EXIT_OK, EXIT_USAGE = 0, 2
+# Batches one worker keeps in flight.
+LANES = 2
 # Database connections per worker (measured: wider pools do not fetch faster).
 POOL_SIZE, POOL_OVERFLOW = 8, 2
 # Longest wait between attempts while the database keeps failing.
@@ -319,44 +321,75 @@ class Worker:
     # -------------------------------------------------------------------- loop
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Lease, poll, release and track until ``stop`` is set."""
+        """Lease, poll and release in LANES lanes, and track, until ``stop`` is set.
+
+        Two lanes keep two batches in flight, so one slow feed (up to ``fetch.timeout``)
+        holding a batch open does not leave the fetcher idle. Tracking runs in its own
+        loop after batches complete, so the tracker worker fetches as fast as the others.
+        """
+        batch_done = asyncio.Event()
         async with self.poller:
             try:
-                failures = 0
-                while not stop.is_set():
-                    self.last_tick = time.monotonic()
-                    try:
-                        result = await self.run_batch(stop)
-                        failures = 0
-                    except Exception as exc:
-                        # The database restarting or a network blip: wait and try again
-                        # (leases not released now expire); stop only when asked to.
-                        failures += 1
-                        pause = min(self.config.worker.idle_seconds * 2**failures, MAX_ERROR_PAUSE)
-                        log_event(
-                            log,
-                            "worker_error",
-                            level=logging.ERROR,
-                            worker=self.name,
-                            error=f"{type(exc).__name__}: {exc}",
-                            retry_in=pause,
-                        )
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), pause)
-                        continue
-                    if self.config.worker.track and not stop.is_set():
-                        try:
-                            await self.track()
-                        except Exception:  # a tracker bug must not stop fetching
-                            log.exception("tracking failed")
-                    if result.leased == 0:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), self.config.worker.idle_seconds)
+                tasks = [
+                    asyncio.create_task(self._lane(stop, batch_done), name=f"lane-{n}") for n in range(LANES)
+                ]
+                if self.config.worker.track:
+                    tasks.append(asyncio.create_task(self._tracking_loop(stop, batch_done), name="tracking"))
+                await asyncio.gather(*tasks)
             finally:
                 with contextlib.suppress(Exception):  # unreachable database: the leases expire
                     await asyncio.shield(release_feeds(self.storage, self.name))
                 await self.tracker_lock.release()
         log_event(log, "stopped", worker=self.name, batches=self.batches)
+
+    async def _lane(self, stop: asyncio.Event, batch_done: asyncio.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            self.last_tick = time.monotonic()
+            try:
+                result = await self.run_batch(stop)
+                failures = 0
+            except Exception as exc:
+                # The database restarting or a network blip: wait and try again (leases
+                # not released now expire); stop only when asked to.
+                failures += 1
+                pause = min(self.config.worker.idle_seconds * 2**failures, MAX_ERROR_PAUSE)
+                log_event(
+                    log,
+                    "worker_error",
+                    level=logging.ERROR,
+                    worker=self.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=pause,
+                )
+                await _sleep_unless(stop, pause)
+                continue
+            if result.leased:
+                batch_done.set()
+            else:
+                await _sleep_unless(stop, self.config.worker.idle_seconds)
+
+    async def _tracking_loop(self, stop: asyncio.Event, batch_done: asyncio.Event) -> None:
+        while not stop.is_set():
+            # After a batch stored items, or now and then: a non-leader retries the lock.
+            waiter = asyncio.create_task(batch_done.wait())
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait(
+                    {waiter, stopper},
+                    timeout=max(self.config.worker.idle_seconds, 1.0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiter.cancel()
+                stopper.cancel()
+            if stop.is_set():
+                return
+            batch_done.clear()
+            try:
+                await self.track()
+            except Exception:  # a tracker bug must not stop fetching
+                log.exception("tracking failed")
 
     # ----------------------------------------------------------------- metrics
 
@@ -378,6 +411,11 @@ class Worker:
         except Exception as exc:
             return False, f"database unreachable: {type(exc).__name__}"
         return True, "ok"
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

@@ -3,7 +3,7 @@
 ``/feed/N.xml`` is feed N. Its entries are ``items`` per *round*, for every round up to
 the server's current ``round`` (bump it to give every feed new entries). Every request
 path is logged with its arrival time, so tests can count fetches per feed. Optional
-``delay`` slows each answer (to keep leases in flight), and paths listed in
+``delay`` slows each answer (to keep leases in flight), ``slow`` one path, and paths listed in
 ``throttle`` answer 429 with ``Retry-After``.
 
 Used by the scale tests and by ``bench/scale.py``.
@@ -54,6 +54,7 @@ class FeedFarm:
         self.delay = delay
         self.round = 0
         self.throttle: dict[str, int] = {}
+        self.slow: dict[str, float] = {}  # path -> extra seconds before answering
         self._log: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         farm = self
@@ -67,8 +68,8 @@ class FeedFarm:
             def do_GET(self) -> None:
                 with farm._lock:
                     farm._log.append((time.monotonic(), self.path))
-                if farm.delay:
-                    time.sleep(farm.delay)
+                if farm.delay or self.path in farm.slow:
+                    time.sleep(farm.delay + farm.slow.get(self.path, 0.0))
                 match = _FEED.match(self.path)
                 if self.path in farm.throttle:
                     self.send_response(429)

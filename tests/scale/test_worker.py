@@ -276,3 +276,27 @@ async def test_the_tracker_sees_an_item_whose_transaction_commits_late(database_
             assert await session.scalar(select(func.count(ItemRow.id)).where(ItemRow.tracked.is_(False))) == 0
     finally:
         await storage.close()
+
+
+async def test_one_slow_feed_does_not_hold_up_the_others(storage: Storage) -> None:
+    with FeedFarm() as farm:
+        farm.slow["/feed/0.xml"] = 6.0
+        for n in range(41):
+            await storage.add_feed(farm.url(n))
+        worker = Worker(storage, _config(storage.url, batch_size=10), name="w-lanes", metrics=Metrics())
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            # /feed/0.xml is in the first batch and answers after 6 s; the other lane goes on.
+            for _ in range(100):
+                if len(farm.counts()) == 41:
+                    break
+                await asyncio.sleep(0.05)
+            async with storage.session() as session:
+                saved = await session.scalar(
+                    select(func.count(FeedRow.id)).where(FeedRow.last_fetched_at.is_not(None))
+                )
+            assert saved is not None and saved >= 31, saved  # every batch but the slow one's
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
