@@ -18,18 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
+from bot.errors import CommandFailed, UsageError
 
 log = logging.getLogger("newsbot")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """The command was given something it cannot use; exit code 2."""
-
-
-class CommandFailed(Exception):
-    """The command ran and failed; exit code 1, message shown as is."""
 
 
 def parse_since(value: str, *, now: datetime | None = None) -> datetime:

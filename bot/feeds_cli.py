@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from storage.repository import AlreadyExists, NotFound, Storage
 
 from .app import open_storage
-from .cli import CommandFailed, UsageError
 from .config import Config
+from .errors import CommandFailed, UsageError
 from .poller import Poller
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from stories.query import QueryError
 
 from .app import open_storage
-from .cli import CommandFailed, UsageError
 from .config import Config
+from .errors import CommandFailed, UsageError
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"
 

@@ -12,8 +12,8 @@ from storage.repository import AlreadyExists, NotFound, Storage, StoredItem
 from stories.query import QueryError, parse
 
 from .app import open_storage
-from .cli import CommandFailed, UsageError
 from .config import Config
+from .errors import CommandFailed, UsageError
 
 
 def check_query(query: str, *, max_length: int | None = None) -> str:

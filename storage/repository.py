@@ -260,15 +260,26 @@ class Storage:
         title or summary updates it and is reported as updated); the same canonical
         URL from another feed becomes a second source of the existing item.
         """
-        new: list[tuple[int, Item]] = []
-        updated: list[tuple[int, Item]] = []
-        new_sources = unchanged = 0
         # Within one fetch a feed may repeat an entry: keep the first.
         unique: dict[str, Item] = {}
         for item in items:
             unique.setdefault(item.guid, item)
         if not unique:
             return StoreResult()
+        for attempt in range(4):
+            try:
+                return await self._store_once(feed_id, unique, fetched_at)
+            except IntegrityError:
+                # Another feed stored the same canonical URL (or this feed's entry) at the
+                # same moment; the next attempt sees it and records a second source.
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _store_once(self, feed_id: int, unique: dict[str, Item], fetched_at: datetime) -> StoreResult:
+        new: list[tuple[int, Item]] = []
+        updated: list[tuple[int, Item]] = []
+        new_sources = unchanged = 0
         async with self._sessions.begin() as session:
             known: dict[str, ItemRow] = {}
             guids = list(unique)

@@ -21,9 +21,22 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_every_command_has_help() -> None:
     commands = [
-        [], ["run"], ["worker"], ["db", "upgrade"], ["config", "check"], ["fetch"], ["feeds", "list"],
-        ["feeds", "add"], ["feeds", "import"], ["feeds", "export"], ["stories", "add"], ["story"],
-        ["search"], ["digest"], ["status"], ["eval", "clustering"],
+        [],
+        ["run"],
+        ["worker"],
+        ["db", "upgrade"],
+        ["config", "check"],
+        ["fetch"],
+        ["feeds", "list"],
+        ["feeds", "add"],
+        ["feeds", "import"],
+        ["feeds", "export"],
+        ["stories", "add"],
+        ["story"],
+        ["search"],
+        ["digest"],
+        ["status"],
+        ["eval", "clustering"],
     ]
     for command in commands:
         result = newsbot(*command, "--help")
@@ -43,14 +56,18 @@ def test_db_upgrade_and_stories_crud(tmp_path: Path) -> None:
     assert "revision" in up.stdout and (tmp_path / "cli.db").exists()
 
     listed = newsbot("stories", "list", "--json", "--config", str(config))
-    assert json.loads(listed.stdout)["stories"] == [{"name": "sudan", "query": 'Sudan OR Khartoum -"South Sudan"'}]
+    assert json.loads(listed.stdout)["stories"] == [
+        {"name": "sudan", "query": 'Sudan OR Khartoum -"South Sudan"'}
+    ]
 
     bad = newsbot("stories", "add", "wagner", '"Wagner Group', "--config", str(config))
     assert bad.returncode == 2 and "unclosed quote at 0" in bad.stderr
 
     added = newsbot("stories", "add", "wagner", '"Wagner Group" OR Prigozhin', "--config", str(config))
     assert added.returncode == 0, added.stderr
-    edited = newsbot("stories", "edit", "wagner", '"Wagner Group" OR Prigozhin OR "Africa Corps"', "--config", str(config))
+    edited = newsbot(
+        "stories", "edit", "wagner", '"Wagner Group" OR Prigozhin OR "Africa Corps"', "--config", str(config)
+    )
     assert edited.returncode == 0, edited.stderr
     shown = json.loads(newsbot("stories", "show", "wagner", "--json", "--config", str(config)).stdout)
     assert [h["action"] for h in shown["history"]] == ["add", "edit"]

@@ -14,9 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
 
 
-def newsbot(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def newsbot(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=60
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        timeout=60,
     )
 
 
@@ -47,7 +54,7 @@ def test_config_check_exit_codes(tmp_path: Path) -> None:
     assert f"{unknown}: fetch.intervall: unknown setting" in result.stderr
 
     malformed = tmp_path / "malformed.toml"
-    malformed.write_text("[telegram]\ntoken = \"abc\nadmins = [1]\n")
+    malformed.write_text('[telegram]\ntoken = "abc\nadmins = [1]\n')
     result = newsbot("config", "check", "--config", str(malformed))
     assert result.returncode == 2
     assert f"{malformed}: malformed TOML" in result.stderr and "line 2" in result.stderr
@@ -58,10 +65,16 @@ def test_config_check_exit_codes(tmp_path: Path) -> None:
     [
         ('[digest]\nschedule = "hourly"\n', "digest.schedule: must look like"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone: unknown time zone"),
-        ('[[stories]]\nname = "x"\nquery = "\\"unclosed"\n', "stories.0.query: bad query: unclosed quote at 0"),
+        (
+            '[[stories]]\nname = "x"\nquery = "\\"unclosed"\n',
+            "stories.0.query: bad query: unclosed quote at 0",
+        ),
         ("[fetch]\nconcurrency = 0\n", "fetch.concurrency:"),
         ('[telegram]\nmode = "carrier-pigeon"\n', "telegram.mode:"),
-        ('[[stories]]\nname = "a"\nquery = "x"\n[[stories]]\nname = "A"\nquery = "y"\n', "duplicate story name 'a'"),
+        (
+            '[[stories]]\nname = "a"\nquery = "x"\n[[stories]]\nname = "A"\nquery = "y"\n',
+            "duplicate story name 'a'",
+        ),
     ],
 )
 def test_bad_values_name_the_key(text: str, expected: str) -> None:

@@ -139,3 +139,18 @@ async def test_tracker_state_roundtrip(storage: Storage) -> None:
     await storage.save_tracker_state("main", '{"v": 1}', 10)
     await storage.save_tracker_state("main", '{"v": 2}', 12)
     assert await storage.load_tracker_state("main") == ('{"v": 2}', 12)
+
+
+async def test_concurrent_feeds_storing_the_same_url_make_one_item(storage: Storage) -> None:
+    import asyncio
+
+    feeds = [await storage.add_feed(f"https://f{n}.example/rss") for n in range(6)]
+    results = await asyncio.gather(
+        *(
+            storage.store_items(f.id or 0, [item(f"g{n}", "Same story", "https://news.example/same")], fetched_at=T0)
+            for n, f in enumerate(feeds)
+        )
+    )
+    assert sum(len(r.new) for r in results) == 1
+    assert sum(r.new_sources for r in results) == 5
+    assert await storage.item_count() == 1
