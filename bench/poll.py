@@ -12,8 +12,9 @@ SQLite file and does three cycles over all N feeds:
 * ``changed``: every feed changed (a rolling window: 5 new items, 45 known ones);
 * ``unchanged``: every feed answers 304 Not Modified to the conditional GET.
 
-newsbot runs the real poll cycle of ``newsbot fetch`` (bot.poller.Poller, with the
-storage repository); reader runs ``Reader.update_feeds(workers=20)`` on the same
+newsbot runs feeds.poll.poll_feeds with the storage repository storing every
+result (items and feed state) in one consumer; ``feeds_layer_only`` is the same
+without a database; reader runs ``Reader.update_feeds(workers=20)`` on the same
 feeds. Prints one JSON object: per tool and N, seconds, feeds/s, items/s and peak
 RSS for each cycle, and reader/newsbot time ratios.
 """
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,14 +164,17 @@ def peak_rss_mb() -> float:
 
 
 def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dict[str, Any]:
-    """Run the three cycles through bot.poller.Poller with the real storage."""
-    from concurrent.futures import Executor, ProcessPoolExecutor
-    from datetime import timedelta
+    """The three cycles: feeds.poll.poll_feeds (fetch, parse, normalise, schedule,
+    concurrently) feeding one consumer that stores items and feed states with the
+    storage repository, as ``newsbot fetch`` does.
 
-    import feeds.poll as feeds_poll
-    from bot.poller import Poller
+    Storing happens in one consumer because SQLite has one writer: a task per feed
+    writing at once only queues on the database lock (see the README).
+    """
+    from concurrent.futures import Executor, ProcessPoolExecutor
+
     from feeds.fetch import Fetcher, FetchPolicy
-    from feeds.schedule import SchedulePolicy
+    from feeds.poll import poll_feeds
     from storage.db import upgrade
     from storage.repository import Storage
 
@@ -177,46 +182,41 @@ def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dic
     db_url = f"sqlite:///{tmp}/bench.db"
     upgrade(db_url)
     policy = FetchPolicy(
-        allow_private_networks=True,
-        concurrency=CONCURRENCY,
-        per_host_concurrency=2,
-        timeout=60,
+        allow_private_networks=True, concurrency=CONCURRENCY, per_host_concurrency=2, timeout=60
     )
     executor: Executor | None = None
     if executor_kind == "process":
         executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 2)
-        original = feeds_poll.parse_feed_async
-
-        async def in_pool(*args: Any, **kw: Any) -> Any:
-            kw.setdefault("executor", executor)
-            return await original(*args, **kw)
-
-        feeds_poll.parse_feed_async = in_pool  # type: ignore[assignment]
 
     async def main() -> dict[str, Any]:
         storage = Storage.connect(db_url)
         for url in urls:
             await storage.add_feed(url)
-        poller = Poller(storage, Fetcher(policy), SchedulePolicy(interval=timedelta(hours=1)))
         cycles: dict[str, Any] = {}
-        async with poller:
+        async with Fetcher(policy) as fetcher:
             for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
                 set_generation(ports, gen, len(urls))
                 t0 = time.perf_counter()
                 c0 = time.process_time()
-                summary = await poller.poll_once(include_all=True)
+                states = await storage.due_feeds(datetime.now(UTC), include_all=True)
+                counts = {"fetched": 0, "not_modified": 0, "new_items": 0, "errors": 0}
+                async for result in poll_feeds(fetcher, states, executor=executor):
+                    if result.feed is not None and result.state.id is not None:
+                        stored = await storage.store_items(
+                            result.state.id, result.items, fetched_at=result.outcome.fetched_at
+                        )
+                        counts["new_items"] += len(stored.new)
+                    await storage.save_feed_state(result.state)
+                    counts["fetched"] += result.outcome.kind == "ok"
+                    counts["not_modified"] += result.outcome.kind == "not_modified"
+                    counts["errors"] += result.outcome.is_failure
                 seconds = time.perf_counter() - t0
-                cpu = time.process_time() - c0
-                parsed_items = ITEMS * summary.fetched
                 cycles[name] = {
                     "seconds": round(seconds, 3),
-                    "cpu_seconds": round(cpu, 3),
+                    "cpu_seconds": round(time.process_time() - c0, 3),
                     "feeds_per_s": round(len(urls) / seconds, 1),
-                    "items_per_s": round(parsed_items / seconds, 1),
-                    "fetched": summary.fetched,
-                    "not_modified": summary.not_modified,
-                    "new_items": summary.new_items,
-                    "errors": summary.errors,
+                    "items_per_s": round(ITEMS * counts["fetched"] / seconds, 1),
+                    **counts,
                     "peak_rss_mb": round(peak_rss_mb(), 1),
                 }
         cycles["stored_items"] = await storage.item_count()

@@ -178,3 +178,17 @@ async def test_other_schemes_refused(guarded: FetchPolicy) -> None:
 )
 def test_is_public_address(address: str, public: bool) -> None:
     assert is_public_address(ipaddress.ip_address(address)) is public
+
+
+async def test_proxy_is_used_and_hops_still_checked(server: FeedServer, guarded: FetchPolicy) -> None:
+    """With a proxy the request goes to it in absolute form; the URL check still applies."""
+    target = "http://feeds.example.org/world.xml"
+    server.script(target, Reply(body=BODY))
+    policy = replace(guarded, proxy=server.url(""))
+    resolver = StubResolver({"feeds.example.org": ["93.184.216.34"], "intranet.example": ["10.1.1.1"]})
+    async with Fetcher(policy, resolver=resolver) as fetcher:
+        ok = await fetcher.fetch(FeedState(url=target))
+        blocked = await fetcher.fetch(FeedState(url="http://intranet.example/feed"))
+    assert ok.kind == "ok" and ok.body == BODY
+    assert [r.path for r in server.requests] == [target]  # the proxy saw the absolute URL
+    assert blocked.kind == "refused" and "10.1.1.1" in (blocked.error or "")
