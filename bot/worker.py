@@ -145,6 +145,15 @@ class FleetTracking(TrackingService):
                 )
                 decisions.extend(made)
             self._made.extend(decisions)
+            if decisions:
+                log_event(
+                    log,
+                    "tracked",
+                    items=len(decisions),
+                    new=sum(d.kind == "new" for d in decisions),
+                    update=sum(d.kind == "update" for d in decisions),
+                    rereport=sum(d.kind == "rereport" for d in decisions),
+                )
             return decisions
 
     def take_decisions(self) -> list[Decision]:
@@ -304,9 +313,10 @@ class Worker:
                 self.metrics.inc(TRACK_RUNS, outcome="skipped")
                 return []
             # Leader now: start from the saved state, which the previous leader kept current.
+            log_event(log, "tracker_leader", worker=self.name)
             self.tracking = FleetTracking(self.storage)
             await self.tracking.start()
-            log_event(log, "tracker_leader", worker=self.name, last_item=self.tracking.last_item_id)
+            log_event(log, "tracker_loaded", worker=self.name, last_item=self.tracking.last_item_id)
         elif not await self.tracker_lock.still_held():
             self.tracking = None
             return []
