@@ -375,7 +375,8 @@ class Fetcher:
         still_permanent = True
         for _hop in range(self.policy.max_redirects + 1):
             try:
-                await self._guard.check_url(url)
+                # Without a proxy the guarded connect resolves and checks the host.
+                await self._guard.check_url(url, resolve=bool(self.policy.proxy))
                 async with self._host_semaphore(url):
                     request = client.build_request("GET", url, headers=conditional)
                     response = await client.send(request, stream=True)

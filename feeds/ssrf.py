@@ -6,10 +6,12 @@ feed URL must not become a way to read the bot's own network (cloud metadata at
 at two levels:
 
 * every URL (the feed URL and each redirect hop) is checked before it is requested:
-  scheme, then the addresses its host resolves to;
+  its scheme, and its host if that is an IP address;
 * the connection itself goes through :class:`GuardedNetworkBackend`, which resolves
-  the host again, checks every address and connects to the checked address. That
-  closes the DNS-rebinding gap between the URL check and the connect.
+  the host, checks every address and connects to the checked address. One lookup,
+  checked and used, so DNS rebinding has no gap to slip through;
+* with a proxy the connection goes to the (trusted) proxy, so each hop's host is
+  resolved and checked before the request instead.
 
 Both levels use one :class:`AddressPolicy` and one pluggable :data:`Resolver`, so
 tests can map "news.example.com" to 10.0.0.5 without touching real DNS.
@@ -191,8 +193,13 @@ class Guard:
                 raise BlockedAddressError(f"blocked by SSRF guard: {shown}: {why}")
         return addresses
 
-    async def check_url(self, url: str) -> None:
-        """Refuse non-http(s) URLs and hosts resolving to refused addresses."""
+    async def check_url(self, url: str, *, resolve: bool = True) -> None:
+        """Refuse non-http(s) URLs and hosts that are, or resolve to, refused addresses.
+
+        With ``resolve=False`` only IP-literal hosts are checked here: the caller
+        connects through :class:`GuardedNetworkBackend`, which resolves once, checks,
+        and connects to the checked address, so a second lookup would only cost time.
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise BlockedAddressError(f"blocked by SSRF guard: scheme {parts.scheme!r} not allowed")
@@ -203,7 +210,8 @@ class Guard:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise BlockedAddressError(f"blocked by SSRF guard: bad port in {url!r}") from exc
-        await self.checked_addresses(host, port)
+        if resolve or _parse_ip(host.strip("[]")) is not None:
+            await self.checked_addresses(host, port)
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

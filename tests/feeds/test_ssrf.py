@@ -105,29 +105,32 @@ async def test_refuses_redirect_from_allowed_to_private(
     assert outcome.body is None
 
 
-class RebindingResolver:
-    """Answers the allowed address once, then a private one (DNS rebinding)."""
+class CountingResolver:
+    """Answers one address and counts lookups."""
 
-    def __init__(self, first: str, then: str) -> None:
-        self.answers = [first, then]
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
         self.calls = 0
 
     async def __call__(self, host: str, port: int) -> Sequence[str]:
         self.calls += 1
-        return [self.answers[min(self.calls - 1, 1)]]
+        return [self.answer]
 
 
-async def test_connect_level_guard_catches_dns_rebinding(server: FeedServer, guarded: FetchPolicy) -> None:
-    """The URL check sees an allowed address, the connect sees a private one: refused."""
+async def test_the_address_checked_is_the_address_connected(server: FeedServer, guarded: FetchPolicy) -> None:
+    """One lookup per connection, checked at connect: no second lookup to rebind."""
     server.script("/f.xml", Reply(body=BODY))
     policy = replace(guarded, allowed_networks=("127.0.0.1/32",))
-    resolver = RebindingResolver("127.0.0.1", "10.0.0.5")
-    async with Fetcher(policy, resolver=resolver) as fetcher:
-        outcome = await fetcher.fetch(FeedState(url=server.url("/f.xml", host="rebind.example")))
-    assert resolver.calls == 2  # once for the URL check, once at connect
-    assert outcome.kind == "refused"
-    assert "10.0.0.5" in (outcome.error or "")
-    assert server.requests == []
+    private = CountingResolver("10.0.0.5")
+    allowed = CountingResolver("127.0.0.1")
+    async with Fetcher(policy, resolver=private) as fetcher:
+        refused = await fetcher.fetch(FeedState(url=server.url("/f.xml", host="rebind.example")))
+    async with Fetcher(policy, resolver=allowed) as fetcher:
+        ok = await fetcher.fetch(FeedState(url=server.url("/f.xml", host="rebind.example")))
+    assert refused.kind == "refused" and "10.0.0.5" in (refused.error or "")
+    assert ok.kind == "ok"
+    assert private.calls == allowed.calls == 1
+    assert len(server.requests) == 1  # only the allowed fetch reached the server
 
 
 async def test_file_urls_need_allow_local_files(tmp_path: object, guarded: FetchPolicy) -> None:
