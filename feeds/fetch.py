@@ -21,12 +21,13 @@ import hashlib
 import os
 import ssl
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -473,15 +474,66 @@ class Fetcher:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _TooLarge
+        decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
         chunks: list[bytes] = []
         size = 0
-        # aiter_bytes yields decoded bytes, so the limit also bounds a gzip bomb.
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge
-            chunks.append(chunk)
+        # Raw bytes in small pieces, decoded with an output cap: a gzip bomb cannot
+        # inflate one network chunk into hundreds of megabytes before we look.
+        async for raw in response.aiter_raw(chunk_size=16_384):
+            for chunk in decoder.feed(raw, limit - size):
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder (gzip, deflate, br) with an output cap."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        self._kind = codings[0] if codings else ""
+        if len(codings) > 1 or self._kind not in ("", "gzip", "x-gzip", "deflate", "br"):
+            raise httpx.DecodingError(f"unsupported Content-Encoding: {encoding!r}")
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if self._kind in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._kind == "deflate":
+            self._zlib = zlib.decompressobj()
+            self._raw_deflate_checked = False
+        elif self._kind == "br":
+            import brotli  # type: ignore[import-untyped,unused-ignore]  # from httpx[brotli]
+
+            self._brotli = brotli.Decompressor()
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """Decode ``data``; stops producing output once more than ``room`` bytes came out."""
+        if not self._kind:
+            return [data]
+        cap = max(room, 0) + 1
+        out: list[bytes] = []
+        try:
+            if self._zlib is not None:
+                if self._kind == "deflate" and not self._raw_deflate_checked:
+                    # Some servers send raw deflate without the zlib header.
+                    self._raw_deflate_checked = True
+                    if data and (data[0] & 0x0F) != 8:
+                        self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                chunk = self._zlib.decompress(data, cap)
+                out.append(chunk)
+                produced = len(chunk)
+                while self._zlib.unconsumed_tail and produced < cap:
+                    chunk = self._zlib.decompress(self._zlib.unconsumed_tail, cap - produced)
+                    out.append(chunk)
+                    produced += len(chunk)
+            else:
+                out.append(self._brotli.process(data, output_buffer_limit=cap))
+        except Exception as exc:  # zlib.error, brotli.error: a corrupt body
+            raise httpx.DecodingError(f"cannot decode {self._kind} body: {exc}") from exc
+        return out
 
 
 def _kind_for(exc: httpx.HTTPError) -> FetchKind:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,7 @@ class Reply:
     delay: float = 0.0
     trickle: tuple[int, float] | None = None  # (bytes per chunk, seconds between chunks)
     gzip: bool = False
+    encoding: str | None = None  # "gzip", "deflate", "deflate-raw", "br", or raw header value
     send_length: bool = True
 
 
@@ -48,6 +50,21 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+
+
+def _encode(body: bytes, encoding: str) -> tuple[bytes, str]:
+    if encoding == "gzip":
+        return gzip_module.compress(body), "gzip"
+    if encoding == "deflate":
+        return zlib.compress(body), "deflate"
+    if encoding == "deflate-raw":
+        co = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return co.compress(body) + co.flush(), "deflate"
+    if encoding == "br":
+        import brotli  # type: ignore[import-untyped,unused-ignore]
+
+        return bytes(brotli.compress(body)), "br"
+    return body, encoding  # anything else: sent as is, with that header
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -71,8 +88,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
         status = 304 if matched and reply.status == 200 else reply.status
         body = b"" if status == 304 else reply.body
-        if reply.gzip and body:
-            body = gzip_module.compress(body)
+        encoding = "gzip" if reply.gzip else reply.encoding
+        header_encoding = encoding
+        if encoding and body:
+            body, header_encoding = _encode(body, encoding)
         try:
             self.send_response(status)
             if reply.content_type and status != 304:
@@ -81,8 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("ETag", reply.etag)
             if reply.last_modified:
                 self.send_header("Last-Modified", reply.last_modified)
-            if reply.gzip and body:
-                self.send_header("Content-Encoding", "gzip")
+            if header_encoding and body:
+                self.send_header("Content-Encoding", header_encoding)
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             if reply.send_length:

@@ -388,3 +388,28 @@ async def test_many_feeds_concurrently_each_state_recorded(
         state = results[name].state
         assert state.consecutive_errors == 1 and state.last_error, name
         assert state.next_fetch_at is not None and state.next_fetch_at > NOW
+
+
+async def test_content_encodings_decoded_with_a_cap(
+    server: FeedServer, local_policy: FetchPolicy, schedule: SchedulePolicy, rng: random.Random
+) -> None:
+    body = feed(5)
+    for enc in ("deflate", "deflate-raw", "br"):
+        server.script(f"/{enc}.xml", Reply(body=body, encoding=enc))
+    # a brotli bomb: tiny on the wire, far over the limit once decoded
+    server.script("/br-bomb.xml", Reply(body=b"<rss>" + b"a" * 5_000_000, encoding="br"))
+    server.script("/corrupt.xml", Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"}))
+    server.script("/zstd.xml", Reply(body=body, headers={"Content-Encoding": "compress"}))
+    async with Fetcher(local_policy) as fetcher:
+        results = {
+            p: await poll(fetcher, FeedState(url=server.url(f"/{p}.xml")), schedule, rng)
+            for p in ("deflate", "deflate-raw", "br", "br-bomb", "corrupt", "zstd")
+        }
+    for enc in ("deflate", "deflate-raw", "br"):
+        assert results[enc].outcome.body == body, enc
+        assert len(results[enc].items) == 5
+    assert results["br-bomb"].outcome.kind == "too_large"
+    assert "DecodingError" in (results["corrupt"].outcome.error or "")
+    assert "unsupported Content-Encoding" in (results["zstd"].outcome.error or "")
+    for result in results.values():
+        assert result.state.last_fetched_at == NOW
