@@ -13,7 +13,8 @@ Rules:
 * 429/503 with Retry-After: the next fetch is no earlier than Retry-After (capped
   at ``retry_after_max``). A 429 does not count towards disabling: the publisher is
   asking us to slow down, and we do;
-* 410 Gone disables the feed at once; a 301/308 chain updates the URL.
+* 410 Gone disables the feed at once; a 301/308 chain updates the URL once the
+  new address answers with a feed (or 304).
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ def next_state(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
 
-    url = outcome.permanent_url or state.url
+    # Follow a permanent move only once the new address has answered properly: a
+    # 301 to a page that fails would otherwise lose a working old URL.
+    moved = outcome.permanent_url is not None and outcome.kind in ("ok", "not_modified", "unchanged")
+    url = outcome.permanent_url if moved and outcome.permanent_url else state.url
     if outcome.kind == "gone":
         return replace(
             state,

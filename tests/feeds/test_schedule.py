@@ -75,6 +75,8 @@ def test_gone_and_permanent_redirect() -> None:
     assert gone.disabled and gone.id == 7 and not is_due(gone, NOW)
     moved = next_state(state, outcome(permanent_url="https://ex.org/f"), now=NOW, policy=POLICY)
     assert moved.url == "https://ex.org/f" and not moved.disabled
+    broken = outcome("error", permanent_url="https://ex.org/f", status=404)
+    assert next_state(state, broken, now=NOW, policy=POLICY).url == state.url
 
 
 def test_parse_retry_after() -> None:
