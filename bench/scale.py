@@ -100,6 +100,16 @@ def fetched(url: str, since: object) -> tuple[int, int]:
         engine.dispose()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a live process has used (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return round((int(fields[11]) + int(fields[12])) / ticks, 2)
+
+
 def peak_rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -148,6 +158,7 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
             for _ in range(workers)
         ]
         peaks: list[float | None] = []
+        cpus: list[float | None] = []
         try:
             while True:
                 done, stored = fetched(url, since)
@@ -158,6 +169,7 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
                 time.sleep(0.05)
             finished = time.monotonic()
             peaks = [peak_rss_mb(p.pid) for p in procs]
+            cpus = [cpu_seconds(p.pid) for p in procs]
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
@@ -176,6 +188,9 @@ def run_workers(base: str, workers: int, feeds: int, items: int, tmp: Path) -> d
             "seconds_with_startup": round(finished - launched, 3),
             "feeds_per_s": round(feeds / seconds, 1),
             "peak_rss_mb_per_worker": peaks,
+            # CPU is what a shared machine cannot hide: feeds per worker CPU second.
+            "cpu_seconds_per_worker": cpus,
+            "feeds_per_worker_cpu_s": round(feeds / sum(c or 0 for c in cpus), 1) if any(cpus) else None,
             "exit_codes": codes,
         }
 
@@ -214,7 +229,7 @@ def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
             text=True,
             check=True,
         )
-        seconds, done, peak = json.loads(child.stdout)
+        seconds, done, peak, cpu = json.loads(child.stdout)
         return {
             "what": f"one process, Poller.poll_once() over the due feeds in batches of {BATCH}, no leasing",
             "feeds": feeds,
@@ -222,6 +237,8 @@ def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
             "seconds": round(seconds, 3),
             "feeds_per_s": round(feeds / seconds, 1),
             "peak_rss_mb": peak,
+            "cpu_seconds": cpu,
+            "feeds_per_cpu_s": round(feeds / cpu, 1) if cpu else None,
         }
 
 
@@ -235,7 +252,7 @@ def main() -> None:
     if args.baseline_child:
         url, count = args.baseline_child
         seconds, done = asyncio.run(_baseline(url, int(count), BATCH))
-        print(json.dumps([seconds, done, peak_rss_mb(os.getpid())]))
+        print(json.dumps([seconds, done, peak_rss_mb(os.getpid()), cpu_seconds(os.getpid())]))
         return
     base = os.environ.get(PG_ENV)
     if not base:
