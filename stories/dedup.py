@@ -58,6 +58,9 @@ class DedupConfig:
     """MinHash signature length (a power of two, at most 256)."""
     bands: int = 8
     rows: int = 2
+    min_shingles: int = 8
+    """Texts with fewer word bigrams (a bare short title) are only matched exactly: one
+    changed word in six is a different headline as often as a copy."""
     window_hours: float = 72.0
     """Items older than this (against the newest publish time seen) are forgotten."""
     max_items: int = 300_000
@@ -79,6 +82,7 @@ class Sketch:
     signature: tuple[int, ...]
     numbers: frozenset[str]
     published: float
+    shingles: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,14 @@ def sketch(item: Item, config: DedupConfig | None = None) -> Sketch:
             mins[b] = v
     signature = _densify(mins, value_mask + 1)
     numbers = frozenset(_NUMBER.findall(item.text))
-    return Sketch(_canonical_url(item.url), text_hash, signature, numbers, item.published.timestamp())
+    return Sketch(
+        _canonical_url(item.url),
+        text_hash,
+        signature,
+        numbers,
+        item.published.timestamp(),
+        len(set(shingles)),
+    )
 
 
 def _densify(mins: list[int], span: int) -> tuple[int, ...]:
@@ -170,6 +181,7 @@ class _Entry:
     signature: bytes
     numbers: tuple[str, ...]
     published: float
+    shingles: int
 
 
 class DuplicateIndex:
@@ -200,6 +212,8 @@ class DuplicateIndex:
         key = self._by_text.get(sk.text_hash)
         if key is not None:
             return self._root(key, "text", 1.0)
+        if sk.shingles < self.config.min_shingles:
+            return None
         best: tuple[float, int] | None = None
         seen: set[int] = set()
         sig = sk.signature
@@ -209,6 +223,8 @@ class DuplicateIndex:
                     continue
                 seen.add(key)
                 entry = self._entries[key]
+                if entry.shingles < self.config.min_shingles:
+                    continue
                 if not sk.numbers <= set(entry.numbers):
                     continue
                 other = array("I")
@@ -236,6 +252,7 @@ class DuplicateIndex:
             signature=array("I", sk.signature).tobytes(),
             numbers=tuple(sorted(sk.numbers)),
             published=sk.published,
+            shingles=sk.shingles,
         )
         self._insert(entry)
         self._evict()
@@ -249,7 +266,17 @@ class DuplicateIndex:
             "config": asdict(self.config),
             "now": self._now if self._now != float("-inf") else None,
             "entries": [
-                [e.key, e.tag, e.root, e.url, e.text_hash, e.signature.hex(), list(e.numbers), e.published]
+                [
+                    e.key,
+                    e.tag,
+                    e.root,
+                    e.url,
+                    e.text_hash,
+                    e.signature.hex(),
+                    list(e.numbers),
+                    e.published,
+                    e.shingles,
+                ]
                 for e in (self._entries[k] for k in self._order)
             ],
         }
@@ -261,7 +288,7 @@ class DuplicateIndex:
             raise ValueError(f"unsupported dedup state version {data.get('version')!r}")
         self = cls(DedupConfig(**data["config"]))
         self._now = float("-inf") if data["now"] is None else float(data["now"])
-        for key, tag, root, url, text_hash, sig_hex, numbers, published in data["entries"]:
+        for key, tag, root, url, text_hash, sig_hex, numbers, published, shingles in data["entries"]:
             self._insert(
                 _Entry(
                     int(key),
@@ -272,6 +299,7 @@ class DuplicateIndex:
                     bytes.fromhex(sig_hex),
                     tuple(numbers),
                     float(published),
+                    int(shingles),
                 )
             )
         return self

@@ -184,19 +184,29 @@ class DevelopmentConfig:
     README's evaluation table for what it scores.
     """
 
-    threshold: float = 0.2
+    threshold: float = 0.22
     """Minimum decayed, size-boosted cosine for an item to join a prototype."""
-    size_boost: float = 0.3
+    size_boost: float = 0.4
     """Scale of the ``1 + size_boost * ln(size)`` prior on a prototype's score."""
+    boost_reference_terms: int = 12
+    """Items with more terms than this get a proportionally weaker size prior
+    (times the square root of the ratio): more words are more evidence of their own."""
+    prior_documents: int = 100
+    """IDF counts this many imaginary documents without the word, so a fresh tracker
+    (a dozen items) weighs words alike instead of trusting three-document statistics."""
     merge_similarity: float = 0.35
     """Centroid cosine at which two developments an item bridges are merged."""
     title_weight: float = 2.0
     """How much a title word counts against a summary word."""
+    prefix_length: int = 4
+    prefix_weight: float = 0.5
+    """Longer title words also count as their first ``prefix_length`` letters, at this
+    weight: a cheap, language-blind stemmer ("frustrated", "frustration")."""
     half_life_hours: float = 36.0
     """Time after which a prototype's pull on a new item halves."""
     quiet_hours: float = 72.0
     """A prototype without a new item for this long leaves the active set."""
-    max_terms: int = 60
+    max_terms: int = 120
     """Terms a prototype keeps: its heaviest; the tail is noise and costs time."""
     max_vocabulary: int = 500_000
     """Document frequencies kept; beyond this, words seen once are forgotten."""
@@ -263,8 +273,8 @@ class Developments:
         # term -> {prototype id: weight of the term in that prototype's centroid}
         self._postings: dict[str, dict[int, float]] = {}
         self._prototypes: dict[int, _Prototype] = {}
-        # prototype id -> (1 + size_boost * ln size) / |centroid|, kept current
-        self._scale: dict[int, float] = {}
+        # prototype id -> (1 / |centroid|, ln size), kept current
+        self._scale: dict[int, tuple[float, float]] = {}
         self._developments: dict[int, _Development] = {}
         # merged development id -> the id it was merged into
         self._merged: dict[int, int] = {}
@@ -424,9 +434,17 @@ class Developments:
     def _vector(self, item: Item) -> dict[str, float]:
         """The item's unit TF-IDF vector; counts the item into the document frequencies."""
         tf: dict[str, float] = {}
-        tw = self.config.title_weight
-        for t in terms(item.title):
+        cfg = self.config
+        tw = cfg.title_weight
+        title_terms = terms(item.title)
+        for t in title_terms:
             tf[t] = tf.get(t, 0.0) + tw
+        if cfg.prefix_weight > 0:
+            n, pw = cfg.prefix_length, cfg.prefix_weight * tw
+            for t in set(title_terms):
+                if len(t) > n and not t.isdigit():
+                    key = "#" + t[:n]  # "#" never occurs in a word, so no clash
+                    tf[key] = tf.get(key, 0.0) + pw * tf[t] / tw
         if item.summary:
             for t in terms(item.summary):
                 tf[t] = tf.get(t, 0.0) + 1.0
@@ -436,18 +454,19 @@ class Developments:
             df[t] = df.get(t, 0) + 1
         if len(df) > self.config.max_vocabulary:
             self._prune_vocabulary()
-        docs1 = self._docs + 1
+        docs1 = self._docs + 1 + cfg.prior_documents
         vec: dict[str, float] = {}
         norm2 = 0.0
         for t, c in tf.items():
-            # Sublinear TF (1 + ln tf), smoothed IDF (+1 so no word weighs nothing).
-            w = (1.0 + math.log(c)) * (math.log(docs1 / (1 + df[t])) + 1.0)
+            # Sublinear TF (1 + ln tf) times IDF; a word in every document weighs nothing.
+            w = (1.0 + math.log(c)) * math.log(docs1 / (1 + df[t]))
             vec[t] = w
             norm2 += w * w
-        if norm2 > 0:
-            inv = 1.0 / math.sqrt(norm2)
-            for t in vec:
-                vec[t] *= inv
+        if norm2 <= 0:
+            return {}
+        inv = 1.0 / math.sqrt(norm2)
+        for t in vec:
+            vec[t] *= inv
         return vec
 
     def _ranked(self, vec: dict[str, float], when: float) -> list[tuple[float, int, float]]:
@@ -473,9 +492,11 @@ class Developments:
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
         scale = self._scale
         protos = self._prototypes
+        boost = cfg.size_boost * min(1.0, math.sqrt(cfg.boost_reference_terms / len(vec)))
         ranked: list[tuple[float, int, float]] = []
         for pid, dot in acc.items():
-            score = dot * scale[pid]
+            inv_norm, log_size = scale[pid]
+            score = dot * inv_norm * (1.0 + boost * log_size)
             if score < threshold:
                 continue
             gap = abs(when - protos[pid].last_seen)
@@ -489,8 +510,8 @@ class Developments:
         return ranked
 
     def _rescale(self, pid: int, proto: _Prototype) -> None:
-        """Cache the prototype's size prior over its centroid norm."""
-        self._scale[pid] = (1.0 + self.config.size_boost * math.log(proto.size)) / math.sqrt(proto.norm2)
+        """Cache the prototype's inverse centroid norm and log size."""
+        self._scale[pid] = (1.0 / math.sqrt(proto.norm2), math.log(proto.size))
 
     def _add_to_prototype(
         self, pid: int, proto: _Prototype, vec: dict[str, float], dot: float, when: float
@@ -626,8 +647,10 @@ class Developments:
         if item.text != item.text.lower():
             return frozenset()
         limit = self.config.rare_fact_idf
-        docs1 = self._docs + 1
-        return frozenset(t for t in vec if len(t) > 3 and math.log(docs1 / (1 + self._df[t])) + 1.0 >= limit)
+        docs1 = self._docs + 1 + self.config.prior_documents
+        return frozenset(
+            t for t in vec if len(t) > 3 and t[0] != "#" and math.log(docs1 / (1 + self._df[t])) >= limit
+        )
 
     def _maybe_sweep(self) -> None:
         """Every 256 items, drop prototypes that have been quiet too long."""
