@@ -10,18 +10,25 @@ on news streams (measured with ``newsbot eval clustering``; see the README):
 
 - *Terms*: folded, accent-stripped words without stop words, plurals reduced, so raw
   feed titles and pre-normalised corpora look alike; numbers kept. Title words count
-  double, because the title states the event and the summary adds context.
-- *Weights*: sublinear TF times IDF from document frequencies maintained online.
+  double (the title states the event) and also as their first four letters, a cheap,
+  language-blind stemmer ("frustrated" ~ "frustration") whose weight fades for long
+  texts, which have enough exact words.
+- *Weights*: sublinear TF times IDF from document frequencies maintained online, with
+  a prior of ``prior_documents`` imaginary documents so a fresh tracker is sane.
 - *Prototypes, grouped*: an item is compared by cosine with prototype centroids (each
-  the sum of its members' unit vectors), found through an inverted index so only
-  prototypes sharing a term are scored. A development is a *group* of prototypes.
-  When an item is close to two prototypes of different developments whose centroids
-  are also close to each other, the developments merge (the older id survives). This
-  repairs the early splits of single-pass clustering without diluting one centroid
-  with the other's vocabulary, which is what merging centroids would do.
+  the sum of its members' unit vectors, its ``max_terms`` heaviest terms kept), found
+  through an inverted index so only prototypes sharing a term are scored. A
+  development is a *group* of prototypes: when an item is close to two prototypes of
+  different developments whose centroids are also alike, the developments merge (the
+  older id survives). This repairs the early splits of single-pass clustering
+  without diluting one centroid with the other's vocabulary.
 - *Size prior*: a prototype's score is scaled by ``1 + size_boost * ln(size)``, the
   rich-get-richer prior of a Chinese restaurant process: established events attract
-  borderline items, a fresh singleton does not steal them.
+  borderline items, a fresh singleton does not steal them. Like any prior it weighs
+  less against more evidence, so it shrinks for items with many terms.
+- *Neighbour vote*: the mean cosine of the item's three nearest recent items in a
+  development is added to its score; a centroid blurs the several angles a story is
+  told from, the nearest reports do not.
 - *Time*: scores decay with the time between the item and the prototype's last item
   (half-life ``half_life_hours``), and prototypes quiet for ``quiet_hours`` leave the
   active set, so state stays bounded and old events stop attracting items.
@@ -39,6 +46,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -184,13 +192,24 @@ class DevelopmentConfig:
     README's evaluation table for what it scores.
     """
 
-    threshold: float = 0.22
+    threshold: float = 0.28
     """Minimum decayed, size-boosted cosine for an item to join a prototype."""
     size_boost: float = 0.4
     """Scale of the ``1 + size_boost * ln(size)`` prior on a prototype's score."""
     boost_reference_terms: int = 12
     """Items with more terms than this get a proportionally weaker size prior
     (times the square root of the ratio): more words are more evidence of their own."""
+    neighbour_weight: float = 0.5
+    """Weight of the nearest-neighbour vote: the mean cosine of the item's
+    ``neighbours`` most similar recent items in a development, added to the centroid
+    score. Centroids blur a development's several angles; neighbours keep them."""
+    neighbours: int = 3
+    neighbour_terms: int = 12
+    neighbour_min_similarity: float = 0.1
+    neighbour_postings: int = 32
+    """Recent items remembered per term for the neighbour vote (bounds its cost)."""
+    neighbour_window: int = 2048
+    """Items that can vote: the most recent ones (bounds memory)."""
     prior_documents: int = 100
     """IDF counts this many imaginary documents without the word, so a fresh tracker
     (a dozen items) weighs words alike instead of trusting three-document statistics."""
@@ -279,6 +298,13 @@ class Developments:
         # merged development id -> the id it was merged into
         self._merged: dict[int, int] = {}
         self._since_sweep = 0
+        # Recent items for the neighbour vote: term -> [(item number, weight)], oldest
+        # first, at most neighbour_postings each; the window of voting items in
+        # arrival order as (item number, prototype, terms); item number -> prototype.
+        self._item_postings: dict[str, list[tuple[int, float]]] = {}
+        self._item_window: deque[tuple[int, int, tuple[str, ...]]] = deque()
+        self._item_proto: dict[int, int] = {}
+        self._items_seen = 0
 
     # -- public API ---------------------------------------------------------
 
@@ -295,8 +321,9 @@ class Developments:
             score, proto_id, dot = ranked[0]
             proto = self._prototypes[proto_id]
             self._add_to_prototype(proto_id, proto, vec, dot, when)
+            self._remember_item(vec, proto_id)
             dev_id = self._find(proto.group)
-            dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4])
+            dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4], len(vec))
             dev = self._developments[dev_id]
             self._touch(dev, item, when)
             known = dev.facts
@@ -308,6 +335,7 @@ class Developments:
                 return Assignment(dev_id, "update", tuple(added), score)
             return Assignment(dev_id, "rereport", (), score)
         dev_id = self._new_development(item, vec, when)
+        self._remember_item(vec, dev_id)
         self._remember(self._developments[dev_id], sorted(facts))
         return Assignment(dev_id, "new", (), 0.0)
 
@@ -389,6 +417,9 @@ class Developments:
             "developments": devs,
             "merged": {str(k): v for k, v in self._merged.items()},
             "since_sweep": self._since_sweep,
+            "items_seen": self._items_seen,
+            "item_postings": {t: [list(p) for p in plist] for t, plist in self._item_postings.items()},
+            "item_window": [[i, pid, list(ts)] for i, pid, ts in self._item_window],
         }
 
     @classmethod
@@ -427,6 +458,12 @@ class Developments:
             )
         self._merged = {int(k): int(v) for k, v in data["merged"].items()}
         self._since_sweep = int(data["since_sweep"])
+        self._items_seen = int(data["items_seen"])
+        for t, plist in data["item_postings"].items():
+            self._item_postings[t] = [(int(i), float(w)) for i, w in plist]
+        for i, pid, ts in data["item_window"]:
+            self._item_window.append((int(i), int(pid), tuple(ts)))
+            self._item_proto[int(i)] = int(pid)
         return self
 
     # -- internals ------------------------------------------------------------
@@ -439,15 +476,18 @@ class Developments:
         title_terms = terms(item.title)
         for t in title_terms:
             tf[t] = tf.get(t, 0.0) + tw
-        if cfg.prefix_weight > 0:
-            n, pw = cfg.prefix_length, cfg.prefix_weight * tw
-            for t in set(title_terms):
-                if len(t) > n and not t.isdigit():
-                    key = "#" + t[:n]  # "#" never occurs in a word, so no clash
-                    tf[key] = tf.get(key, 0.0) + pw * tf[t] / tw
         if item.summary:
             for t in terms(item.summary):
                 tf[t] = tf.get(t, 0.0) + 1.0
+        if cfg.prefix_weight > 0 and tf:
+            n = cfg.prefix_length
+            # Prefixes stand in for stemming where words are few; a long text has
+            # enough exact words, so their weight shrinks like the size prior's.
+            pw = cfg.prefix_weight * min(1.0, math.sqrt(cfg.boost_reference_terms / len(tf)))
+            for t in set(title_terms):
+                if len(t) > n and not t.isdigit():
+                    key = "#" + t[:n]  # "#" never occurs in a word, so no clash
+                    tf[key] = tf.get(key, 0.0) + pw * tw
         self._docs += 1
         df = self._df
         for t in tf:
@@ -493,13 +533,21 @@ class Developments:
         scale = self._scale
         protos = self._prototypes
         boost = cfg.size_boost * min(1.0, math.sqrt(cfg.boost_reference_terms / len(vec)))
+        votes = self._neighbour_votes(vec) if cfg.neighbour_weight > 0 else {}
+        best_vote = max(votes.values(), default=0.0)
+        find = self._find
         ranked: list[tuple[float, int, float]] = []
         for pid, dot in acc.items():
             inv_norm, log_size = scale[pid]
             score = dot * inv_norm * (1.0 + boost * log_size)
-            if score < threshold:
+            if score + best_vote < threshold:
                 continue
-            gap = abs(when - protos[pid].last_seen)
+            proto = protos[pid]
+            if votes:
+                score += votes.get(find(proto.group), 0.0)
+                if score < threshold:
+                    continue
+            gap = abs(when - proto.last_seen)
             if gap > 0:
                 score *= math.exp(-decay_rate * gap)
                 if score < threshold:
@@ -508,6 +556,74 @@ class Developments:
         # Ties go to the older prototype, so the order is fully determined.
         ranked.sort(key=lambda r: (-r[0], r[1]))
         return ranked
+
+    def _neighbour_votes(self, vec: dict[str, float]) -> dict[int, float]:
+        """Development id -> weighted mean cosine of its nearest recent items.
+
+        Only the item's heaviest terms look for neighbours and only neighbours with
+        a cosine of at least ``neighbour_min_similarity`` vote: nearest neighbours
+        share the rare words, and the long tail would cost time without moving a
+        top-3 mean.
+        """
+        cfg = self.config
+        probe = list(vec.items())
+        if len(probe) > cfg.neighbour_terms:
+            probe.sort(key=lambda tw: -tw[1])
+            del probe[cfg.neighbour_terms :]
+        sims: dict[int, float] = {}
+        get = sims.get
+        postings = self._item_postings
+        for t, x in probe:
+            plist = postings.get(t)
+            if plist:
+                for i, w in plist:
+                    sims[i] = get(i, 0.0) + x * w
+        floor = cfg.neighbour_min_similarity
+        near = sorted(((sim, i) for i, sim in sims.items() if sim >= floor), reverse=True)
+        if not near:
+            return {}
+        k = cfg.neighbours
+        per_dev: dict[int, list[float]] = {}
+        protos, item_proto, find = self._prototypes, self._item_proto, self._find
+        for sim, i in near:
+            pid = item_proto.get(i)
+            proto = protos.get(pid) if pid is not None else None
+            if proto is not None:
+                found = per_dev.setdefault(find(proto.group), [])
+                if len(found) < k:  # ``near`` is best first: the first k are the top k
+                    found.append(sim)
+        weight = cfg.neighbour_weight / k
+        return {dev: weight * sum(found) for dev, found in per_dev.items()}
+
+    def _remember_item(self, vec: dict[str, float], pid: int) -> None:
+        """Let the item vote for its development while it is among the recent ones."""
+        cfg = self.config
+        if cfg.neighbour_weight <= 0:
+            return
+        n = self._items_seen
+        self._items_seen += 1
+        cap = cfg.neighbour_postings
+        postings = self._item_postings
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist is None:
+                postings[t] = [(n, x)]
+            else:
+                plist.append((n, x))
+                if len(plist) > cap:
+                    del plist[0]
+        self._item_proto[n] = pid
+        self._item_window.append((n, pid, tuple(vec)))
+        while len(self._item_window) > cfg.neighbour_window:
+            old, _, old_terms = self._item_window.popleft()
+            del self._item_proto[old]
+            # Lists are in arrival order, so the oldest item is first where it remains.
+            for t in old_terms:
+                plist = postings.get(t)
+                if plist and plist[0][0] == old:
+                    del plist[0]
+                    if not plist:
+                        del postings[t]
 
     def _rescale(self, pid: int, proto: _Prototype) -> None:
         """Cache the prototype's inverse centroid norm and log size."""
@@ -576,16 +692,24 @@ class Developments:
         )
         return pid
 
-    def _merge_bridged(self, pid: int, dev_id: int, others: Iterable[tuple[float, int, float]]) -> int:
-        """Merge developments the item bridges, if their prototypes are alike too."""
+    def _merge_bridged(
+        self, pid: int, dev_id: int, others: Iterable[tuple[float, int, float]], n_terms: int
+    ) -> int:
+        """Merge developments the item bridges, if their prototypes are alike too.
+
+        A long item bridges two events more easily (it mentions more), so the bar on
+        the centroids rises with its length, as the size prior fades.
+        """
         cfg = self.config
+        scale = min(1.0, math.sqrt(cfg.boost_reference_terms / max(1, n_terms)))
+        bar = 1.0 - (1.0 - cfg.merge_similarity) * scale
         for score, qid, _ in others:
             if score < cfg.threshold:
                 break
             other = self._find(self._prototypes[qid].group)
             if other == dev_id:
                 continue
-            if self._centroid_cosine(pid, qid) >= cfg.merge_similarity:
+            if self._centroid_cosine(pid, qid) >= bar:
                 dev_id = self._merge(dev_id, other)
         return dev_id
 
