@@ -175,20 +175,31 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with --help on every command."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $NEWSBOT_CONFIG, ./config.toml, then config.example.toml)",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+    def options(default: object) -> argparse.ArgumentParser:
+        # Subcommands must not overwrite an option given before them (newsbot --config X fetch),
+        # so below the top level their defaults are SUPPRESS.
+        parent = argparse.ArgumentParser(add_help=False)
+        parent.add_argument(
+            "--config",
+            metavar="PATH",
+            default=default,
+            help="config file (default: $NEWSBOT_CONFIG, ./config.toml, then config.example.toml)",
+        )
+        parent.add_argument(
+            "-v", "--verbose", action="store_true", default=default or False, help="log debug details"
+        )
+        return parent
+
+    top = options(None)
+    common = options(argparse.SUPPRESS)
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument("--json", action="store_true", help="print one JSON object")
 
     parser = argparse.ArgumentParser(
         prog="newsbot",
         description="Telegram news-monitoring bot: tracks stories across feeds and posts only what is new.",
-        parents=[common],
+        parents=[top],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -326,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return EXIT_OK
     except Exception as exc:  # the last line of defence: say what failed, exit 1
         from storage.db import DatabaseURLError
 

@@ -97,6 +97,8 @@ class FetchConfig(_Section):
     max_consecutive_errors: PositiveInt = 10
     backoff_max: PositiveFloat = 86_400.0
     retry_after_max: PositiveFloat = 86_400.0
+    parse_workers: int = Field(0, ge=0, le=64)
+    allowed_networks: tuple[str, ...] = ()
 
 
 class WorkerConfig(_Section):

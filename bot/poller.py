@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from feeds.fetch import Fetcher, FetchPolicy
-from feeds.poll import poll_feed
+from feeds.poll import PollResult, poll_feeds
 from feeds.schedule import SchedulePolicy
 from storage.repository import Storage
 from stories.model import FeedState
@@ -81,6 +83,7 @@ def fetch_policy(config: FetchConfig) -> FetchPolicy:
         max_redirects=config.max_redirects,
         retry_after_max=config.retry_after_max,
         proxy=config.proxy or None,
+        allowed_networks=config.allowed_networks,
     )
 
 
@@ -99,26 +102,57 @@ Progress = Callable[[int, int, FeedReport], None]
 
 
 class Poller:
-    """Runs poll cycles over the stored feeds with one shared Fetcher."""
+    """Runs poll cycles over the stored feeds with one shared Fetcher.
 
-    def __init__(self, storage: Storage, fetcher: Fetcher, schedule: SchedulePolicy) -> None:
+    Fetching and parsing run concurrently (bounded by the fetcher's limits); storing is
+    done by one consumer, in arrival order, so a thousand feeds never queue a thousand
+    database writers. A feed's items are stored before its new state (validators,
+    next fetch time) is saved, so a crash in between costs a re-fetch, never an item.
+    """
+
+    STATE_BATCH = 200
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        schedule: SchedulePolicy,
+        *,
+        parse_workers: int = 0,
+    ) -> None:
         self.storage = storage
         self.fetcher = fetcher
         self.schedule = schedule
+        self.parse_workers = parse_workers
+        self.executor: Executor | None = None
         self.on_disabled: list[Callable[[FeedState], object]] = []
 
     @classmethod
     def from_config(cls, storage: Storage, config: Config) -> Poller:
         """A poller whose fetcher must still be entered (``async with poller``)."""
-        return cls(storage, Fetcher(fetch_policy(config.fetch)), schedule_policy(config.fetch))
+        return cls(
+            storage,
+            Fetcher(fetch_policy(config.fetch)),
+            schedule_policy(config.fetch),
+            parse_workers=config.fetch.parse_workers,
+        )
 
     async def __aenter__(self) -> Poller:
         await self.fetcher.__aenter__()
+        if self.parse_workers > 0:
+            # Parsing is CPU-bound; other processes use the other cores. "spawn" because
+            # forking a process that runs an event loop and a database pool is unsafe.
+            self.executor = ProcessPoolExecutor(
+                self.parse_workers, mp_context=multiprocessing.get_context("spawn")
+            )
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
         await self.fetcher.__aexit__(exc_type, exc, tb)
 
     async def poll_once(
@@ -136,21 +170,21 @@ class Poller:
             else await self.storage.due_feeds(started, include_all=include_all)
         )
         summary = PollSummary(feeds=len(states))
-        done = 0
-
-        async def one(state: FeedState) -> None:
-            nonlocal done
+        pending: list[tuple[FeedState, PollResult]] = []
+        async for result in poll_feeds(self.fetcher, states, schedule=self.schedule, executor=self.executor):
             try:
-                report = await self.poll_feed(state)
-            except Exception as exc:  # a bug must not stop the other feeds
-                log.exception("feed %s: unexpected failure", state.url)
-                report = FeedReport(state.url, "error", error=f"internal error: {exc}")
+                report = await self._store(result)
+            except Exception as exc:  # one feed's storage failure must not stop the others
+                log.exception("feed %s: storing failed", result.previous.url)
+                report = FeedReport(result.previous.url, "error", error=f"internal error: {exc}")
+            else:
+                pending.append((result.previous, result))
             summary.reports.append(report)
-            done += 1
+            if len(pending) >= self.STATE_BATCH:
+                await self._save_states(pending, summary)
             if progress:
-                progress(done, len(states), report)
-
-        await asyncio.gather(*(one(state) for state in states))
+                progress(len(summary.reports), len(states), report)
+        await self._save_states(pending, summary)
         for report in summary.reports:
             summary.fetched += report.kind == "ok"
             summary.not_modified += report.kind == "not_modified"
@@ -158,36 +192,50 @@ class Poller:
             summary.errors += report.error is not None
             summary.new_items += report.new_items
             summary.updated_items += report.updated_items
-            if report.disabled_now:
-                summary.disabled.append(report.url)
         summary.seconds = (datetime.now(UTC) - started).total_seconds()
         return summary
 
-    async def poll_feed(self, state: FeedState) -> FeedReport:
-        """Fetch, parse, store one feed and save its next state."""
-        result = await poll_feed(self.fetcher, state, schedule=self.schedule)
+    async def _store(self, result: PollResult) -> FeedReport:
         outcome = result.outcome
         new_items = updated_items = 0
         if result.feed is not None:
-            assert state.id is not None
-            stored = await self.storage.store_items(state.id, result.items, fetched_at=outcome.fetched_at)
+            assert result.previous.id is not None
+            stored = await self.storage.store_items(
+                result.previous.id, result.items, fetched_at=outcome.fetched_at
+            )
             new_items, updated_items = len(stored.new), len(stored.updated)
-        saved = await self.storage.save_feed_state(result.state)
-        disabled_now = saved.disabled and not state.disabled
         error = outcome.error if outcome.is_failure or outcome.kind == "gone" else None
         log.info(
-            "fetch url=%s kind=%s status=%s new=%d updated=%d errors=%d%s",
-            saved.url,
+            "fetch url=%s kind=%s status=%s new=%d updated=%d errors=%d elapsed=%.2f%s",
+            result.state.url,
             outcome.kind,
             outcome.status,
             new_items,
             updated_items,
-            saved.consecutive_errors,
+            result.state.consecutive_errors,
+            outcome.elapsed,
             f" error={error!r}" if error else "",
         )
-        if disabled_now:
-            for hook in self.on_disabled:
-                outcome_of_hook = hook(saved)
-                if asyncio.iscoroutine(outcome_of_hook):
-                    await outcome_of_hook
-        return FeedReport(saved.url, outcome.kind, new_items, updated_items, error, disabled_now)
+        return FeedReport(
+            result.state.url, outcome.kind, new_items, updated_items, error, result.newly_disabled
+        )
+
+    async def _save_states(self, pending: list[tuple[FeedState, PollResult]], summary: PollSummary) -> None:
+        if not pending:
+            return
+        batch = list(pending)
+        pending.clear()
+        saved = await self.storage.save_feed_states([result.state for _, result in batch])
+        for (previous, _), state in zip(batch, saved, strict=True):
+            if state.disabled and not previous.disabled:
+                log.warning("feed disabled: %s (%s)", state.url, state.disabled_reason)
+                summary.disabled.append(state.url)
+                for hook in self.on_disabled:
+                    outcome_of_hook = hook(state)
+                    if asyncio.iscoroutine(outcome_of_hook):
+                        await outcome_of_hook
+
+    async def poll_feed(self, state: FeedState) -> FeedReport:
+        """Fetch, parse, store one feed and save its next state."""
+        summary = await self.poll_once(feeds=[state])
+        return summary.reports[0]

@@ -214,7 +214,11 @@ class Storage:
     async def due_feeds(self, now: datetime, *, include_all: bool = False) -> list[FeedState]:
         """Enabled feeds whose next fetch time has come (all enabled feeds with include_all)."""
         async with self._sessions() as session:
-            query = select(FeedRow).where(FeedRow.disabled.is_(False))
+            query = select(FeedRow).where(
+                FeedRow.disabled.is_(False),
+                # Feeds a worker holds right now are its to fetch.
+                or_(FeedRow.lease_expires_at.is_(None), FeedRow.lease_expires_at <= now),
+            )
             if not include_all:
                 query = query.where(or_(FeedRow.next_fetch_at.is_(None), FeedRow.next_fetch_at <= now))
             rows = await session.scalars(query.order_by(FeedRow.next_fetch_at, FeedRow.id))
@@ -222,34 +226,44 @@ class Storage:
 
     async def save_feed_state(self, state: FeedState) -> FeedState:
         """Persist a feed's new fetch state (including a changed URL after a 301)."""
-        if state.id is None:
-            raise StorageError("save_feed_state needs a stored feed (id is None)")
+        [saved] = await self.save_feed_states([state])
+        return saved
+
+    async def save_feed_states(self, states: Sequence[FeedState]) -> list[FeedState]:
+        """Persist many feeds' fetch states in one transaction (one poll cycle's worth)."""
+        if any(state.id is None for state in states):
+            raise StorageError("save_feed_states needs stored feeds (id is None)")
+        saved: list[FeedState] = []
         async with self._sessions.begin() as session:
-            row = await session.get(FeedRow, state.id)
-            if row is None:
-                raise NotFound(f"feed {state.id} was removed")
-            if state.url != row.url:
-                clash = await session.scalar(select(FeedRow.id).where(FeedRow.url == state.url))
-                if clash is not None and clash != row.id:
-                    # Another feed already has the redirect target: keep ours, disable it.
-                    state = replace(
-                        state,
-                        url=row.url,
-                        disabled=True,
-                        disabled_reason=f"moved to {state.url}, which is already subscribed",
-                    )
-            row.url = state.url
-            row.title = state.title or row.title
-            row.etag = state.etag
-            row.last_modified = state.last_modified
-            row.content_hash = state.content_hash
-            row.next_fetch_at = state.next_fetch_at
-            row.last_fetched_at = state.last_fetched_at
-            row.consecutive_errors = state.consecutive_errors
-            row.last_error = state.last_error
-            row.disabled = state.disabled
-            row.disabled_reason = state.disabled_reason
-            return _feed_state(row)
+            ids = [state.id for state in states]
+            rows = {row.id: row for row in await session.scalars(select(FeedRow).where(FeedRow.id.in_(ids)))}
+            for state in states:
+                row = rows.get(state.id or 0)
+                if row is None:
+                    raise NotFound(f"feed {state.id} was removed")
+                if state.url != row.url:
+                    clash = await session.scalar(select(FeedRow.id).where(FeedRow.url == state.url))
+                    if clash is not None and clash != row.id:
+                        # Another feed already has the redirect target: keep ours, disable it.
+                        state = replace(
+                            state,
+                            url=row.url,
+                            disabled=True,
+                            disabled_reason=f"moved to {state.url}, which is already subscribed",
+                        )
+                row.url = state.url
+                row.title = state.title or row.title
+                row.etag = state.etag
+                row.last_modified = state.last_modified
+                row.content_hash = state.content_hash
+                row.next_fetch_at = state.next_fetch_at
+                row.last_fetched_at = state.last_fetched_at
+                row.consecutive_errors = state.consecutive_errors
+                row.last_error = state.last_error
+                row.disabled = state.disabled
+                row.disabled_reason = state.disabled_reason
+                saved.append(_feed_state(row))
+        return saved
 
     # ------------------------------------------------------------------ items
 

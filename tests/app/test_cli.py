@@ -92,3 +92,10 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("newsbot")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0 and "story" in result.stdout
+
+
+def test_options_before_the_subcommand_are_kept(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = newsbot("--config", str(config), "config", "check", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["file"] == str(config)
