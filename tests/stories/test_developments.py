@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from stories.developments import DevelopmentConfig, Developments, extract_facts, terms
 from stories.model import Item
 
@@ -142,3 +145,26 @@ def test_facts_from_raw_text() -> None:
 def test_terms_fold_accents_drop_stop_words_and_plurals() -> None:
     assert terms("Guaidó says the Patriots won") == ["guaido", "patriot", "won"]
     assert terms("Cities and buses") == ["city", "buse"]
+
+
+def test_neighbour_window_and_active_set_stay_bounded_in_the_saved_state() -> None:
+    devs = Developments(DevelopmentConfig(neighbour_window=100, quiet_hours=2))
+    for n in range(1500):
+        devs.assign(item(f"story {n % 40} about topic{n % 40} and more{n}", hours=n / 100))
+    state = devs.to_dict()
+    assert len(state["item_window"]) == 100
+    assert max(len(p) for p in state["item_postings"].values()) <= 32
+    # Only the last ~2 hours (200 items) and one sweep interval can still be active.
+    assert len(state["prototypes"]) <= 40 + 256
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=80), st.text(max_size=200)), min_size=1, max_size=12))
+def test_any_text_gets_a_decision_and_replays_identically(texts: list[tuple[str, str]]) -> None:
+    items = [item(t, s, hours=i) for i, (t, s) in enumerate(texts)]
+    first, second = Developments(), Developments()
+    a = [first.assign(i) for i in items]
+    b = [second.assign(i) for i in items]
+    assert a == b
+    assert a[0].kind == "new"
+    assert all(x.kind in ("new", "update", "rereport") for x in a)
