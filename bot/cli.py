@@ -341,11 +341,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except Exception as exc:  # the last line of defence: say what failed, exit 1
+        from bot.singleton import AlreadyRunning
         from storage.db import DatabaseURLError
 
         if isinstance(exc, DatabaseURLError):
             print(f"newsbot: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if isinstance(exc, AlreadyRunning):
+            print(f"newsbot: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         log.exception("failed: %s", exc)
         return EXIT_FAILURE
 

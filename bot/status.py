@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from storage.leasing import scale_status
 from storage.models import DevelopmentRow, FeedRow, ItemRow, OutboxRow
 from storage.repository import Storage
 
@@ -34,7 +35,9 @@ async def collect_status(storage: Storage) -> dict[str, Any]:
             .tuples()
             .all()
         )
+    scale = (await scale_status(storage)).as_dict()
     return {
+        **scale,
         "database": storage.backend,
         "feeds": feeds_total,
         "feeds_ok": feeds_total - disabled - failing,

@@ -47,6 +47,7 @@ from .outbox import OutboxSender, SendReport
 from .permissions import Permissions
 from .render import escape
 from .services import RUNTIME_KEY, Runtime, Services, runtime_of
+from .singleton import polling_lock
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -236,14 +237,14 @@ def build_application(
     jobs = app.job_queue
     if jobs is None:
         raise RuntimeError('the JobQueue is missing: install "python-telegram-bot[job-queue]"')
-    if services.poller is not None or services.tracking is not None:
-        jobs.run_repeating(
-            _poll_job,
-            interval=intervals.poll,
-            first=intervals.first_poll,
-            name="poll",
-            job_kwargs=_JOB_KWARGS,
-        )
+    # Runs even without a poller (run --no-fetch): breaking alerts come from this job.
+    jobs.run_repeating(
+        _poll_job,
+        interval=intervals.poll,
+        first=intervals.first_poll,
+        name="poll",
+        job_kwargs=_JOB_KWARGS,
+    )
     jobs.run_repeating(
         _digest_job, interval=intervals.digest, first=intervals.digest, name="digests", job_kwargs=_JOB_KWARGS
     )
@@ -257,36 +258,59 @@ async def serve(app: BotApplication, stop: asyncio.Event, *, poll_timeout: int =
     """Run ``app`` (polling, or webhook per config) until ``stop`` is set, then shut down."""
     runtime = runtime_of(app)
     config = runtime.config
-    async with app:
-        if app.post_init is not None:
-            await app.post_init(app)
-        updater = app.updater
-        assert updater is not None
-        if config.telegram.mode == "webhook":
-            webhook = config.telegram.webhook
-            await updater.start_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                # The path Telegram posts to is the public URL's path (a reverse proxy in front
-                # usually keeps it); without one, the bot id.
-                url_path=urlsplit(webhook.url).path.strip("/") or config.telegram.token.split(":", 1)[0],
-                webhook_url=webhook.url or None,
-                secret_token=webhook.secret_token or None,
-                allowed_updates=Update.ALL_TYPES,
-            )
-        else:
-            await updater.start_polling(
-                poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
-            )
-        await app.start()
-        log.info("bot @%s running (%s)", app.bot.username, config.telegram.mode)
-        try:
-            await stop.wait()
-        finally:
-            await updater.stop()
-            await app.stop()
-            if app.post_shutdown is not None:
-                await app.post_shutdown(app)
+    async with contextlib.AsyncExitStack() as stack:
+        if config.telegram.mode != "webhook":
+            # Only one process may long-poll Telegram: a second one stops here with a clear error
+            # instead of fighting over getUpdates. Losing the lock (database gone) stops the bot.
+            held = await stack.enter_async_context(polling_lock(runtime.storage))
+            stack.push_async_callback(_cancel, asyncio.ensure_future(_stop_when(held.lost, stop)))
+        await stack.enter_async_context(app)
+        await _serve_started(app, stop, config, poll_timeout)
+
+
+async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    log.error("lost the single-poller lock; stopping")
+    stop.set()
+
+
+async def _cancel(task: asyncio.Future[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _serve_started(app: BotApplication, stop: asyncio.Event, config: Config, poll_timeout: int) -> None:
+    """Start updates (webhook or polling) and the app, wait for ``stop``, then stop both."""
+    if app.post_init is not None:
+        await app.post_init(app)
+    updater = app.updater
+    assert updater is not None
+    if config.telegram.mode == "webhook":
+        webhook = config.telegram.webhook
+        await updater.start_webhook(
+            listen=webhook.listen,
+            port=webhook.port,
+            # The path Telegram posts to is the public URL's path (a reverse proxy in front
+            # usually keeps it); without one, the bot id.
+            url_path=urlsplit(webhook.url).path.strip("/") or config.telegram.token.split(":", 1)[0],
+            webhook_url=webhook.url or None,
+            secret_token=webhook.secret_token or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        await updater.start_polling(
+            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        )
+    await app.start()
+    log.info("bot @%s running (%s)", app.bot.username, config.telegram.mode)
+    try:
+        await stop.wait()
+    finally:
+        await updater.stop()
+        await app.stop()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
 
 
 def run_telegram(config: Config, *, fetch: bool = True) -> int:
@@ -305,7 +329,9 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
                 loop.add_signal_handler(sig, stop.set)
         async with open_storage(config) as storage, contextlib.AsyncExitStack() as stack:
             poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
-            services = Services(config, storage, poller=poller, tracking=TrackingService(storage))
+            # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.
+            tracking = TrackingService(storage) if fetch else None
+            services = Services(config, storage, poller=poller, tracking=tracking)
             await serve(build_application(services, intervals=intervals_from_env()), stop)
 
     asyncio.run(main())

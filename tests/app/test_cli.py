@@ -99,3 +99,13 @@ def test_options_before_the_subcommand_are_kept(tmp_path: Path) -> None:
     result = newsbot("--config", str(config), "config", "check", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["file"] == str(config)
+
+
+def test_status_json(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    assert newsbot("db", "upgrade", "--config", str(config)).returncode == 0
+    result = newsbot("status", "--json", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["database"] == "sqlite" and status["feeds"] == 0 and status["items"] == 0
+    assert status["feeds_leased"] == 0 and status["outbox"] == {}
