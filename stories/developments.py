@@ -203,6 +203,11 @@ class DevelopmentConfig:
     """Weight of the nearest-neighbour vote: the mean cosine of the item's
     ``neighbours`` most similar recent items in a development, added to the centroid
     score. Centroids blur a development's several angles; neighbours keep them."""
+    candidate_terms: int = 24
+    """Terms of an item used to find candidate prototypes (its heaviest); the others
+    still count in the score of every candidate that comes near the threshold."""
+    candidate_postings: int = 100
+    """Words in more prototypes than this do not look candidates up (see above)."""
     neighbours: int = 3
     neighbour_terms: int = 12
     neighbour_min_similarity: float = 0.1
@@ -517,18 +522,34 @@ class Developments:
         cached factor per prototype, and decay (at most 1) is computed only for
         those that could still pass.
         """
-        acc: dict[int, float] = {}
+        cfg = self.config
+        # Long items look prototypes up by their heaviest terms only; the rest of the
+        # dot product is added for the prototypes that come near the threshold.
         postings = self._postings
+        probe = list(vec.items())
+        rest: list[tuple[str, float]] = []
+        if len(probe) > cfg.candidate_terms:
+            probe.sort(key=lambda tw: -tw[1])
+            rest = probe[cfg.candidate_terms :]
+            del probe[cfg.candidate_terms :]
+        # A word in very many prototypes (a common word) finds no particular event;
+        # it only counts towards the candidates the other words found.
+        cap = cfg.candidate_postings
+        common = [tw for tw in probe if len(postings.get(tw[0], ())) > cap]
+        if common and len(common) < len(probe):
+            probe = [tw for tw in probe if len(postings.get(tw[0], ())) <= cap]
+            rest += common
+        acc: dict[int, float] = {}
         get = acc.get
-        for t, x in vec.items():
+        for t, x in probe:
             plist = postings.get(t)
             if plist:
                 for pid, w in plist.items():
                     acc[pid] = get(pid, 0.0) + x * w
         if not acc:
             return []
-        cfg = self.config
         threshold = cfg.threshold
+        near = threshold * 0.8 if rest else threshold
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
         scale = self._scale
         protos = self._prototypes
@@ -539,14 +560,21 @@ class Developments:
         ranked: list[tuple[float, int, float]] = []
         for pid, dot in acc.items():
             inv_norm, log_size = scale[pid]
-            score = dot * inv_norm * (1.0 + boost * log_size)
-            if score + best_vote < threshold:
+            factor = inv_norm * (1.0 + boost * log_size)
+            if dot * factor + best_vote < near:
                 continue
+            for t, x in rest:
+                plist = postings.get(t)
+                if plist:
+                    weight = plist.get(pid)
+                    if weight is not None:
+                        dot += x * weight
+            score = dot * factor
             proto = protos[pid]
             if votes:
                 score += votes.get(find(proto.group), 0.0)
-                if score < threshold:
-                    continue
+            if score < threshold:
+                continue
             gap = abs(when - proto.last_seen)
             if gap > 0:
                 score *= math.exp(-decay_rate * gap)
