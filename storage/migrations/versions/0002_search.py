@@ -43,7 +43,6 @@ SQLITE_UP = (
     # prefix doclist instead of merging those of every word with that prefix.
     "CREATE VIRTUAL TABLE item_fts USING fts5(title, body, tokenize='ascii', prefix='2 3')",
     "CREATE TABLE item_search (item_id INTEGER PRIMARY KEY, published_epoch REAL NOT NULL)",
-    "CREATE INDEX ix_item_search_published_epoch ON item_search (published_epoch)",
     # Per publication day (days since 1970, UTC), the smallest item id published
     # that day: "every item before id X was published before day D" in a few row
     # reads, which lets a search rank the newest items first. Never lowered by
