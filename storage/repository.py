@@ -537,6 +537,15 @@ class Storage:
             )
             return _story(row)
 
+    @staticmethod
+    async def _story_row(session: AsyncSession, scope: int, name: str) -> StoryRow:
+        row = await session.scalar(
+            select(StoryRow).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
+        )
+        if row is None:
+            raise NotFound(f"no story named {name!r}")
+        return row
+
     async def edit_story(
         self,
         name: str,
@@ -548,11 +557,7 @@ class Storage:
     ) -> Story:
         """Change a story's query and audit it."""
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(StoryRow).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
-            )
-            if row is None:
-                raise NotFound(f"no story named {name!r}")
+            row = await self._story_row(session, scope, name)
             now = utcnow()
             session.add(
                 StoryAuditRow(
@@ -580,11 +585,7 @@ class Storage:
     ) -> None:
         """Remove a story (its subscriptions go with it); the audit trail stays."""
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(StoryRow).where(StoryRow.scope == scope, StoryRow.name_key == name_key(name))
-            )
-            if row is None:
-                raise NotFound(f"no story named {name!r}")
+            row = await self._story_row(session, scope, name)
             session.add(
                 StoryAuditRow(
                     story_id=None,
