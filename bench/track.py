@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import platform
 import random
@@ -57,7 +58,7 @@ class World:
     def __init__(self, rng: random.Random, total_items: int) -> None:
         self.rng = rng
         self.common = [pseudo_word(rng) for _ in range(5000)]
-        self.weights = [1 / (r + 1) for r in range(len(self.common))]
+        self.cum_weights = list(itertools.accumulate(1 / (r + 1) for r in range(len(self.common))))
         n_events = max(10, total_items // 30)
         self.events = []
         for _ in range(n_events):
@@ -87,7 +88,7 @@ class World:
                 elif r < 0.52:
                     out.append(number)
                 else:
-                    out.append(rng.choices(self.common, self.weights)[0])
+                    out.append(rng.choices(self.common, cum_weights=self.cum_weights)[0])
             return out
 
         title = " ".join(words(rng.randint(7, 12))).capitalize()

@@ -206,7 +206,7 @@ class DevelopmentConfig:
     candidate_terms: int = 24
     """Terms of an item used to find candidate prototypes (its heaviest); the others
     still count in the score of every candidate that comes near the threshold."""
-    candidate_postings: int = 100
+    candidate_postings: int = 32
     """Words in more prototypes than this do not look candidates up (see above)."""
     neighbours: int = 3
     neighbour_terms: int = 12
@@ -563,16 +563,17 @@ class Developments:
             factor = inv_norm * (1.0 + boost * log_size)
             if dot * factor + best_vote < near:
                 continue
+            proto = protos[pid]
+            vote = votes.get(find(proto.group), 0.0) if votes else 0.0
+            if dot * factor + vote < near:
+                continue
             for t, x in rest:
                 plist = postings.get(t)
                 if plist:
                     weight = plist.get(pid)
                     if weight is not None:
                         dot += x * weight
-            score = dot * factor
-            proto = protos[pid]
-            if votes:
-                score += votes.get(find(proto.group), 0.0)
+            score = dot * factor + vote
             if score < threshold:
                 continue
             gap = abs(when - proto.last_seen)
@@ -632,7 +633,13 @@ class Developments:
         self._items_seen += 1
         cap = cfg.neighbour_postings
         postings = self._item_postings
-        for t, x in vec.items():
+        # Index the item's heaviest terms only, as probes use only theirs: two reports
+        # of one event share their heavy words.
+        kept = list(vec.items())
+        if len(kept) > 2 * cfg.neighbour_terms:
+            kept.sort(key=lambda tw: -tw[1])
+            del kept[2 * cfg.neighbour_terms :]
+        for t, x in kept:
             plist = postings.get(t)
             if plist is None:
                 postings[t] = [(n, x)]
@@ -641,7 +648,7 @@ class Developments:
                 if len(plist) > cap:
                     del plist[0]
         self._item_proto[n] = pid
-        self._item_window.append((n, pid, tuple(vec)))
+        self._item_window.append((n, pid, tuple(t for t, _ in kept)))
         while len(self._item_window) > cfg.neighbour_window:
             old, _, old_terms = self._item_window.popleft()
             del self._item_proto[old]
