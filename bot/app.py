@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from storage.repository import Storage
 from stories.model import Decision
 
 from .config import TOKEN_ENV, Config
+from .maintenance import PRUNE_INTERVAL, prune_old_items
 from .poller import FeedReport, Poller, PollSummary
 from .tracking import TrackingService
 
@@ -153,7 +155,11 @@ async def run_terminal(config: Config, *, fetch: bool = True, stop: asyncio.Even
         await tracking.start()
         async with Poller.from_config(storage, config) as poller:
             since = datetime.now(UTC) - timedelta(days=1)
+            last_prune = 0.0
             while not stop.is_set():
+                if time.monotonic() - last_prune >= PRUNE_INTERVAL:
+                    await prune_old_items(storage, config)
+                    last_prune = time.monotonic()
                 if fetch:
                     summary = await poller.poll_once()
                     decisions = await tracking.track_pending()

@@ -86,6 +86,36 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db_reindex(args: argparse.Namespace) -> int:
+    """Rebuild the full-text search index from the stored items."""
+    from bot.app import open_storage
+    from storage.search import rebuild_index
+
+    async def reindex() -> int:
+        async with open_storage(_config(args), seed=False) as storage:
+            count = await rebuild_index(storage.engine)
+        print(f"search index rebuilt: {count} items")
+        return EXIT_OK
+
+    return _run_async(reindex)
+
+
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    """Delete old items now (``run`` does it daily)."""
+    from bot.app import open_storage
+    from bot.maintenance import prune_old_items
+
+    config = _config(args)
+
+    async def prune() -> int:
+        async with open_storage(config, seed=False) as storage:
+            count = await prune_old_items(storage, config)
+        print(f"pruned {count} items older than {config.storage.keep_days} days")
+        return EXIT_OK
+
+    return _run_async(prune)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot: fetch, track, digests and Telegram in one process."""
     from bot.app import run
@@ -222,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="apply migrations", description="apply migrations", parents=[common]
     )
     up.set_defaults(func=cmd_db_upgrade)
+    reindex = db_sub.add_parser(
+        "reindex", help="rebuild the search index", description="rebuild the search index", parents=[common]
+    )
+    reindex.set_defaults(func=cmd_db_reindex)
+    prune = db_sub.add_parser(
+        "prune",
+        help="delete items older than storage.keep_days",
+        description="delete items older than storage.keep_days (never those of a development still shown)",
+        parents=[common],
+    )
+    prune.set_defaults(func=cmd_db_prune)
 
     cfg = sub.add_parser("config", help="configuration", description="configuration", parents=[common])
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -22,6 +22,7 @@ from storage.repository import Storage
 from stories.model import FeedState
 
 from .config import Config, FetchConfig
+from .maintenance import index_new_items
 
 log = logging.getLogger("newsbot.poll")
 
@@ -185,6 +186,8 @@ class Poller:
             if progress:
                 progress(len(summary.reports), len(states), report)
         await self._save_states(pending, summary)
+        if summary.new_items or summary.updated_items:
+            await index_new_items(self.storage)
         for report in summary.reports:
             summary.fetched += report.kind == "ok"
             summary.not_modified += report.kind == "not_modified"

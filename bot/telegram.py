@@ -43,6 +43,7 @@ from stories.model import FeedState
 from . import handlers
 from .config import Config
 from .digests import breaking_alerts, run_due_digests
+from .maintenance import PRUNE_INTERVAL, prune_old_items
 from .outbox import OutboxSender, SendReport
 from .permissions import Permissions
 from .render import escape
@@ -131,6 +132,11 @@ async def _poll_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             report.alerts,
             report.sent.sent,
         )
+
+
+async def _prune_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    runtime = runtime_of(context)
+    await prune_old_items(runtime.storage, runtime.config)
 
 
 async def _digest_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -248,6 +254,7 @@ def build_application(
     jobs.run_repeating(
         _digest_job, interval=intervals.digest, first=intervals.digest, name="digests", job_kwargs=_JOB_KWARGS
     )
+    jobs.run_repeating(_prune_job, interval=PRUNE_INTERVAL, first=60.0, name="prune", job_kwargs=_JOB_KWARGS)
     jobs.run_repeating(
         _outbox_job, interval=intervals.outbox, first=intervals.outbox, name="outbox", job_kwargs=_JOB_KWARGS
     )

@@ -186,3 +186,40 @@ def test_fetch_once_json_and_story_cli(tmp_path: Path, server: FeedServer) -> No
     assert by_url[server.url("/a.xml")]["items"] == 1 and by_url[server.url("/a.xml")]["status"] == "ok"
     assert by_url[server.url("/missing.xml")]["status"] == "failing"
     assert "404" in by_url[server.url("/missing.xml")]["last_error"]
+
+
+def test_search_reindex_and_prune_cli(tmp_path: Path, server: FeedServer) -> None:
+    server.script(
+        "/a.xml",
+        Reply(
+            body=feed(
+                "Reuters",
+                "reuters.example",
+                [
+                    ("r1", KHARTOUM[0], "https://reuters.example/k", KHARTOUM[1]),
+                    ("r2", "<b>Guaidó</b> & allies meet in Caracas", "https://reuters.example/v", "Talks."),
+                ],
+            )
+        ),
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        config_for(f"sqlite:///{tmp_path / 's.db'}", tmp_path)
+        + f'[[feeds]]\nurl = "{server.url("/a.xml")}"\n'
+    )
+    assert newsbot("fetch", "--once", "--config", str(config)).returncode == 0
+    found = json.loads(newsbot("search", "guaido", "--json", "--config", str(config)).stdout)
+    assert found["query"] == "guaido"
+    [hit] = found["results"]
+    assert hit["title"] == "Guaidó & allies meet in Caracas" and hit["outlet"] == "Reuters"
+    assert set(hit) >= {"title", "url", "outlet", "published", "snippet", "score"}
+    by_story = json.loads(
+        newsbot("search", "airport", "--story", "sudan", "--json", "--config", str(config)).stdout
+    )
+    assert [r["url"] for r in by_story["results"]] == ["https://reuters.example/k"]
+    bad = newsbot("search", "(Khartoum", "--config", str(config))
+    assert bad.returncode == 2 and "at 0" in bad.stderr
+    reindex = newsbot("db", "reindex", "--config", str(config))
+    assert reindex.returncode == 0 and "2 items" in reindex.stdout
+    prune = newsbot("db", "prune", "--config", str(config))
+    assert prune.returncode == 0 and "pruned 0 items" in prune.stdout
