@@ -61,6 +61,8 @@ class DedupConfig:
     min_shingles: int = 8
     """Texts with fewer word bigrams (a bare short title) are only matched exactly: one
     changed word in six is a different headline as often as a copy."""
+    max_band_candidates: int = 32
+    """Most recent items checked per LSH band (bounds the cost of a crowded band)."""
     window_hours: float = 72.0
     """Items older than this (against the newest publish time seen) are forgotten."""
     max_items: int = 300_000
@@ -217,8 +219,11 @@ class DuplicateIndex:
         best: tuple[float, int] | None = None
         seen: set[int] = set()
         sig = sk.signature
+        limit = self.config.max_band_candidates
         for band in self._band_keys(sig):
-            for key in self._bands.get(band, ()):
+            # Newest first, and only so many: copies follow their original closely,
+            # and a band crowded by a stock phrase must not make every check slow.
+            for key in reversed(self._bands.get(band, ())[-limit:]):
                 if key in seen:
                     continue
                 seen.add(key)
@@ -349,7 +354,11 @@ class DuplicateIndex:
         for band in self._band_keys(sig):
             keys = self._bands.get(band)
             if keys is not None:
-                keys.remove(key)
+                # Items leave oldest first, so the key is nearly always in front.
+                if keys[0] == key:
+                    del keys[0]
+                else:
+                    keys.remove(key)
                 if not keys:
                     del self._bands[band]
 
