@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -291,74 +291,94 @@ class Storage:
         raise AssertionError("unreachable")
 
     async def _store_once(self, feed_id: int, unique: dict[str, Item], fetched_at: datetime) -> StoreResult:
+        # Core statements, not ORM objects: this runs for every changed feed on every cycle.
         new: list[tuple[int, Item]] = []
         updated: list[tuple[int, Item]] = []
-        new_sources = unchanged = 0
+        unchanged = 0
         async with self._sessions.begin() as session:
-            known: dict[str, ItemRow] = {}
+            known: dict[str, tuple[int, str, str]] = {}
             guids = list(unique)
             for start in range(0, len(guids), 500):
-                chunk = guids[start : start + 500]
                 rows = await session.execute(
-                    select(ItemSourceRow.guid, ItemRow)
+                    select(ItemSourceRow.guid, ItemRow.id, ItemRow.title, ItemRow.summary)
                     .join(ItemRow, ItemRow.id == ItemSourceRow.item_id)
-                    .where(ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(chunk))
+                    .where(
+                        ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(guids[start : start + 500])
+                    )
                 )
-                known.update({guid: row for guid, row in rows})
-            urls = [i.url for g, i in unique.items() if g not in known and i.url]
-            by_url: dict[str, ItemRow] = {}
+                known.update({guid: (item_id, title, summary) for guid, item_id, title, summary in rows})
+            urls = list({i.url for g, i in unique.items() if g not in known and i.url})
+            by_url: dict[str, int] = {}
             for start in range(0, len(urls), 500):
-                rows2 = await session.scalars(
-                    select(ItemRow).where(ItemRow.url.in_(urls[start : start + 500]))
+                rows2 = await session.execute(
+                    select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[start : start + 500]))
                 )
-                by_url.update({row.url: row for row in rows2 if row.url})
-            fresh: list[tuple[str, Item, ItemRow]] = []
+                by_url.update({url: item_id for url, item_id in rows2 if url})
+            fresh: list[tuple[str, Item]] = []
+            later_sources: list[tuple[str, Item]] = []  # same URL as a fresh item of this batch
+            sources: list[dict[str, object]] = []
+            fresh_urls: set[str] = set()
             for guid, item in unique.items():
-                row = known.get(guid)
-                if row is not None:
-                    if row.title != item.title or row.summary != item.summary:
-                        row.title, row.summary = item.title, item.summary
-                        row.updated_at = fetched_at
-                        updated.append((row.id, item))
+                if guid in known:
+                    item_id, title, summary = known[guid]
+                    if title != item.title or summary != item.summary:
+                        await session.execute(
+                            update(ItemRow)
+                            .where(ItemRow.id == item_id)
+                            .values(title=item.title, summary=item.summary, updated_at=fetched_at)
+                        )
+                        updated.append((item_id, item))
                     else:
                         unchanged += 1
-                    continue
-                existing = by_url.get(item.url) if item.url else None
-                if existing is not None:
-                    session.add(
-                        ItemSourceRow(
-                            item_id=existing.id,
-                            feed_id=feed_id,
-                            guid=guid,
-                            outlet=item.outlet,
-                            seen_at=fetched_at,
-                        )
-                    )
-                    new_sources += 1
-                    continue
-                row = ItemRow(
-                    url=item.url,
-                    title=item.title,
-                    summary=item.summary,
-                    outlet=item.outlet,
-                    author=item.author,
-                    language=item.language,
-                    published=item.published,
-                    first_seen=fetched_at,
+                elif item.url and item.url in by_url:
+                    sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
+                elif item.url and item.url in fresh_urls:
+                    later_sources.append((guid, item))
+                else:
+                    fresh.append((guid, item))
+                    if item.url:
+                        fresh_urls.add(item.url)
+            if fresh:
+                ids = await session.scalars(
+                    insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "url": item.url,
+                            "title": item.title,
+                            "summary": item.summary,
+                            "outlet": item.outlet,
+                            "author": item.author,
+                            "language": item.language,
+                            "published": item.published,
+                            "first_seen": fetched_at,
+                            "kind": None,
+                            "tracked": False,
+                        }
+                        for _, item in fresh
+                    ],
                 )
-                if item.url:
-                    by_url[item.url] = row
-                session.add(row)
-                fresh.append((guid, item, row))
-            await session.flush()
-            for guid, item, row in fresh:
-                session.add(
-                    ItemSourceRow(
-                        item_id=row.id, feed_id=feed_id, guid=guid, outlet=item.outlet, seen_at=fetched_at
-                    )
-                )
-                new.append((row.id, item))
+                for (guid, item), item_id in zip(fresh, ids, strict=True):
+                    sources.append(self._source(item_id, feed_id, guid, item, fetched_at))
+                    new.append((item_id, item))
+                    if item.url:
+                        by_url[item.url] = item_id
+            for guid, item in later_sources:
+                assert item.url is not None
+                sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
+            if sources:
+                await session.execute(insert(ItemSourceRow), sources)
+        new_sources = len(sources) - len(new)
         return StoreResult(tuple(new), tuple(updated), new_sources, unchanged)
+
+    @staticmethod
+    def _source(item_id: int, feed_id: int, guid: str, item: Item, seen_at: datetime) -> dict[str, object]:
+        return {
+            "item_id": item_id,
+            "feed_id": feed_id,
+            "guid": guid,
+            "outlet": item.outlet,
+            "seen_at": seen_at,
+        }
 
     async def items_after(self, after_id: int, *, limit: int = 1000) -> list[tuple[int, Item]]:
         """Items with id > after_id in id order: the tracker's replay and catch-up stream."""

@@ -154,3 +154,18 @@ async def test_concurrent_feeds_storing_the_same_url_make_one_item(storage: Stor
     assert sum(len(r.new) for r in results) == 1
     assert sum(r.new_sources for r in results) == 5
     assert await storage.item_count() == 1
+
+
+async def test_one_feed_repeating_a_url_under_two_guids_makes_one_item(storage: Storage) -> None:
+    feed = await storage.add_feed("https://a.example/rss")
+    assert feed.id
+    stored = await storage.store_items(
+        feed.id,
+        [item("g1", "Story", "https://news.example/x"), item("g2", "Story again", "https://news.example/x")],
+        fetched_at=T0,
+    )
+    assert len(stored.new) == 1 and stored.new_sources == 1
+    # g2 is a known entry of this feed now; its title differs from the stored item's: an update.
+    again = await storage.store_items(feed.id, [item("g2", "Story again", "https://news.example/x")], fetched_at=T0)
+    assert again.new == () and [i.title for _, i in again.updated] == ["Story again"]
+    assert await storage.item_count() == 1
