@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,17 +163,14 @@ def peak_rss_mb() -> float:
 
 
 def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dict[str, Any]:
-    """The three cycles: feeds.poll.poll_feeds (fetch, parse, normalise, schedule,
-    concurrently) feeding one consumer that stores items and feed states with the
-    storage repository, as ``newsbot fetch`` does.
+    """The three cycles through bot.poller.Poller, exactly what ``newsbot fetch --all``
+    runs: fetch, parse, normalise and schedule concurrently, one consumer storing items,
+    feed states saved in batches, new items indexed for search."""
+    from datetime import timedelta
 
-    Storing happens in one consumer because SQLite has one writer: a task per feed
-    writing at once only queues on the database lock (see the README).
-    """
-    from concurrent.futures import Executor, ProcessPoolExecutor
-
+    from bot.poller import Poller
     from feeds.fetch import Fetcher, FetchPolicy
-    from feeds.poll import poll_feeds
+    from feeds.schedule import SchedulePolicy
     from storage.db import upgrade
     from storage.repository import Storage
 
@@ -184,50 +180,39 @@ def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dic
     policy = FetchPolicy(
         allow_private_networks=True, concurrency=CONCURRENCY, per_host_concurrency=2, timeout=60
     )
-    executor: Executor | None = None
-    if executor_kind == "process":
-        executor = ProcessPoolExecutor(max_workers=os.cpu_count() or 2)
+    workers = (os.cpu_count() or 2) if executor_kind == "process" else 0
 
     async def main() -> dict[str, Any]:
         storage = Storage.connect(db_url)
         for url in urls:
             await storage.add_feed(url)
         cycles: dict[str, Any] = {}
-        async with Fetcher(policy) as fetcher:
+        poller = Poller(
+            storage, Fetcher(policy), SchedulePolicy(interval=timedelta(minutes=15)), parse_workers=workers
+        )
+        async with poller:
             for gen, name in ((0, "initial"), (1, "changed"), (1, "unchanged")):
                 set_generation(ports, gen, len(urls))
                 t0 = time.perf_counter()
                 c0 = time.process_time()
-                states = await storage.due_feeds(datetime.now(UTC), include_all=True)
-                counts = {"fetched": 0, "not_modified": 0, "new_items": 0, "errors": 0}
-                async for result in poll_feeds(fetcher, states, executor=executor):
-                    if result.feed is not None and result.state.id is not None:
-                        stored = await storage.store_items(
-                            result.state.id, result.items, fetched_at=result.outcome.fetched_at
-                        )
-                        counts["new_items"] += len(stored.new)
-                    await storage.save_feed_state(result.state)
-                    counts["fetched"] += result.outcome.kind == "ok"
-                    counts["not_modified"] += result.outcome.kind == "not_modified"
-                    counts["errors"] += result.outcome.is_failure
+                summary = await poller.poll_once(include_all=True)
                 seconds = time.perf_counter() - t0
                 cycles[name] = {
                     "seconds": round(seconds, 3),
                     "cpu_seconds": round(time.process_time() - c0, 3),
                     "feeds_per_s": round(len(urls) / seconds, 1),
-                    "items_per_s": round(ITEMS * counts["fetched"] / seconds, 1),
-                    **counts,
+                    "items_per_s": round(ITEMS * summary.fetched / seconds, 1),
+                    "fetched": summary.fetched,
+                    "not_modified": summary.not_modified,
+                    "new_items": summary.new_items,
+                    "errors": summary.errors,
                     "peak_rss_mb": round(peak_rss_mb(), 1),
                 }
         cycles["stored_items"] = await storage.item_count()
         await storage.close()
         return cycles
 
-    try:
-        return asyncio.run(main())
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    return asyncio.run(main())
 
 
 def feeds_only_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
