@@ -103,6 +103,7 @@ async def fetch_once(config: Config, *, include_all: bool = False, as_json: bool
         async with Poller.from_config(storage, config) as poller:
             summary = await poller.poll_once(include_all=include_all, progress=ProgressBar("fetching"))
         decisions = await tracking.track_pending()
+        await tracking.save()
     if as_json:
         data = summary.as_dict()
         data["developments_new"] = sum(d.kind == "new" for d in decisions)
@@ -173,6 +174,7 @@ async def run_terminal(config: Config, *, fetch: bool = True, stop: asyncio.Even
                     print("-" * 40, flush=True)
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), POLL_TICK_SECONDS)
+        await tracking.save()
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

@@ -340,6 +340,8 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
             tracking = TrackingService(storage) if fetch else None
             services = Services(config, storage, poller=poller, tracking=tracking)
             await serve(build_application(services, intervals=intervals_from_env()), stop)
+            if tracking is not None:
+                await tracking.save()
 
     asyncio.run(main())
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from storage.repository import Storage
 from stories.model import Decision
@@ -19,6 +20,10 @@ log = logging.getLogger("newsbot.track")
 
 STATE_NAME = "main"
 BATCH = 1000
+# The saved state is large (tens of MB at 100,000 items), so it is saved at most this often
+# and on shutdown; after a crash the items since the last save are replayed, which gives the
+# same decisions (the tracker is deterministic) and re-records them idempotently.
+SAVE_INTERVAL = 300.0
 
 
 class TrackingService:
@@ -29,6 +34,8 @@ class TrackingService:
         self.tracker = Tracker()
         self.last_item_id = 0
         self._lock = asyncio.Lock()
+        self._saved_item_id = 0
+        self._saved_at = time.monotonic()
         self._stories_version: tuple[tuple[int, str], ...] = ()
 
     async def start(self) -> None:
@@ -36,6 +43,7 @@ class TrackingService:
         saved = await self.storage.load_tracker_state(STATE_NAME)
         if saved is not None:
             data, self.last_item_id = saved
+            self._saved_item_id = self.last_item_id
             try:
                 self.tracker = Tracker.from_dict(json.loads(data))
             except (ValueError, KeyError, TypeError) as exc:
@@ -65,11 +73,22 @@ class TrackingService:
                 made = [self.tracker.observe(key, item) for key, item in batch]
                 await self.storage.record_decisions(made)
                 self.last_item_id = batch[-1][0]
-                await self.storage.save_tracker_state(
-                    STATE_NAME, json.dumps(self.tracker.to_dict()), self.last_item_id
-                )
                 decisions.extend(made)
+            if time.monotonic() - self._saved_at >= SAVE_INTERVAL:
+                await self._save()
             if decisions:
                 kinds = {k: sum(d.kind == k for d in decisions) for k in ("new", "update", "rereport")}
                 log.info("tracked items=%d new=%d update=%d rereport=%d", len(decisions), *kinds.values())
             return decisions
+
+    async def save(self) -> None:
+        """Save the tracker's state now (on shutdown; otherwise every SAVE_INTERVAL)."""
+        async with self._lock:
+            await self._save()
+
+    async def _save(self) -> None:
+        if self.last_item_id != self._saved_item_id:
+            data = await asyncio.to_thread(lambda: json.dumps(self.tracker.to_dict()))
+            await self.storage.save_tracker_state(STATE_NAME, data, self.last_item_id)
+            self._saved_item_id = self.last_item_id
+        self._saved_at = time.monotonic()
