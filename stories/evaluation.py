@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import random
 import re
 import resource
@@ -34,6 +35,13 @@ DATASETS: tuple[str, ...] = ("googlenews-t", "googlenews-ts", "googlenews-s", "u
 
 # Where the shared corpora live, relative to the repository (``../shared/data``).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA_DIR_ENV = "NEWSBOT_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """Where the corpora are: ``$NEWSBOT_DATA_DIR``, else ``../shared/data`` beside the repository."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else DEFAULT_DATA_DIR
 
 # The GoogleNews snapshot carries no times: it was taken on one day (2013-11-27), so a
 # stream of it gets one second per item in arrival order from that date.
@@ -99,13 +107,14 @@ def _synthetic_items(
     )
 
 
-def read_googlenews(variant: Literal["t", "ts", "s"], data_dir: Path = DEFAULT_DATA_DIR) -> Corpus:
+def read_googlenews(variant: Literal["t", "ts", "s"], data_dir: Path | None = None) -> Corpus:
     """Read a GoogleNews (Yin & Wang) variant as its PROVENANCE.md describes.
 
     ``ts`` is rebuilt from the aligned ``T`` and ``S`` files as title plus summary,
     as a feed would carry it; the two lines where ``TS`` is not ``T + " " + S`` keep
     the ``TS`` text as their title.
     """
+    data_dir = data_dir or default_data_dir()
     base = data_dir / "googlenews-yin2016"
     name = f"googlenews-{variant}"
     if variant == "t":
@@ -133,7 +142,7 @@ def read_uci(path: Path | None = None, *, drop_last_story: bool = True) -> Corpu
     The file is a byte prefix of the full corpus: its last line is cut, so it is
     dropped, and so is the last story, which may continue past the cut.
     """
-    path = path or DEFAULT_DATA_DIR / "uci-news-aggregator-prefix" / "uci-news-aggregator.csv"
+    path = path or default_data_dir() / "uci-news-aggregator-prefix" / "uci-news-aggregator.csv"
     raw = _need(path).read_text(encoding="utf-8")
     complete = raw if raw.endswith("\n") else raw[: raw.rfind("\n") + 1]
     reader = csv.DictReader(complete.splitlines())
@@ -162,12 +171,13 @@ def read_uci(path: Path | None = None, *, drop_last_story: bool = True) -> Corpu
     return Corpus("uci", tuple(rows))
 
 
-def read_corpus(name_or_path: str, data_dir: Path = DEFAULT_DATA_DIR) -> Corpus:
+def read_corpus(name_or_path: str, data_dir: Path | None = None) -> Corpus:
     """A corpus by name (``googlenews-t``, ``googlenews-ts``, ``googlenews-s``, ``uci``) or path.
 
     A path is read as the UCI CSV when it ends in ``.csv`` (all rows kept), otherwise as
     JSON Lines of ``{"text", "cluster"}``.
     """
+    data_dir = data_dir or default_data_dir()
     if name_or_path in ("googlenews-t", "googlenews-ts", "googlenews-s"):
         variant = name_or_path.rsplit("-", 1)[1]
         return read_googlenews(variant, data_dir)  # type: ignore[arg-type]
@@ -190,8 +200,9 @@ def _need(path: Path) -> Path:
     return path
 
 
-def corpus_available(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> bool:
+def corpus_available(name: str, data_dir: Path | None = None) -> bool:
     """Whether a named corpus is present (tests skip when it is not)."""
+    data_dir = data_dir or default_data_dir()
     try:
         read_corpus_paths = {
             "googlenews-t": [data_dir / "googlenews-yin2016" / "T"],
@@ -426,7 +437,7 @@ def run_eval(
     order: Order = "file",
     method: str = "tracker",
     seed: int = 0,
-    data_dir: Path = DEFAULT_DATA_DIR,
+    data_dir: Path | None = None,
     measure_memory: bool = True,
     factory: Callable[[], Clusterer] | None = None,
     arrival_clock: bool = False,
@@ -439,6 +450,7 @@ def run_eval(
     own allocations) on a second, identical run under tracemalloc, which would
     otherwise slow the timed one down.
     """
+    data_dir = data_dir or default_data_dir()
     corpus = read_corpus(dataset, data_dir)
     items = ordered(corpus, order, seed, arrival_clock=arrival_clock)
     make = factory or (lambda: make_clusterer(method))
