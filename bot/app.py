@@ -165,7 +165,16 @@ async def run_terminal(config: Config, *, fetch: bool = True, stop: asyncio.Even
                     summary = await poller.poll_once()
                     decisions = await tracking.track_pending()
                     if summary.feeds:
-                        log.info("poll: %s", _summary_text(summary, decisions).replace("\n", "; "))
+                        # Each feed's error is already on its own fetch line.
+                        log.info(
+                            "poll: feeds=%d fetched=%d not_modified=%d errors=%d new_items=%d decisions=%d",
+                            summary.feeds,
+                            summary.fetched,
+                            summary.not_modified,
+                            summary.errors,
+                            summary.new_items,
+                            len(decisions),
+                        )
                 now = datetime.now(UTC)
                 messages = await terminal_digest(storage, config, since=since)
                 since = now
