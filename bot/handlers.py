@@ -67,6 +67,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("watch", "This chat's own stories: /watch add|edit|rm|show NAME [QUERY]"),
     ("feed", "Bot admins: /feed add|rm|enable URL"),
     ("feeds", "Feeds and their health"),
+    ("status", "Bot admins: feeds, items, developments, outbox, workers"),
 )
 
 HELP = "\n".join(
@@ -88,7 +89,7 @@ HELP = "\n".join(
         "<b>Chat admins</b>: /watch add NAME QUERY, /watch edit NAME QUERY, /watch rm NAME, "
         "/watch show NAME — this chat's own stories",
         "<b>Bot admins</b>: /watch global add|edit|rm NAME [QUERY], /feed add URL, /feed rm URL, "
-        "/feed enable URL, /feeds",
+        "/feed enable URL, /feeds, /status",
     ]
 )
 
@@ -798,18 +799,44 @@ def _valid_feed_url(url: str) -> str | None:
     return None
 
 
-async def _bot_admin(update: Update, context: Context, rt: Runtime, actor: Actor) -> bool:
+async def _bot_admin(
+    update: Update, context: Context, rt: Runtime, actor: Actor, what: str = "manage feeds"
+) -> bool:
     if actor.is_channel_post:
         await _refuse(
             update,
             context,
-            "Feeds are managed by bot admins from a private chat or a group, not a channel post.",
+            f"Only bot admins can {what}, from a private chat or a group, not a channel post.",
         )
         return False
     if not rt.permissions.is_bot_admin(actor):
-        await _refuse(update, context, f"Only bot admins can manage feeds (your user id is {actor.user_id}).")
+        await _refuse(update, context, f"Only bot admins can {what} (your user id is {actor.user_id}).")
         return False
     return True
+
+
+async def status(update: Update, context: Context) -> None:
+    """/status (bot admins): feeds by health, items, developments, outbox and workers."""
+    setup = await _setup(update, context)
+    if setup is None:
+        return
+    rt, actor, _ = setup
+    if not await _bot_admin(update, context, rt, actor, "see the status"):
+        return
+    from .status import collect_status
+
+    info = await collect_status(rt.storage)
+    outbox = ", ".join(f"{_e(str(k), 20)} {v}" for k, v in sorted(info["outbox"].items())) or "empty"
+    lines = [
+        "📊 <b>Status</b>",
+        f"Feeds: {info['feeds']} ({info['feeds_ok']} ok, {info['feeds_failing']} failing, "
+        f"{info['feeds_disabled']} disabled); due {info['feeds_due']}, leased {info['feeds_leased']}",
+        f"Items: {info['items']} ({info['items_untracked']} not yet tracked); "
+        f"developments: {info['developments']}",
+        f"Outbox: {outbox}",
+        f"Workers: {len(info['workers'])}; database: {_e(str(info['database']), 20)}",
+    ]
+    await send(update, context, "\n".join(lines))
 
 
 async def feed(update: Update, context: Context) -> None:

@@ -232,6 +232,7 @@ def build_application(
         ("watch", handlers.watch),
         ("feed", handlers.feed),
         ("feeds", handlers.feeds),
+        ("status", handlers.status),
     ]
     for names, callback in commands:
         app.add_handler(CommandHandler(names, callback, filters=updates))

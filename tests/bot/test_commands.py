@@ -231,3 +231,16 @@ async def test_search_pages_with_more_button(
                 c for c in tg.calls("answerCallbackQuery") if c.params.get("callback_query_id") == query_id
             ]
         )
+
+
+async def test_status_is_for_bot_admins(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    config = make_config(tg, sqlite_url)
+    await store.add_feed("https://example.org/rss")
+    chatter = Chatter(tg)
+    async with running(Services(config, store)):
+        refused = await chatter.say(FakeChat.private(BOB), "/status", BOB)
+        assert "Only bot admins can see the status" in refused and str(BOB.id) in refused
+        shown = await chatter.say(FakeChat.private(ALICE), "/status", ALICE)
+    check_html(shown)
+    assert "Status" in shown and "Feeds: 1 (1 ok, 0 failing, 0 disabled)" in shown
+    assert "Outbox:" in shown and "database: sqlite" in shown
