@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from storage.delivery import OutboxMessage
 from storage.leasing import claim_outbox, release_outbox, worker_name
 from storage.repository import Storage
 
+from .observability import REGISTRY, TELEGRAM_429, TELEGRAM_SEND_SECONDS, log_event
 from .render import render_plain
 
 log = logging.getLogger("newsbot.outbox")
@@ -128,9 +130,11 @@ class OutboxSender:
         text, parse_mode = message.text, message.parse_mode
         note: str | None = None
         for _ in range(self.max_attempts):
+            started = time.monotonic()
             try:
                 sent = await send_message(self.bot, chat_id, text, parse_mode)
             except RetryAfter as exc:
+                REGISTRY.inc(TELEGRAM_429)
                 wait = min(_retry_after(exc), MAX_RETRY_AFTER)
                 log.warning("outbox %d: flood control, waiting %.1fs (chat %d)", message.id, wait, chat_id)
                 await delivery.defer(
@@ -176,7 +180,12 @@ class OutboxSender:
                 log.error("outbox %d to chat %d failed: %s", message.id, chat_id, exc)
                 await delivery.mark_failed(self.storage, message.id, str(exc))
                 return "failed"
+            seconds = time.monotonic() - started
+            REGISTRY.observe(TELEGRAM_SEND_SECONDS, seconds)
             await delivery.mark_sent(self.storage, message.id, sent.message_id, note=note)
+            log_event(
+                log, "delivery", outbox_id=message.id, chat=chat_id, status="sent", seconds=round(seconds, 3)
+            )
             return "sent"
         await delivery.mark_failed(self.storage, message.id, f"gave up after {self.max_attempts} attempts")
         return "failed"

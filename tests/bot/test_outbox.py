@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.observability import REGISTRY, TELEGRAM_429
 from bot.render import render_plain
 from bot.services import Services
 from bot.telegram import Intervals
@@ -55,6 +56,7 @@ async def test_429_waits_retry_after_and_delivers_once(
     config = make_config(tg, sqlite_url)
     await _due_digest(store, CHANNEL.id, "channel")
     tg.fail_retry_after("sendMessage", retry_after=2, chat_id=CHANNEL.id)
+    seen_429 = REGISTRY.value(TELEGRAM_429)
     async with running(Services(config, store), intervals=FAST, rate_limit=True):
         [message] = await tg.wait_for_messages(1, chat_id=CHANNEL.id, timeout=15)
         time.sleep(0.5)  # nothing else may follow
@@ -64,6 +66,7 @@ async def test_429_waits_retry_after_and_delivers_once(
     assert len(tg.sent_messages(CHANNEL.id)) == 1 and "Sudan talks resume" in message.visible_text
     [row] = await delivery.chat_messages(store, CHANNEL.id)
     assert row.status == "sent" and row.message_id == message.message_id
+    assert REGISTRY.value(TELEGRAM_429) == seen_429 + 1  # the metric the 429 dashboards read
 
 
 async def test_403_pauses_subscriptions_visibly(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
