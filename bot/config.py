@@ -66,6 +66,8 @@ class TelegramConfig(_Section):
     webhook: WebhookConfig = WebhookConfig()
     max_stories_per_chat: PositiveInt = 20
     max_query_length: PositiveInt = 300
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"TelegramConfig(base_url={self.base_url!r}, admins={self.admins!r}, mode={self.mode!r})"

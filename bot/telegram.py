@@ -44,6 +44,7 @@ from . import handlers
 from .config import Config
 from .digests import breaking_alerts, run_due_digests
 from .maintenance import PRUNE_INTERVAL, prune_old_items
+from .observability import REGISTRY, MetricsServer, database_gauges
 from .outbox import OutboxSender, SendReport
 from .permissions import Permissions
 from .render import escape
@@ -337,6 +338,14 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
                 loop.add_signal_handler(sig, stop.set)
         async with open_storage(config) as storage, contextlib.AsyncExitStack() as stack:
             poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
+            if config.telegram.metrics_port:
+                metrics = MetricsServer(
+                    REGISTRY,
+                    host=config.telegram.metrics_listen,
+                    port=config.telegram.metrics_port,
+                    collect=database_gauges(storage),
+                )
+                await stack.enter_async_context(metrics)
             # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.
             tracking = TrackingService(storage) if fetch else None
             services = Services(config, storage, poller=poller, tracking=tracking)
