@@ -25,7 +25,9 @@ on news streams (measured with ``newsbot eval clustering``; see the README):
 - *Size prior*: a prototype's score is scaled by ``1 + size_boost * ln(size)``, the
   rich-get-richer prior of a Chinese restaurant process: established events attract
   borderline items, a fresh singleton does not steal them. Like any prior it weighs
-  less against more evidence, so it shrinks for items with many terms.
+  less against more evidence, so it shrinks for items with many terms. For the same
+  reason a long item joins at a somewhat lower threshold (it shares a smaller part of
+  its weight even with its own event) and bridges developments only over a firmer bar.
 - *Neighbour vote*: the mean cosine of the item's three nearest recent items in a
   development is added to its score; a centroid blurs the several angles a story is
   told from, the nearest reports do not.
@@ -194,6 +196,11 @@ class DevelopmentConfig:
 
     threshold: float = 0.28
     """Minimum decayed, size-boosted cosine for an item to join a prototype."""
+    threshold_length_exponent: float = 0.15
+    """Items with more terms than ``boost_reference_terms`` join at a lower threshold,
+    times ``(boost_reference_terms / terms) ** threshold_length_exponent``: a long
+    report spreads its weight over words of its own (quotes, background), so even a
+    report of the same event shares a smaller part of it with a centroid."""
     size_boost: float = 0.4
     """Scale of the ``1 + size_boost * ln(size)`` prior on a prototype's score."""
     boost_reference_terms: int = 12
@@ -220,6 +227,11 @@ class DevelopmentConfig:
     (a dozen items) weighs words alike instead of trusting three-document statistics."""
     merge_similarity: float = 0.35
     """Centroid cosine at which two developments an item bridges are merged."""
+    merge_length_exponent: float = 0.7
+    """For items with more terms than ``boost_reference_terms`` the merge bar rises
+    towards 1: its gap to 1 shrinks by ``(boost_reference_terms / terms) **
+    merge_length_exponent``. A long item mentions more, so it bridges unrelated events
+    more easily; with the lower join threshold for long items it needs a firmer bar."""
     title_weight: float = 2.0
     """How much a title word counts against a summary word."""
     prefix_length: int = 4
@@ -549,6 +561,9 @@ class Developments:
         if not acc:
             return []
         threshold = cfg.threshold
+        if len(vec) > cfg.boost_reference_terms:
+            # A long item shares a smaller part of its weight even with its own event.
+            threshold *= (cfg.boost_reference_terms / len(vec)) ** cfg.threshold_length_exponent
         near = threshold * 0.8 if rest else threshold
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
         scale = self._scale
@@ -736,9 +751,10 @@ class Developments:
         the centroids rises with its length, as the size prior fades.
         """
         cfg = self.config
-        scale = min(1.0, math.sqrt(cfg.boost_reference_terms / max(1, n_terms)))
-        bar = 1.0 - (1.0 - cfg.merge_similarity) * scale
+        ratio = min(1.0, cfg.boost_reference_terms / max(1, n_terms))
+        bar = 1.0 - (1.0 - cfg.merge_similarity) * ratio**cfg.merge_length_exponent
         for score, qid, _ in others:
+            # Only a strong bridge (above the base threshold, whatever the length) merges.
             if score < cfg.threshold:
                 break
             other = self._find(self._prototypes[qid].group)
