@@ -190,7 +190,12 @@ async def test_worker_survives_its_database_connections_being_killed(database_ur
                 if "/feed/1.xml" in farm.counts():
                     break
                 await asyncio.sleep(0.05)
-            assert farm.counts() == {"/feed/0.xml": 1, "/feed/1.xml": 1}
+            counts = farm.counts()
+            # Feed 1 was added after the kill: the worker reconnected and went on. Feed 0 may have
+            # been fetched twice if the kill landed while its state was being saved (a failed save
+            # costs a re-fetch, never an item), so it counts at least once.
+            assert counts["/feed/1.xml"] == 1 and counts["/feed/0.xml"] >= 1, counts
+            assert set(counts) == {"/feed/0.xml", "/feed/1.xml"}
             assert not task.done()
             stop.set()
             await asyncio.wait_for(task, 10)
