@@ -237,8 +237,3 @@ class Poller:
                     outcome_of_hook = hook(state)
                     if asyncio.iscoroutine(outcome_of_hook):
                         await outcome_of_hook
-
-    async def poll_feed(self, state: FeedState) -> FeedReport:
-        """Fetch, parse, store one feed and save its next state."""
-        summary = await self.poll_once(feeds=[state])
-        return summary.reports[0]
