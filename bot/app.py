@@ -194,8 +194,10 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 
 
 def run(config: Config, *, fetch: bool = True) -> int:
-    """``newsbot run``: apply migrations, then run the bot (or terminal mode) until stopped."""
-    upgrade(config.database.url)
+    """``newsbot run``: apply migrations, then run the bot (or terminal mode) until stopped.
+
+    Both modes open the database through ``open_storage``, which applies the migrations.
+    """
     if not config.telegram.token:
         print(
             "newsbot: no Telegram token configured, so running in terminal mode: feeds are fetched "
