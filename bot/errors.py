@@ -9,3 +9,8 @@ class UsageError(Exception):
 
 class CommandFailed(Exception):
     """The command ran and failed; exit code 1, message shown as is."""
+
+
+def bad_query(query: str, position: int, reason: str) -> UsageError:
+    """A UsageError showing the query with a caret under the problem's position."""
+    return UsageError(f"bad query: {reason}\n  {query}\n  {' ' * position}^")

@@ -10,7 +10,7 @@ from stories.query import QueryError
 
 from .app import open_storage
 from .config import Config
-from .errors import CommandFailed, UsageError
+from .errors import CommandFailed, UsageError, bad_query
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"
 
@@ -41,7 +41,7 @@ async def run(config: Config, args: argparse.Namespace, since: datetime | None) 
                 storage.engine, args.query, since=since, story_id=story_id, limit=args.limit
             )
         except QueryError as exc:
-            raise UsageError(f"bad query: {exc}\n  {args.query}\n  {' ' * exc.position}^") from None
+            raise bad_query(args.query, exc.position, str(exc)) from None
     results: list[dict[str, object]] = [
         {
             "title": h.title,

@@ -13,7 +13,7 @@ from stories.query import QueryError, parse
 
 from .app import open_storage
 from .config import Config
-from .errors import CommandFailed, UsageError
+from .errors import CommandFailed, UsageError, bad_query
 
 
 def check_query(query: str, *, max_length: int | None = None) -> str:
@@ -23,7 +23,7 @@ def check_query(query: str, *, max_length: int | None = None) -> str:
     try:
         parse(query)
     except QueryError as exc:
-        raise UsageError(f"bad query: {exc}\n  {query}\n  {' ' * exc.position}^") from None
+        raise bad_query(query, exc.position, str(exc)) from None
     return query
 
 
