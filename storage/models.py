@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -100,6 +101,8 @@ class DevelopmentRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     outlet_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The development's earliest original report (never a copy); NULL on older rows.
+    lead_item_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ItemRow(Base):
@@ -125,6 +128,11 @@ class ItemRow(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
     new_facts: Mapped[str | None] = mapped_column(Text)
     tracked: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Where the feed says the item comes from (<source>, dc:source, canonical link).
+    source_name: Mapped[str | None] = mapped_column(String(512))
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    # The sentence encoder's vector (float16 bytes), computed once per item.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ItemSourceRow(Base):
