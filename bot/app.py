@@ -26,6 +26,7 @@ from stories.model import Decision
 
 from .config import TOKEN_ENV, Config
 from .maintenance import PRUNE_INTERVAL, prune_old_items
+from .observability import install_log_redaction
 from .poller import FeedReport, Poller, PollSummary
 from .tracking import TrackingService
 
@@ -44,6 +45,7 @@ def feed_url(config: Config, url: str) -> str:
 @asynccontextmanager
 async def open_storage(config: Config, *, seed: bool = True) -> AsyncIterator[Storage]:
     """Migrate the database, open it, and seed configured feeds and stories on first start."""
+    install_log_redaction(*config.secrets())
     await asyncio.to_thread(upgrade, config.database.url)
     storage = Storage.connect(config.database.url)
     try:
@@ -197,7 +199,9 @@ def run(config: Config, *, fetch: bool = True) -> int:
     """``newsbot run``: apply migrations, then run the bot (or terminal mode) until stopped.
 
     Both modes open the database through ``open_storage``, which applies the migrations.
+    From here on no log line shows the token, the webhook secret or the database password.
     """
+    install_log_redaction(*config.secrets())
     if not config.telegram.token:
         print(
             "newsbot: no Telegram token configured, so running in terminal mode: feeds are fetched "
@@ -224,4 +228,5 @@ def run_worker(config: Config) -> int:
     """``newsbot worker``: fetch and track only, leasing feeds in a shared PostgreSQL database."""
     from .worker import run_worker as worker_main
 
+    install_log_redaction(*config.secrets())
     return worker_main(config)

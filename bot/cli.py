@@ -60,7 +60,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     config = _config(args)
     summary = {
         "file": str(config.path),
-        "database": config.database.url,
+        "database": config.database.display_url,  # never the password, in text or JSON
         "telegram": "token set" if config.telegram.token else "no token (terminal mode)",
         "mode": config.telegram.mode,
         "feeds": len(config.feeds),

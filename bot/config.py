@@ -80,6 +80,29 @@ class DatabaseConfig(_Section):
 
     url: str = "sqlite:///newsbot.db"
 
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked: what every message and log line shows."""
+        from .observability import mask_url
+
+        return mask_url(self.url)
+
+    @property
+    def password(self) -> str | None:
+        """The password in the URL, if any (to redact it from logs)."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            return make_url(self.url).password
+        except (ArgumentError, ValueError):
+            return None
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig(url={self.display_url!r})"
+
+    __str__ = __repr__
+
 
 class FetchConfig(_Section):
     """How feeds are polled: politeness, limits, and the SSRF guard."""
@@ -182,6 +205,12 @@ class Config(_Section):
     feeds: tuple[FeedSeed, ...] = ()
     stories: tuple[StorySeed, ...] = ()
     path: Path | None = Field(default=None, exclude=True)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret in this config (token, webhook secret, database password), for the log
+        redaction filter."""
+        values = (self.telegram.token, self.telegram.webhook.secret_token, self.database.password)
+        return tuple(v for v in values if v)
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:

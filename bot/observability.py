@@ -27,7 +27,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from storage.repository import Storage
@@ -70,15 +70,93 @@ DEFAULT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api_key|apikey|cookie", re.I)
 # https://api.telegram.org/bot123456:ABC-DEF/sendMessage -> .../bot[redacted]/sendMessage
 _BOT_TOKEN = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
-# postgresql://user:password@host -> postgresql://user:[redacted]@host
-_URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^@/\s]+@")
+# A bare Bot API token ("123456789:AAH..."), as PTB quotes it in InvalidToken messages.
+_BARE_BOT_TOKEN = re.compile(r"(?<![\w:/-])\d{5,}:[A-Za-z0-9_-]{30,}(?![\w-])")
+# postgresql://user:password@host -> postgresql://user:[redacted]@host. The password runs to
+# the first "@", as SQLAlchemy's URL parser reads it (so a "/" in it is hidden too).
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@\s]+@")
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+\-=,?&%]+$")
 REDACTED = "[redacted]"
 
 
-def redact(text: str) -> str:
-    """``text`` with Bot API tokens in URLs and passwords in database URLs replaced."""
-    return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", _BOT_TOKEN.sub(f"/bot{REDACTED}", text))
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with Bot API tokens, passwords in URLs and each of ``secrets`` replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = _BOT_TOKEN.sub(f"/bot{REDACTED}", text)
+    text = _BARE_BOT_TOKEN.sub(REDACTED, text)
+    return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+
+
+def mask_url(url: str) -> str:
+    """A URL fit to show: its password (if any) replaced by ``[redacted]``."""
+    return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", url)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record it sees: message, arguments, traceback and stack.
+
+    The message is formatted here and the record's arguments dropped, and the traceback is
+    rendered once and redacted into ``exc_text`` (which formatters print instead of formatting
+    the exception again), so a token inside an exception message is hidden too.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s}
+
+    def redact(self, text: str) -> str:
+        """``text`` with this filter's secrets and the generic patterns hidden."""
+        # Longest first: a secret that contains another is hidden whole.
+        return redact(text, sorted(self.secrets, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place; never drops it."""
+        if getattr(record, "_newsbot_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: show it unformatted rather than crash logging
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg, record.args = self.redact(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        record._newsbot_redacted = True
+        return True
+
+
+_TRACEBACKS = logging.Formatter()
+_REDACTION = RedactingFilter()
+
+
+def install_log_redaction(*secrets: str) -> RedactingFilter:
+    """Redact ``secrets`` (and any Bot API token or URL password) from every log record.
+
+    Every record is redacted as it is made (a record factory), so it holds for every
+    handler and level, including handlers added later; the root logger's handlers get the
+    filter too. Idempotent: a second call only adds secrets.
+    """
+    _REDACTION.secrets.update(s for s in secrets if s)
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "_newsbot_redacting", False):
+
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = factory(*args, **kwargs)
+            _REDACTION.filter(record)
+            return record
+
+        redacting_factory._newsbot_redacting = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(redacting_factory)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if _REDACTION not in handler.filters:
+            handler.addFilter(_REDACTION)
+    return _REDACTION
 
 
 def _value(value: object) -> str:

@@ -44,7 +44,7 @@ from . import handlers
 from .config import Config
 from .digests import breaking_alerts, run_due_digests
 from .maintenance import PRUNE_INTERVAL, prune_old_items
-from .observability import REGISTRY, MetricsServer, database_gauges
+from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction
 from .outbox import OutboxSender, SendReport
 from .permissions import Permissions
 from .render import escape
@@ -329,6 +329,7 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
     from .tracking import TrackingService
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its log lines carry the token
+    install_log_redaction(*config.secrets())  # and so do PTB's InvalidToken and its traceback
 
     async def main() -> None:
         stop = asyncio.Event()
