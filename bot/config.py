@@ -47,13 +47,50 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class WebhookConfig(_Section):
-    """Where python-telegram-bot's webhook server listens and what Telegram is told."""
+_SECRET_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 12
 
-    listen: str = "0.0.0.0"
+
+def check_webhook_secret(value: str) -> str:
+    """``value`` if it is a webhook secret of enough entropy, else a ValueError saying why.
+
+    Telegram allows 1-256 characters from ``A-Z a-z 0-9 _ -``; we ask for at least 32 of
+    them, not repetitive, which random secrets (``secrets.token_urlsafe(32)``) always meet.
+    """
+    if len(value) > 256 or not _SECRET_CHARS.match(value):
+        raise ValueError("must be 1-256 characters from A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+    if len(value) < MIN_SECRET_LENGTH or len(set(value)) < MIN_SECRET_DISTINCT:
+        raise ValueError(
+            f"too weak: use at least {MIN_SECRET_LENGTH} random characters (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or leave it empty "
+            "and newsbot generates one on first start and keeps it in the database"
+        )
+    return value
+
+
+class WebhookConfig(_Section):
+    """Where python-telegram-bot's webhook server listens and what Telegram is told.
+
+    The server listens on 127.0.0.1 by default (a reverse proxy in front terminates TLS).
+    An empty ``secret_token`` means: generate one on first start and keep it in the
+    database, so every bot process sharing that database uses the same one.
+    """
+
+    listen: str = "127.0.0.1"
     port: PositiveInt = 8443
     url: str = ""
     secret_token: str = ""
+
+    @field_validator("secret_token")
+    @classmethod
+    def _secret_token(cls, value: str) -> str:
+        return check_webhook_secret(value) if value else value
+
+    def __repr__(self) -> str:  # the secret must never reach a log line
+        return f"WebhookConfig(listen={self.listen!r}, port={self.port!r}, url={self.url!r})"
+
+    __str__ = __repr__
 
 
 class TelegramConfig(_Section):

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 from dataclasses import dataclass
@@ -38,10 +39,12 @@ from telegram.ext import (
 )
 
 from storage import delivery
+from storage.repository import Storage
+from storage.settings import get_or_create_setting
 from stories.model import FeedState
 
 from . import handlers
-from .config import Config
+from .config import Config, ConfigError, check_webhook_secret
 from .digests import breaking_alerts, run_due_digests
 from .maintenance import PRUNE_INTERVAL, prune_old_items
 from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction
@@ -267,6 +270,8 @@ async def serve(app: BotApplication, stop: asyncio.Event, *, poll_timeout: int =
     """Run ``app`` (polling, or webhook per config) until ``stop`` is set, then shut down."""
     runtime = runtime_of(app)
     config = runtime.config
+    # Checked before anything starts: webhook mode never listens without a strong secret.
+    secret = await webhook_secret(runtime.storage, config) if config.telegram.mode == "webhook" else ""
     async with contextlib.AsyncExitStack() as stack:
         if config.telegram.mode != "webhook":
             # Only one process may long-poll Telegram: a second one stops here with a clear error
@@ -274,7 +279,7 @@ async def serve(app: BotApplication, stop: asyncio.Event, *, poll_timeout: int =
             held = await stack.enter_async_context(polling_lock(runtime.storage))
             stack.push_async_callback(_cancel, asyncio.ensure_future(_stop_when(held.lost, stop)))
         await stack.enter_async_context(app)
-        await _serve_started(app, stop, config, poll_timeout)
+        await _serve_started(app, stop, config, poll_timeout, secret)
 
 
 async def _stop_when(event: asyncio.Event, stop: asyncio.Event) -> None:
@@ -289,7 +294,32 @@ async def _cancel(task: asyncio.Future[None]) -> None:
         await task
 
 
-async def _serve_started(app: BotApplication, stop: asyncio.Event, config: Config, poll_timeout: int) -> None:
+WEBHOOK_SECRET_SETTING = "telegram.webhook.secret_token"
+
+
+async def webhook_secret(storage: Storage, config: Config) -> str:
+    """The secret Telegram must send with every webhook update.
+
+    The configured one when set (it must be strong: a weak one is refused with a
+    ``ConfigError``), else one generated on first start and kept in the database, so every
+    bot process sharing the database, and every restart, uses the same one. Without a secret
+    anyone who can reach the listener could post updates "from" a bot admin.
+    """
+    configured = config.telegram.webhook.secret_token
+    if configured:
+        try:
+            return check_webhook_secret(configured)
+        except ValueError as exc:
+            where = config.path or "config"
+            raise ConfigError(f"{where}: telegram.webhook.secret_token: {exc}") from None
+    secret = await get_or_create_setting(storage, WEBHOOK_SECRET_SETTING, lambda: secrets.token_urlsafe(32))
+    install_log_redaction(secret)
+    return secret
+
+
+async def _serve_started(
+    app: BotApplication, stop: asyncio.Event, config: Config, poll_timeout: int, secret: str
+) -> None:
     """Start updates (webhook or polling) and the app, wait for ``stop``, then stop both."""
     if app.post_init is not None:
         await app.post_init(app)
@@ -304,7 +334,7 @@ async def _serve_started(app: BotApplication, stop: asyncio.Event, config: Confi
             # usually keeps it); without one, the bot id.
             url_path=urlsplit(webhook.url).path.strip("/") or config.telegram.token.split(":", 1)[0],
             webhook_url=webhook.url or None,
-            secret_token=webhook.secret_token or None,
+            secret_token=secret,  # never empty: PTB then answers 403 to a request without it
             allowed_updates=Update.ALL_TYPES,
         )
     else:
