@@ -63,6 +63,7 @@ _RSS_ITEM_TAGS = frozenset(
         DC + "date",
         DC + "subject",
         DC + "rights",
+        DC + "source",
         CONTENT + "encoded",
         MEDIA + "content",
         MEDIA + "thumbnail",
@@ -203,9 +204,28 @@ def _rss_entry(item: ET.Element, lang: str | None) -> dict[str, Any]:
     author = _text(item.find(DC + "creator")) or _text(item.find("author"))
     if author:
         entry["author"] = author
+    _syndication(item, entry)
     if lang:
         entry["language"] = lang
     return entry
+
+
+def _syndication(item: ET.Element, entry: dict[str, Any]) -> None:
+    """Where an RSS item says it comes from, as feedparser names it: ``source``
+    (``<source url>``), ``dc_source`` and ``links`` (``atom:link rel=...``)."""
+    source = item.find("source")
+    if source is not None:
+        entry["source"] = {"href": (source.get("url") or "").strip(), "title": (_text(source) or "").strip()}
+    dc_source = _text(item.find(DC + "source"))
+    if dc_source and dc_source.strip():
+        entry["dc_source"] = dc_source.strip()
+    links = [
+        {"rel": el.get("rel", "alternate"), "href": el.get("href", "").strip()}
+        for el in item.findall(ATOM + "link")
+        if el.get("href")
+    ]
+    if links:
+        entry["links"] = links
 
 
 def _atom_text(el: ET.Element | None) -> str | None:
@@ -226,12 +246,17 @@ def _atom_entry(entry_el: ET.Element, lang: str | None) -> dict[str, Any]:
     ident = _text(entry_el.find(ATOM + "id"))
     if ident and ident.strip():
         entry["id"] = ident.strip()
+    links: list[dict[str, str]] = []
     for link in entry_el.findall(ATOM + "link"):
         href = link.get("href")
         if not href:
             raise Unsupported("link without href")
-        if link.get("rel", "alternate") == "alternate" and "link" not in entry:
+        rel = link.get("rel", "alternate")
+        links.append({"rel": rel, "href": href.strip()})
+        if rel == "alternate" and "link" not in entry:
             entry["link"] = href.strip()
+    if links:
+        entry["links"] = links
     if "link" not in entry and entry.get("id", "").lower().startswith(("http://", "https://")):
         entry["link"] = entry["id"]  # as feedparser does: an http id is the entry's link
         entry["guidislink"] = True

@@ -396,6 +396,36 @@ def _author(entry: Mapping[str, Any]) -> str | None:
     return text or None
 
 
+def _origin(entry: Mapping[str, Any], url: str | None, feed_url: str) -> tuple[str | None, str | None]:
+    """Where the entry says it comes from: ``(outlet name, original URL)``.
+
+    The original's URL is a canonical link to another URL, else ``dc:source``, else
+    the ``<source>`` element's URL; the name is the ``<source>`` title.
+    """
+    name: str | None = None
+    found: str | None = None
+    candidates: list[object] = []
+    links = entry.get("links")
+    if isinstance(links, list):
+        candidates += [
+            link.get("href") for link in links if isinstance(link, Mapping) and link.get("rel") == "canonical"
+        ]
+    candidates.append(entry.get("dc_source"))
+    source = entry.get("source")
+    if isinstance(source, Mapping):
+        title = source.get("title")
+        if isinstance(title, str) and title.strip():
+            name = truncate(html_to_text(title), 200) or None
+        candidates += [source.get("href"), source.get("link")]
+    for raw in candidates:
+        if isinstance(raw, str) and raw.strip():
+            canonical = canonical_url(raw.strip(), base=feed_url)
+            if canonical and canonical != url:
+                found = canonical
+                break
+    return name, found
+
+
 def normalize_entry(
     entry: Mapping[str, Any],
     *,
@@ -448,6 +478,7 @@ def normalize_entry(
         or _detail_language(entry, "title_detail", "summary_detail")
         or _language(feed_language)
     )
+    source_name, source_url = _origin(entry, url, feed_url)
     return Item(
         guid=stable_guid(entry, url or (link_raw.strip() if link_raw else None), title=raw_title, date=date),
         url=url,
@@ -457,4 +488,6 @@ def normalize_entry(
         outlet=outlet,
         author=_author(entry),
         language=language,
+        source_name=source_name,
+        source_url=source_url,
     )

@@ -133,6 +133,8 @@ class ItemRow(Base):
     source_url: Mapped[str | None] = mapped_column(String(2048))
     # The sentence encoder's vector (float16 bytes), computed once per item.
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The tracker's decision counter (never goes back, unlike ids after a prune).
+    track_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class ItemSourceRow(Base):

@@ -241,6 +241,19 @@ class DuplicateIndex:
             return None
         return self._root(best[1], "near", best[0])
 
+    def find_url(self, url: str | None) -> Duplicate | None:
+        """The first report at ``url`` (a copy's canonical link or ``dc:source``), if remembered."""
+        canonical = _canonical_url(url)
+        key = self._by_url.get(canonical) if canonical else None
+        return self._root(key, "url", 1.0) if key is not None else None
+
+    def reroot(self, key: int, root: int, tag: int) -> None:
+        """Make a remembered item a copy of ``root`` (its original arrived after it)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.root = root
+            entry.tag = tag
+
     def add(self, key: int, sk: Sketch, tag: int, duplicate_of: int | None = None) -> None:
         """Remember an item; ``duplicate_of`` is the first report it copies, if any."""
         if key in self._entries:

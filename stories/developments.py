@@ -54,6 +54,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from stories.facts import extract_facts, new_facts, stems_of
 from stories.model import Item, ItemKind
 
 __all__ = [
@@ -84,8 +85,6 @@ _STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 _WORD = re.compile(r"\w+")
 # A number as written in raw text: 3, 3.5, 1,200, 45%, and a currency sign in front.
-_NUMBER = re.compile(r"[$€£¥]?\d+(?:[.,]\d+)*%?")
-_SENTENCE_END = frozenset(".!?:;\"'“”«»—-")
 
 
 def _fold(text: str) -> str:
@@ -109,81 +108,6 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """The content terms of a text: folded words, stop words out, plurals reduced."""
     return [_stem(w) for w in _WORD.findall(_fold(text)) if w not in _STOP_WORDS]
-
-
-def extract_facts(item: Item) -> frozenset[str]:
-    """Fact keys an item states: numbers and capitalised names, folded.
-
-    A name is a run of capitalised words (``Charles Plosser``); each word also counts
-    alone, so a later bare ``Plosser`` is no new fact. The first word of a sentence is
-    capitalised anyway, so it counts only as an acronym (``NSA``). A Title Case title
-    capitalises every word, so from one only acronyms and words the summary also
-    capitalises count.
-    """
-    facts: set[str] = set()
-    text = item.text
-    for m in _NUMBER.finditer(text):
-        facts.add(m.group())
-    if text.islower() or not any(c.isupper() for c in text):
-        return frozenset(facts)
-    summary_names = _names(item.summary, None) if item.summary else set()
-    title_words = [w for w in _WORD.findall(item.title) if len(w) > 3]
-    capitalised = sum(1 for w in title_words if w[0].isupper())
-    title_case = len(title_words) >= 3 and capitalised >= 0.7 * len(title_words)
-    facts |= summary_names
-    facts |= _names(item.title, summary_names if title_case else None)
-    return frozenset(facts)
-
-
-_TOKEN = re.compile(r"\S+")
-_STRIP = ".,!?:;\"'“”‘’«»()[]"
-
-
-def _names(text: str, allowed: set[str] | None) -> set[str]:
-    """Capitalised runs in ``text``; with ``allowed``, only acronyms and allowed words.
-
-    A capitalised word starting a sentence counts when the next word is capitalised
-    too ("Philadelphia Fed President ..."), as names rarely come alone there.
-    """
-    found: set[str] = set()
-    cores: list[str] = []
-    starts: list[bool] = []
-    sentence_start = True
-    for m in _TOKEN.finditer(text):
-        token = m.group()
-        # "Fed's" names the Fed: the possessive is no part of the name.
-        cores.append(token.strip(_STRIP).removesuffix("'s").removesuffix("’s"))
-        starts.append(sentence_start)
-        sentence_start = token[-1] in _SENTENCE_END
-
-    def capitalised(core: str) -> bool:
-        return bool(core) and core[0].isupper() and core.lower() not in _STOP_WORDS
-
-    run: list[str] = []
-    for i, core in enumerate(cores):
-        ok = False
-        if capitalised(core):
-            # An acronym is a name even where every word is capitalised.
-            ok = len(core) > 1 and core.isupper()
-            if not ok and allowed is not None:
-                ok = _fold(core) in allowed
-            elif not ok:
-                ok = not starts[i] or (i + 1 < len(cores) and capitalised(cores[i + 1]))
-        if ok:
-            run.append(core)
-        elif run:
-            _add_name(found, run)
-            run = []
-    if run:
-        _add_name(found, run)
-    return found
-
-
-def _add_name(facts: set[str], run: list[str]) -> None:
-    words = [_fold(w) for w in run]
-    facts.update(w for w in words if len(w) > 1)
-    if len(words) > 1:
-        facts.add(" ".join(words))
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +174,16 @@ class DevelopmentConfig:
     """For text without capitals: a word this rare counts as a fact."""
     max_facts: int = 256
     """Facts remembered per development (enough to tell an update from a repeat)."""
+    semantic_bias: float = -4.5
+    semantic_lexical_weight: float = 6.0
+    semantic_weight: float = 7.0
+    """With sentence vectors, an item joins the development ``d`` that maximises
+    ``bias + lexical_weight * lex_d + weight * sem_d`` when that is above 0 (a logistic
+    model: ``lex_d`` is the lexical score above, ``sem_d`` the decayed cosine of the
+    item's vector with the development's nearest recent item). See the README for the
+    corpus these were fitted on."""
+    semantic_floor: float = 0.05
+    """Lexical scores below this count as 0 in the combination (and cost no time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,36 +259,101 @@ class Developments:
 
     # -- public API ---------------------------------------------------------
 
-    def assign(self, item: Item) -> Assignment:
-        """Assign one item (call in arrival order) and return the decision."""
+    def assign(self, item: Item, semantic: dict[int, float] | None = None) -> Assignment:
+        """Assign one item (call in arrival order) and return the decision.
+
+        ``semantic`` maps development ids to the item's sentence-vector similarity with
+        each (see the tracker); with it, lexical and semantic evidence are combined by
+        the logistic model of :class:`DevelopmentConfig`, and an item can join a
+        development it shares no word with (a translation).
+        """
+        cfg = self.config
         when = item.published.timestamp()
         if when > self._now:
             self._now = when
         self._maybe_sweep()
         vec = self._vector(item)
         facts = extract_facts(item) or self._rare_facts(item, vec)
-        ranked = self._ranked(vec, when)
-        if ranked:
-            score, proto_id, dot = ranked[0]
-            proto = self._prototypes[proto_id]
-            self._add_to_prototype(proto_id, proto, vec, dot, when)
-            self._remember_item(vec, proto_id)
-            dev_id = self._find(proto.group)
-            dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4], len(vec))
-            dev = self._developments[dev_id]
-            self._touch(dev, item, when)
-            known = dev.facts
-            # A name is new only if one of its words is: "Fed's Plosser" after
-            # "Charles Plosser" and "Fed" adds nothing.
-            added = sorted(f for f in facts - known if " " not in f or any(w not in known for w in f.split()))
-            if added:
-                self._remember(dev, added)
-                return Assignment(dev_id, "update", tuple(added), score)
-            return Assignment(dev_id, "rereport", (), score)
+        if semantic is None:
+            ranked = self._ranked(vec, when)
+            if not ranked:
+                return self._start(item, vec, when, facts)
+            return self._join_prototype(item, vec, when, facts, ranked)
+        threshold = self._threshold(len(vec))
+        floor = min(1.0, cfg.semantic_floor / cfg.threshold)
+        ranked = self._ranked(vec, when, relax=floor) if vec else []
+        lexical: dict[int, tuple[float, int, float]] = {}
+        for r in ranked:
+            dev_id = self._find(self._prototypes[r[1]].group)
+            if dev_id not in lexical:
+                lexical[dev_id] = r
+        best: tuple[float, int] | None = None
+        for dev_id in sorted(set(lexical) | set(semantic)):
+            if dev_id not in self._developments:
+                continue
+            lex = lexical[dev_id][0] / threshold if dev_id in lexical else 0.0
+            sem = semantic.get(dev_id, 0.0)
+            z = cfg.semantic_bias + cfg.semantic_lexical_weight * lex + cfg.semantic_weight * sem
+            if best is None or z > best[0]:
+                best = (z, dev_id)
+        if best is None or best[0] <= 0:
+            return self._start(item, vec, when, facts)
+        chosen = best[1]
+        if chosen in lexical:
+            first = lexical[chosen]
+            rest = [r for r in ranked if r is not first and r[0] >= threshold]
+            return self._join_prototype(item, vec, when, facts, [first, *rest])
+        # Nothing lexical in common (another language): the item opens a prototype of
+        # its own inside the development, so its next copies find it by their words.
+        pid = self._new_prototype(chosen, vec, when)
+        self._remember_item(vec, pid)
+        self._touch(self._developments[chosen], item, when)
+        return self._kind(chosen, facts, best[0])
+
+    def _start(self, item: Item, vec: dict[str, float], when: float, facts: frozenset[str]) -> Assignment:
         dev_id = self._new_development(item, vec, when)
         self._remember_item(vec, dev_id)
         self._remember(self._developments[dev_id], sorted(facts))
         return Assignment(dev_id, "new", (), 0.0)
+
+    def _join_prototype(
+        self,
+        item: Item,
+        vec: dict[str, float],
+        when: float,
+        facts: frozenset[str],
+        ranked: list[tuple[float, int, float]],
+    ) -> Assignment:
+        score, proto_id, dot = ranked[0]
+        proto = self._prototypes[proto_id]
+        self._add_to_prototype(proto_id, proto, vec, dot, when)
+        self._remember_item(vec, proto_id)
+        dev_id = self._find(proto.group)
+        dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4], len(vec))
+        self._touch(self._developments[dev_id], item, when)
+        return self._kind(dev_id, facts, score)
+
+    def _kind(self, dev_id: int, facts: frozenset[str], score: float) -> Assignment:
+        """``update`` when the item states facts the development lacked, else ``rereport``."""
+        dev = self._developments[dev_id]
+        added = new_facts(facts, dev.facts, stems_of(dev.facts))
+        if added:
+            self._remember(dev, added)
+            return Assignment(dev_id, "update", tuple(added), score)
+        return Assignment(dev_id, "rereport", (), score)
+
+    def facts_of(self, development_id: int) -> frozenset[str]:
+        """The facts an active development has stated so far (empty once it left)."""
+        dev = self._developments.get(self._find(development_id))
+        return frozenset(dev.facts) if dev is not None else frozenset()
+
+    def _threshold(self, n_terms: int) -> float:
+        cfg = self.config
+        threshold = cfg.threshold
+        if n_terms > cfg.boost_reference_terms:
+            # A long item shares a smaller part of its weight even with its own event.
+            threshold *= (cfg.boost_reference_terms / n_terms) ** cfg.threshold_length_exponent
+        return threshold
 
     def join(self, development_id: int, item: Item) -> int:
         """Record that ``item`` (a copy the dedup found) belongs to a development.
@@ -501,7 +500,7 @@ class Developments:
             # Prefixes stand in for stemming where words are few; a long text has
             # enough exact words, so their weight shrinks like the size prior's.
             pw = cfg.prefix_weight * min(1.0, math.sqrt(cfg.boost_reference_terms / len(tf)))
-            for t in set(title_terms):
+            for t in dict.fromkeys(title_terms):  # not a set: its order varies per process
                 if len(t) > n and not t.isdigit():
                     key = "#" + t[:n]  # "#" never occurs in a word, so no clash
                     tf[key] = tf.get(key, 0.0) + pw * tw
@@ -526,7 +525,9 @@ class Developments:
             vec[t] *= inv
         return vec
 
-    def _ranked(self, vec: dict[str, float], when: float) -> list[tuple[float, int, float]]:
+    def _ranked(
+        self, vec: dict[str, float], when: float, relax: float = 1.0
+    ) -> list[tuple[float, int, float]]:
         """Prototypes scoring at least the threshold, best first: ``(score, id, dot)``.
 
         Scores are accumulated term by term over the inverted index, so only
@@ -560,10 +561,7 @@ class Developments:
                     acc[pid] = get(pid, 0.0) + x * w
         if not acc:
             return []
-        threshold = cfg.threshold
-        if len(vec) > cfg.boost_reference_terms:
-            # A long item shares a smaller part of its weight even with its own event.
-            threshold *= (cfg.boost_reference_terms / len(vec)) ** cfg.threshold_length_exponent
+        threshold = self._threshold(len(vec)) * relax
         near = threshold * 0.8 if rest else threshold
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
         scale = self._scale
@@ -740,6 +738,23 @@ class Developments:
             facts=set(),
             prototypes=1,
         )
+        return pid
+
+    def _new_prototype(self, dev_id: int, vec: dict[str, float], when: float) -> int:
+        """A fresh prototype in an existing development's group."""
+        pid = self._next_id
+        self._next_id += 1
+        proto = _Prototype(group=dev_id, size=1, last_seen=when, norm2=1.0, terms=list(vec))
+        self._prototypes[pid] = proto
+        self._rescale(pid, proto)
+        postings = self._postings
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist is None:
+                postings[t] = {pid: x}
+            else:
+                plist[pid] = x
+        self._developments[dev_id].prototypes += 1
         return pid
 
     def _merge_bridged(

@@ -34,6 +34,11 @@ class Item:
     outlet: str
     author: str | None = None
     language: str | None = None
+    source_name: str | None = None
+    """The outlet or wire the feed credits as the origin (``<source>``), if any."""
+    source_url: str | None = None
+    """The original's URL when the feed gives one (a canonical link elsewhere,
+    ``dc:source``, ``<source url>``): the tracker folds the item into that report."""
 
     def __post_init__(self) -> None:
         if self.published.tzinfo is None:

@@ -24,6 +24,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("source_url", sa.String(length=2048), nullable=True))
         # The sentence encoder's vector for the item, float16, computed once.
         batch_op.add_column(sa.Column("vector", sa.LargeBinary(), nullable=True))
+        # The tracker's own decision counter: it never goes back (item ids can, after
+        # a prune on SQLite), so a restart replays exactly what the saved state lacks.
+        batch_op.add_column(sa.Column("track_seq", sa.BigInteger(), nullable=True))
+        batch_op.create_index("ix_items_track_seq", ["track_seq"], unique=False)
     with op.batch_alter_table("developments", schema=None) as batch_op:
         # The development's earliest original report (never a copy).
         batch_op.add_column(sa.Column("lead_item_id", sa.Integer(), nullable=True))
@@ -33,6 +37,8 @@ def downgrade() -> None:
     with op.batch_alter_table("developments", schema=None) as batch_op:
         batch_op.drop_column("lead_item_id")
     with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_track_seq")
+        batch_op.drop_column("track_seq")
         batch_op.drop_column("vector")
         batch_op.drop_column("source_url")
         batch_op.drop_column("source_name")

@@ -1,0 +1,132 @@
+"""Syndication signals: what an item says about being a copy, read before any similarity.
+
+A reprint often says so: a notice ("This article was originally published by Liberty
+Desk and is reprinted with permission", "Publicado originalmente en ...", "Впервые
+опубликовано ..."), a ``<source>`` or ``dc:source`` element, a canonical link to
+another site (``Item.source_url`` / ``source_name``), or a wire byline or dateline
+("MOSCOW (Reuters) -", "(EFE)", "— ТАСС"). These functions read those signals from an
+item's text and fields; the tracker decides what they mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from stories.facts import fold
+from stories.model import Item
+
+__all__ = ["Signals", "outlet_key", "read_signals"]
+
+# Wires by the names they go by in bylines and datelines, in the three languages.
+_WIRES: dict[str, tuple[str, ...]] = {
+    "reuters": ("reuters", "рейтер", "рейтерс"),
+    "ap": ("associated press", "ap"),
+    "afp": ("afp", "france-presse", "france presse", "франс пресс"),
+    "efe": ("efe",),
+    "tass": ("tass", "тасс"),
+    "ria": ("ria novosti", "риа новости", "ria", "риа"),
+    "interfax": ("interfax", "интерфакс"),
+    "xinhua": ("xinhua", "синьхуа"),
+}
+_WIRE_NAME = {alias: wire for wire, aliases in _WIRES.items() for alias in aliases}
+_ALIASES = "|".join(sorted((re.escape(a) for a in _WIRE_NAME), key=len, reverse=True))
+# "(Reuters)", "(AP) —", "— ТАСС", "(EFE).", "сообщает РИА Новости", "reported by Reuters".
+_WIRE_CREDIT = re.compile(
+    rf"\(\s*(?P<p>{_ALIASES})\s*\)|[—–-]\s*(?P<d>{_ALIASES})\b\s*[.,]?\s*$"
+    rf"|(?:сообщает|сообщило|сообщили|передает|передаёт|пишет|según|informó|reported by|told)\s+"
+    rf"(?:агентство\s+|la agencia\s+|agencia\s+)?(?P<v>{_ALIASES})\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+_NOTICE = re.compile(
+    r"(?:originally (?:published|appeared)(?: (?:by|on|in|at))?|first (?:published|appeared)"
+    r"(?: (?:by|on|in|at))?|republished (?:from|with permission of)|reprinted (?:from|courtesy of)"
+    r"|publicad[oa] originalmente (?:por|en)|apareci[oó] originalmente en|publicad[oa] por primera vez en"
+    r"|впервые опубликован[оа]?(?: на| в)?|материал впервые опубликован(?: на| в)?"
+    r"|перепечатан[оа]? с разрешения|оригинал(?: материала)? опубликован(?: на| в)?)"
+    r"\s*[:«\"“]?\s*(?P<name>[^.,;:»\"”()\n]{2,60})",
+    re.IGNORECASE,
+)
+_PERMISSION = re.compile(
+    r"reprinted with permission|republished with permission|reproducido con permiso|"
+    r"publicado con autorizaci[oó]n|перепечатан[оа]? с разрешения|публикуется с разрешения",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+")
+_NAME_TAIL = re.compile(r"\s+(?:and|y|и)\s+(?:is|are|es|fue|был[оа]?)\b.*$", re.IGNORECASE)
+
+
+def outlet_key(name: str) -> str:
+    """An outlet's name folded for comparison ("The Liberty Desk" ~ "Liberty Desk")."""
+    words = _WORD.findall(fold(name))
+    if words and words[0] in ("the", "el", "la", "los", "las"):
+        words = words[1:]
+    return " ".join(words)
+
+
+class Signals:
+    """What one item says about where it comes from."""
+
+    __slots__ = ("credited", "lead", "notice", "title", "wire")
+
+    def __init__(
+        self, credited: str | None, wire: str | None, notice: bool, title: str | None, lead: str | None
+    ) -> None:
+        self.credited = credited
+        """The outlet the item credits as its origin (outlet key), if it names one."""
+        self.wire = wire
+        """The wire it credits ("reuters", "tass"...), from byline, dateline or source."""
+        self.notice = notice
+        """It carries a reprint notice (it says it is a copy)."""
+        self.title = title
+        """A hash of its folded title when long enough to identify a report."""
+        self.lead = lead
+        """A hash of its folded first sentence when long enough to identify a report."""
+
+
+def _hash(words: list[str]) -> str:
+    return hashlib.blake2b(" ".join(words).encode(), digest_size=8).hexdigest()
+
+
+def wire_of(text: str) -> str | None:
+    """The wire a byline or text credits, if any."""
+    m = _WIRE_CREDIT.search(text)
+    if m is None:
+        return None
+    alias = (m.group("p") or m.group("d") or m.group("v") or "").lower()
+    return _WIRE_NAME.get(alias)
+
+
+def read_signals(item: Item) -> Signals:
+    """Read the syndication signals of one item (pure; cheap)."""
+    text = item.summary or ""
+    credited: str | None = None
+    notice = False
+    m = _NOTICE.search(text)
+    if m is not None:
+        notice = True
+        name = _NAME_TAIL.sub("", m.group("name")).strip()
+        credited = outlet_key(name) or None
+    elif _PERMISSION.search(text):
+        notice = True
+    if credited is None and item.source_name:
+        credited = outlet_key(item.source_name) or None
+    wire = None
+    if item.author:
+        author = fold(item.author).strip()
+        wire = _WIRE_NAME.get(author) or wire_of(f"({author})")
+    if wire is None:
+        wire = wire_of(text[:200]) or wire_of(text[-80:])
+    if wire is None and credited is not None:
+        wire = _WIRE_NAME.get(credited)
+    if credited is not None and credited == outlet_key(item.outlet):
+        credited = None  # crediting itself says nothing
+    title_words = _WORD.findall(fold(item.title))
+    title = _hash(title_words) if len(title_words) >= 5 else None
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else ""
+    # The dateline is no part of the sentence: copies of one wire story share it anyway.
+    first = re.sub(r"^[^a-zа-я]*?\([^)]{1,30}\)\s*[-—–]\s*", "", first, flags=re.IGNORECASE)
+    lead_words = _WORD.findall(fold(first))
+    lead = _hash(lead_words) if len(lead_words) >= 8 else None
+    return Signals(credited, wire, notice, title, lead)
