@@ -8,8 +8,9 @@ feed cannot stop a poll of thousands. What it does for each feed:
   hash equals the stored one are reported without a body, so they cost no parsing;
 * redirects followed by hand, each hop checked by the SSRF guard, loops detected,
   permanent redirects (301/308) reported so the stored URL can be updated;
-* the body size limit enforced while streaming, and one wall-clock deadline for the
-  whole fetch (a server trickling one byte a second never trips a read timeout);
+* the body size limit enforced while streaming, and one wall-clock budget for the
+  whole fetch (a server trickling one byte a second never trips a read timeout),
+  spent only while requesting: waiting for a per-host or global slot costs nothing;
 * global and per-host concurrency limits; gzip/deflate/brotli; a descriptive
   User-Agent; an optional proxy.
 """
@@ -76,7 +77,8 @@ class FetchPolicy:
     """How the fetcher behaves; built by the lead's config from ``[fetch]``.
 
     Times are seconds. ``timeout`` is the wall-clock budget for one feed including
-    redirects and the body; ``connect_timeout`` bounds each TCP/TLS connect.
+    redirects and the body, counted while its requests are in flight (not while it
+    waits for a concurrency slot); ``connect_timeout`` bounds each TCP/TLS connect.
     ``allowed_networks`` are CIDRs let through the SSRF guard while it stays on.
     """
 
@@ -323,9 +325,7 @@ class Fetcher:
             if urlsplit(state.url).scheme == "file":
                 outcome = await self._fetch_file(state, base)
             else:
-                async with self._global:
-                    async with asyncio.timeout(self.policy.timeout):
-                        outcome = await self._fetch_http(state, base)
+                outcome = await self._fetch_http(state, base)
         except TimeoutError:
             outcome = replace(base, error=f"timed out after {self.policy.timeout:g}s")
         except BlockedAddressError as exc:
@@ -374,25 +374,38 @@ class Fetcher:
         seen = {url}
         permanent_url: str | None = None
         still_permanent = True
+        # The budget is spent only while a request is in flight: time queued for a slot
+        # behind slow feeds of the same host is not this feed's fault, and counting it
+        # made healthy feeds "time out" unrequested until they were disabled.
+        budget = self.policy.timeout
         for _hop in range(self.policy.max_redirects + 1):
             try:
-                # Without a proxy the guarded connect resolves and checks the host.
-                await self._guard.check_url(url, resolve=bool(self.policy.proxy))
-                async with self._host_semaphore(url):
-                    request = client.build_request("GET", url, headers=conditional)
-                    response = await client.send(request, stream=True)
+                # Host slot first, then a global one, released after each hop: a feed
+                # waiting for its busy host holds no global slot other hosts could use.
+                async with self._host_semaphore(url), self._global:
+                    started = time.monotonic()
                     try:
-                        status = response.status_code
-                        if status in _REDIRECTS and "location" in response.headers:
-                            target = urljoin(url, response.headers["location"].strip())
-                        else:
-                            return await self._finish(state, base, url, response, permanent_url)
+                        async with asyncio.timeout(budget):
+                            # Without a proxy the guarded connect resolves and checks the host.
+                            await self._guard.check_url(url, resolve=bool(self.policy.proxy))
+                            request = client.build_request("GET", url, headers=conditional)
+                            response = await client.send(request, stream=True)
+                            try:
+                                status = response.status_code
+                                if status in _REDIRECTS and "location" in response.headers:
+                                    target = urljoin(url, response.headers["location"].strip())
+                                else:
+                                    return await self._finish(state, base, url, response, permanent_url)
+                            finally:
+                                await self._release(response)
                     finally:
-                        await self._release(response)
+                        budget -= time.monotonic() - started
             except BlockedAddressError as exc:
                 return replace(base, kind="refused", url=url, error=str(exc))
             except httpx.HTTPError as exc:
                 return replace(base, kind=_kind_for(exc), url=url, error=_describe(exc))
+            except TimeoutError:  # an OSError too, but the budget's: fetch() reports it
+                raise
             except OSError as exc:  # DNS failure in the URL check
                 return replace(base, url=url, error=f"cannot resolve host: {exc}")
             # A chain of permanent hops from the start is a move; a temporary hop
