@@ -186,8 +186,6 @@ class Poller:
             if progress:
                 progress(len(summary.reports), len(states), report)
         await self._save_states(pending, summary)
-        if summary.new_items or summary.updated_items:
-            await index_new_items(self.storage)
         for report in summary.reports:
             summary.fetched += report.kind == "ok"
             summary.not_modified += report.kind == "not_modified"
@@ -195,6 +193,10 @@ class Poller:
             summary.errors += report.error is not None
             summary.new_items += report.new_items
             summary.updated_items += report.updated_items
+        # After the totals: checked before them, the index was never updated here and the
+        # first /search had to index the whole backlog inside its handler.
+        if summary.new_items or summary.updated_items:
+            await index_new_items(self.storage)
         summary.seconds = (datetime.now(UTC) - started).total_seconds()
         return summary
 
