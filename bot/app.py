@@ -100,7 +100,7 @@ def _summary_text(summary: PollSummary, tracked: list[Decision]) -> str:
 async def fetch_once(config: Config, *, include_all: bool = False, as_json: bool = False) -> int:
     """``newsbot fetch --once``: one poll cycle over due (or all) feeds, then tracking."""
     async with open_storage(config) as storage:
-        tracking = TrackingService(storage)
+        tracking = TrackingService.from_config(storage, config)
         await tracking.start()
         async with Poller.from_config(storage, config) as poller:
             summary = await poller.poll_once(include_all=include_all, progress=ProgressBar("fetching"))
@@ -154,7 +154,7 @@ async def run_terminal(config: Config, *, fetch: bool = True, stop: asyncio.Even
 
     stop = stop or asyncio.Event()
     async with open_storage(config) as storage:
-        tracking = TrackingService(storage)
+        tracking = TrackingService.from_config(storage, config)
         await tracking.start()
         async with Poller.from_config(storage, config) as poller:
             since = datetime.now(UTC) - timedelta(days=1)

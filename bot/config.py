@@ -201,6 +201,12 @@ class DigestConfig(_Section):
         return value
 
 
+class TrackerSettings(_Section):
+    """The story tracker: which sentence encoder it uses (``"none"``: lexical only)."""
+
+    encoder: Literal["use", "none"] = "use"
+
+
 class StorageConfig(_Section):
     """Retention of stored items."""
 
@@ -239,6 +245,7 @@ class Config(_Section):
     worker: WorkerConfig = WorkerConfig()
     digest: DigestConfig = DigestConfig()
     storage: StorageConfig = StorageConfig()
+    tracker: TrackerSettings = TrackerSettings()
     feeds: tuple[FeedSeed, ...] = ()
     stories: tuple[StorySeed, ...] = ()
     path: Path | None = Field(default=None, exclude=True)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -53,6 +52,7 @@ from storage.leasing import (
     worker_name,
 )
 from storage.repository import Storage
+from stories.encoder import Encoder, make_encoder
 from stories.model import Decision, FeedState
 
 from .config import Config
@@ -71,8 +71,7 @@ from .observability import (
     log_event,
 )
 from .poller import Poller, PollSummary, fetch_policy, schedule_policy
-from .tracking import BATCH as TRACK_BATCH
-from .tracking import STATE_NAME, TrackingService
+from .tracking import TrackingService
 
 log = logging.getLogger("newsbot.worker")
 
@@ -119,42 +118,33 @@ class PoliteFetcher(Fetcher):
 class FleetTracking(TrackingService):
     """The tracking service for the one tracker among many workers.
 
-    It catches up by the ``tracked`` flag instead of an id cursor. Workers insert items
-    concurrently: an item's id is drawn when it is inserted, but its transaction may
-    commit after a later id's has. A cursor (``items_after(last_id)``) that already
-    moved past the late id would never see that item; asking for untracked items does.
-    Decisions made while catching up in ``start`` are kept for ``take_decisions``.
+    It catches up by the ``tracked`` flag (as every tracker does): workers insert items
+    concurrently, and an item's id is drawn when it is inserted while its transaction
+    may commit after a later id's has. It saves its state after every run, so the next
+    leader (if this worker dies) replays little. Decisions made while catching up in
+    ``start`` are kept for ``take_decisions``.
     """
 
-    def __init__(self, storage: Storage) -> None:
-        super().__init__(storage)
+    def __init__(self, storage: Storage, encoder: Encoder | None = None) -> None:
+        super().__init__(storage, encoder)
         self._made: list[Decision] = []
-        self._fleet_lock = asyncio.Lock()
 
     async def track_pending(self) -> list[Decision]:
         """Decide on every item not yet decided on, oldest first; return the decisions."""
-        async with self._fleet_lock:
-            await self.refresh_stories()
-            decisions: list[Decision] = []
-            while batch := await self.storage.untracked_items(limit=TRACK_BATCH):
-                made = [self.tracker.observe(key, item) for key, item in batch]
-                await self.storage.record_decisions(made)
-                self.last_item_id = max(self.last_item_id, batch[-1][0])
-                await self.storage.save_tracker_state(
-                    STATE_NAME, json.dumps(self.tracker.to_dict()), self.last_item_id
-                )
-                decisions.extend(made)
-            self._made.extend(decisions)
-            if decisions:
-                log_event(
-                    log,
-                    "tracked",
-                    items=len(decisions),
-                    new=sum(d.kind == "new" for d in decisions),
-                    update=sum(d.kind == "update" for d in decisions),
-                    rereport=sum(d.kind == "rereport" for d in decisions),
-                )
-            return decisions
+        decisions = await super().track_pending()
+        if decisions:
+            await self.save()
+        self._made.extend(decisions)
+        if decisions:
+            log_event(
+                log,
+                "tracked",
+                items=len(decisions),
+                new=sum(d.kind == "new" for d in decisions),
+                update=sum(d.kind == "update" for d in decisions),
+                rereport=sum(d.kind == "rereport" for d in decisions),
+            )
+        return decisions
 
     def take_decisions(self) -> list[Decision]:
         """The decisions made since the last call (including those made by ``start``)."""
@@ -314,9 +304,9 @@ class Worker:
                 return []
             # Leader now: start from the saved state, which the previous leader kept current.
             log_event(log, "tracker_leader", worker=self.name)
-            self.tracking = FleetTracking(self.storage)
+            self.tracking = FleetTracking(self.storage, make_encoder(self.config.tracker.encoder))
             await self.tracking.start()
-            log_event(log, "tracker_loaded", worker=self.name, last_item=self.tracking.last_item_id)
+            log_event(log, "tracker_loaded", worker=self.name, last_item=self.tracking.seq)
         elif not await self.tracker_lock.still_held():
             self.tracking = None
             return []

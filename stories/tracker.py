@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from stories.dedup import DedupConfig, DuplicateIndex
+from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
 from stories.facts import extract_facts, new_facts, stems_of
 from stories.matching import Matcher
@@ -237,14 +237,8 @@ class Tracker:
         sk = self._dedup.sketch(item)
         when = item.published.timestamp()
         similar = self._recall.similar(vector) if vector is not None else []
-        origin = self._origin(item, signals, sk, similar)
-        if origin is not None:
-            origin_key, origin_dev = origin
-            dev_id = self._developments.join(origin_dev, item)
-            if dev_id >= 0:
-                self._remember(key, item, signals, sk, vector, dev_id, when, origin=origin_key)
-                return Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
-        awaited = self._awaited(item, similar)
+        dup = self._dedup.find(sk)
+        awaited = self._awaited(item, similar, dup)
         if awaited is not None:
             dev_id = self._developments.join(awaited.development, item)
             if dev_id >= 0:
@@ -255,18 +249,31 @@ class Tracker:
                 self._dedup.reroot(awaited.key, key, dev_id)
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
                 return Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts)
+        origin = self._origin(item, signals, dup, similar)
+        if origin is not None:
+            origin_key, origin_dev = origin
+            dev_id = self._developments.join(origin_dev, item)
+            if dev_id >= 0:
+                self._remember(key, item, signals, sk, vector, dev_id, when, origin=origin_key)
+                return Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
         semantic = self._semantic(similar, when) if vector is not None else None
         a = self._developments.assign(item, semantic)
         duplicate_of = None
         if a.kind == "rereport" and similar:
             duplicate_of = self._nearest_in(similar, a.development_id)
         self._remember(key, item, signals, sk, vector, a.development_id, when, origin=duplicate_of)
-        if signals.notice or signals.credited or item.source_url:
+        if signals.notice or signals.credited or signals.wire or item.source_url:
             # It says it is a copy but its original is not known yet: when that arrives,
             # it becomes the lead and this item its copy.
             self._pending.append(
                 _Pending(
-                    key, a.development_id, a.kind, a.new_facts, stories, signals.credited, item.source_url
+                    key,
+                    a.development_id,
+                    a.kind,
+                    a.new_facts,
+                    stories,
+                    signals.credited or signals.wire,
+                    item.source_url,
                 )
             )
             while len(self._pending) > self.config.recall.pending:
@@ -276,7 +283,7 @@ class Tracker:
         )
 
     def _origin(
-        self, item: Item, signals: Signals, sk: Any, similar: list[tuple[float, int]]
+        self, item: Item, signals: Signals, dup: Duplicate | None, similar: list[tuple[float, int]]
     ) -> tuple[int, int] | None:
         """The report this item copies, by what it says or shows: ``(key, development)``."""
         if item.source_url:
@@ -289,7 +296,6 @@ class Tracker:
                 hit_key, hit_dev, hit_outlet = index[found]
                 if hit_outlet != own:
                     return hit_key, self._developments.resolve(hit_dev)
-        dup = self._dedup.find(sk)
         if dup is not None:
             return dup.key, dup.tag
         if not similar:
@@ -315,12 +321,20 @@ class Tracker:
                         return m.key, m.development
         return None
 
-    def _awaited(self, item: Item, similar: list[tuple[float, int]]) -> _Pending | None:
-        """The pending reprint this item is the original of, if any (then no longer pending)."""
+    def _awaited(
+        self, item: Item, similar: list[tuple[float, int]], dup: Duplicate | None
+    ) -> _Pending | None:
+        """The pending reprint this item is the original of, if any (then no longer pending).
+
+        A reprint awaits its original by URL, or by the outlet (or wire) it credits and
+        a similar text (a near copy, or a close sentence vector).
+        """
         if not self._pending:
             return None
         own = outlet_key(item.outlet)
         close = {self._recall.meta[i].key: sim for sim, i in similar}
+        if dup is not None:
+            close[dup.key] = 1.0
         for n, p in enumerate(self._pending):
             by_url = p.url is not None and item.url is not None and p.url == item.url
             by_credit = (
