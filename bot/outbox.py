@@ -19,6 +19,7 @@ Telegram's answers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
@@ -91,6 +92,12 @@ class OutboxSender:
         self.owner = owner or f"sender-{worker_name()}"
         self.lease_seconds = lease_seconds
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Cut a round short (shutdown): a flood-control wait ends now, its message stays
+        pending with its ``not_before``, and no further message is sent this round."""
+        self._stopping.set()
 
     async def recover(self) -> int:
         """On start: give back the claims a previous run under the same owner name left behind
@@ -102,7 +109,7 @@ class OutboxSender:
 
     async def send_pending(self, *, limit: int = 100) -> SendReport:
         """Send every due pending message (a round already running makes this a no-op)."""
-        if self._lock.locked():
+        if self._lock.locked() or self._stopping.is_set():
             return SendReport()
         async with self._lock:
             sent = failed = deferred = 0
@@ -110,6 +117,8 @@ class OutboxSender:
             ids = await claim_outbox(self.storage, self.owner, limit=limit, lease_seconds=self.lease_seconds)
             try:
                 for outbox_id in ids:
+                    if self._stopping.is_set():
+                        break
                     message = await delivery.get_message(self.storage, outbox_id)
                     if message is None or message.status != delivery.PENDING or message.chat_id in skip:
                         continue
@@ -140,7 +149,10 @@ class OutboxSender:
                 await delivery.defer(
                     self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)
                 )
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+                if self._stopping.is_set():
+                    return "deferred"  # pending, due at not_before: sent after the restart
                 continue
             except ChatMigrated as exc:
                 log.info("chat %d migrated to %d; following it", chat_id, exc.new_chat_id)

@@ -170,7 +170,8 @@ def _notify_admins(runtime: Runtime) -> Any:
 
 
 async def _post_init(app: BotApplication) -> None:
-    """Start services: tracker caught up, command list registered, pending messages resumed."""
+    """Start services: tracker caught up, command list registered, pending messages resumed
+    (in the background: updates are answered meanwhile)."""
     runtime = runtime_of(app)
     runtime.bot_username = app.bot.username
     services = runtime.services
@@ -183,7 +184,15 @@ async def _post_init(app: BotApplication) -> None:
     except TelegramError as exc:
         log.warning("could not register the command list with Telegram (%s); carrying on", exc)
     await runtime.sender.recover()
-    resumed = await runtime.sender.send_pending()
+    # What is pending is sent by a job, in the background, as soon as the app runs: sent here,
+    # a backlog (and its 429 waits) kept the bot from answering anyone or fetching anything.
+    jobs = app.job_queue
+    if jobs is not None:
+        jobs.run_once(_outbox_on_start_job, when=0.0, name="outbox-on-start")
+
+
+async def _outbox_on_start_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    resumed = await runtime_of(context).sender.send_pending()
     if resumed.sent or resumed.failed:
         log.info("outbox on start: sent=%d failed=%d", resumed.sent, resumed.failed)
 
@@ -346,6 +355,7 @@ async def _serve_started(
     try:
         await stop.wait()
     finally:
+        runtime_of(app).sender.stop()  # a 429 wait must not hold the shutdown (app.stop awaits jobs)
         await updater.stop()
         await app.stop()
         if app.post_shutdown is not None:
@@ -378,7 +388,7 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
                 )
                 await stack.enter_async_context(metrics)
             # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.
-            tracking = TrackingService(storage) if fetch else None
+            tracking = TrackingService.from_config(storage, config) if fetch else None
             services = Services(config, storage, poller=poller, tracking=tracking)
             await serve(build_application(services, intervals=intervals_from_env()), stop)
             if tracking is not None:
