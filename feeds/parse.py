@@ -12,6 +12,13 @@ Three readers, one normaliser:
 
 All three produce feedparser-shaped entry mappings for :func:`normalize_entry`.
 
+Before any of them, a body that does not decode in the encoding it declares is
+re-encoded as UTF-8 from its detected real encoding (charset-normalizer), so a
+windows-1251 feed served as ``charset=utf-8`` is not stored as mojibake. A document
+that is not well-formed is read twice by feedparser, as is and repaired (bare ``&``
+escaped, open elements closed, a cut-off last item dropped); the reading with more
+items wins, and one with none is a parse error, not "ok, 0 items".
+
 Entity expansion: the fast path refuses any document with a DOCTYPE. feedparser
 strips the DOCTYPE and only re-declares entities whose value is plain text, and it
 disables external entities, so neither billion-laughs nor XXE documents expand. We
@@ -23,9 +30,11 @@ either. tests/feeds/test_parse.py checks all three.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import io
 import json
 import re
+import xml.sax
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -33,6 +42,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
 
+import charset_normalizer
 import feedparser
 
 from feeds.fastpath import Unsupported, parse_fast
@@ -99,6 +109,147 @@ def _content_type(headers: Mapping[str, str] | None) -> str:
     return ""
 
 
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+_XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])([A-Za-z0-9._:-]+)\2", re.S)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _declared_encoding(body: bytes, content_type: str) -> str:
+    """What the response says its encoding is: BOM, then HTTP charset, then the XML
+    declaration, else UTF-8 (the XML and JSON default)."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    match = _CHARSET.search(content_type)
+    if match:
+        return match.group(1)
+    decl = _XML_DECL.match(body[:512])
+    if decl:
+        return decl.group(3).decode("ascii")
+    return "utf-8"
+
+
+def _known(encoding: str) -> bool:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _transcode(body: bytes, content_type: str) -> tuple[bytes, str, str | None]:
+    """``body`` in UTF-8 when its declared encoding is wrong: (body, content type, warning).
+
+    A feed whose bytes do not decode in the encoding it declares (windows-1251 served as
+    ``charset=utf-8``) would otherwise be read as windows-1252 by feedparser's fallback and
+    stored as mojibake ("Ìàäóðî"); its real encoding is detected instead (charset-normalizer),
+    the text re-encoded as UTF-8, and the XML declaration and charset made to say so.
+    A body that decodes as declared is returned untouched.
+    """
+    declared = _declared_encoding(body, content_type)
+    if _decodes(body, declared):
+        return body, content_type, None
+    if _known(declared) and codecs.lookup(declared).name == "utf-8":
+        # A UTF-8 feed with a few stray bytes is still UTF-8: replace those, keep the rest.
+        text = body.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        if bad * 20 <= sum(byte >= 0x80 for byte in body):
+            return text.encode("utf-8"), content_type, f"{bad} bytes invalid in UTF-8 replaced"
+    matches = charset_normalizer.from_bytes(body)
+    best = matches.best()
+    if best is None or not best.encoding:
+        return body, content_type, None  # nothing better known: feedparser does what it can
+    # Short Western text fits several code pages equally well; windows-1252 is the Web's
+    # (and feedparser's) fallback, so it wins a tie.
+    for match in matches:
+        if match.encoding == "cp1252" and (match.chaos, match.coherence) == (best.chaos, best.coherence):
+            best = match
+            break
+    recoded = _declare_utf8(str(best).encode("utf-8"))
+    media = content_type.split(";", 1)[0].strip() or "application/xml"
+    warning = f"declared encoding {declared} is wrong; read as {best.encoding}"
+    return recoded, f"{media}; charset=utf-8", warning
+
+
+def _declare_utf8(body: bytes) -> bytes:
+    """``body`` (UTF-8 bytes) with its XML declaration, if any, saying so."""
+    return _XML_DECL.sub(lambda m: m.group(1) + m.group(2) + b"utf-8" + m.group(2), body, count=1)
+
+
+# Markup tokens for the repair of a broken document: CDATA, comments, processing
+# instructions and declarations (each possibly cut off at the end), tags, text, a stray "<".
+_TOKEN = re.compile(
+    r"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)|<\?.*?(?:\?>|\Z)|<![^>]*(?:>|\Z)"
+    r"|</?[A-Za-z_][^<>]*(?:>|(?=<)|\Z)|[^<]+|<",
+    re.S,
+)
+_TAG_NAME = re.compile(r"</?([A-Za-z_][\w.:-]*)")
+_BARE_AMP = re.compile(r"&(?!(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z_][\w.-]*);)")
+
+
+def _repair_xml(text: str) -> str:
+    """A well-formed rendering of a broken document, as a lenient reader would see it.
+
+    Bare ``&`` and ``<`` are escaped, a cut-off tag at the end is dropped, an end tag
+    closes whatever was left open inside its element (one with no open element is
+    dropped), and every element still open at the end is closed. A truncated feed
+    (``<item><title>Maduro & <b>broken</item></chan``) so keeps the items it has.
+    """
+    out: list[str] = []
+    stack: list[tuple[str, int]] = []  # open elements: name, where in ``out`` each began
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        if token.startswith("<![CDATA["):
+            out.append(token if token.endswith("]]>") else token + "]]>")
+        elif token.startswith(("<!--", "<?", "<!")):
+            if token.endswith(">"):
+                out.append(token)
+        elif token == "<":
+            out.append("&lt;")
+        elif token.startswith("<"):
+            if not token.endswith(">"):
+                continue  # cut off (end of document, or a stray "<" inside it)
+            name_match = _TAG_NAME.match(token)
+            assert name_match is not None
+            name = name_match.group(1)
+            if token.startswith("</"):
+                if any(open_name == name for open_name, _ in stack):
+                    while stack:
+                        top, _ = stack.pop()
+                        out.append(f"</{top}>")
+                        if top == name:
+                            break
+            elif token.endswith("/>"):
+                out.append(_BARE_AMP.sub("&amp;", token))
+            else:
+                stack.append((name, len(out)))
+                out.append(_BARE_AMP.sub("&amp;", token))
+        else:
+            out.append(_BARE_AMP.sub("&amp;", token))
+    # An item or entry the document ends inside is a stub (its end never came): dropped.
+    for depth, (name, start) in enumerate(stack):
+        if name.rsplit(":", 1)[-1] in ("item", "entry"):
+            del out[start:]
+            del stack[depth:]
+            break
+    out.extend(f"</{name}>" for name, _ in reversed(stack))
+    return "".join(out)
+
+
 def _looks_like_json(body: bytes, content_type: str) -> bool:
     if "json" in content_type.lower():
         return True
@@ -127,9 +278,16 @@ def parse_feed(
     if not body.strip():
         raise FeedParseError("empty document")
     content_type = _content_type(headers)
+    body, content_type, encoding_warning = _transcode(body, content_type)
     if _looks_like_json(body, content_type):
-        return _parse_json_feed(body, url=url, fetched_at=fetched_at)
-    return _parse_xml_feed(body, url=url, fetched_at=fetched_at, content_type=content_type, engine=engine)
+        parsed = _parse_json_feed(body, url=url, fetched_at=fetched_at)
+    else:
+        parsed = _parse_xml_feed(
+            body, url=url, fetched_at=fetched_at, content_type=content_type, engine=engine
+        )
+    if encoding_warning:
+        parsed.warnings.insert(0, encoding_warning)
+    return parsed
 
 
 def _parse_xml_feed(
@@ -149,18 +307,10 @@ def _parse_xml_feed(
     response_headers: dict[str, str] = {}
     if content_type:
         response_headers["content-type"] = content_type
-    # BytesIO, not bytes: feedparser treats some strings as URLs or file names.
-    # HTML sanitising and relative-URI rewriting are skipped: we reduce HTML to
-    # text anyway, and they are most of feedparser's time on big feeds.
-    result = feedparser.parse(
-        io.BytesIO(_defuse(body)),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    result = _feedparser(body, response_headers)
     warnings: list[str] = []
+    exc = result.get("bozo_exception")
     if result.get("bozo"):
-        exc = result.get("bozo_exception")
         warnings.append(f"{type(exc).__name__}: {exc}" if exc else "malformed feed")
     entries = result.get("entries") or []
     feed = result.get("feed") or {}
@@ -171,7 +321,48 @@ def _parse_xml_feed(
         if result.get("bozo"):
             raise FeedParseError(f"not a feed: {warnings[0]}")
         raise FeedParseError("not a feed: no RSS, Atom or JSON Feed structure found")
-    return _build(feed, entries, url=url, fetched_at=fetched_at, version=version, warnings=warnings)
+    parsed = _build(feed, entries, url=url, fetched_at=fetched_at, version=version, warnings=warnings)
+    if not isinstance(exc, xml.sax.SAXException):
+        return parsed
+    # Not well-formed: feedparser's loose reader drops what it cannot place (an item whose
+    # title is cut off comes back empty). Read a repaired rendering too and keep the better.
+    encoding = str(result.get("encoding") or "utf-8")
+    try:
+        text = body.decode(encoding, errors="replace")
+    except LookupError:
+        text = body.decode("utf-8", errors="replace")
+    text = _declare_utf8(text.encode("utf-8")).decode("utf-8")
+    repaired = _feedparser(
+        _repair_xml(text).encode("utf-8"), {"content-type": "application/xml; charset=utf-8"}
+    )
+    if len(repaired.get("entries") or []) >= len(entries):
+        candidate = _build(
+            repaired.get("feed") or {},
+            repaired.get("entries") or [],
+            url=url,
+            fetched_at=fetched_at,
+            version=str(repaired.get("version") or version),
+            warnings=list(warnings),
+        )
+        if len(candidate.items) > len(parsed.items):
+            parsed = candidate
+    if not parsed.items:
+        # Nothing recoverable: an error the feed's status shows (and counts), not "ok, 0 items".
+        raise FeedParseError(f"malformed feed, no item could be recovered: {warnings[0]}")
+    parsed.warnings.append(f"malformed feed: {len(parsed.items)} items recovered")
+    return parsed
+
+
+def _feedparser(body: bytes, response_headers: dict[str, str]) -> Any:
+    # BytesIO, not bytes: feedparser treats some strings as URLs or file names.
+    # HTML sanitising and relative-URI rewriting are skipped: we reduce HTML to
+    # text anyway, and they are most of feedparser's time on big feeds.
+    return feedparser.parse(
+        io.BytesIO(_defuse(body)),
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
 
 
 def _build(
