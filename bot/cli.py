@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import pathlib
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -200,6 +201,44 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval_developments(args: argparse.Namespace) -> int:
+    """Poll the labelled development corpus through the real fetch path and score the tracker."""
+    from stories.devcorpus import CorpusError
+
+    from .eval_developments import run_development_eval
+
+    try:
+        result = run_development_eval(
+            pathlib.Path(args.corpus) if args.corpus else None,
+            encoder=args.encoder,
+            stories=args.story or None,
+        )
+    except CorpusError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    run = result["run"]
+    print(
+        f"{run['polls']} polls of {run['outlets']} outlets, {run['items_tracked']} items tracked "
+        f"in {run['seconds']} s (encoder: {run['encoder']})"
+    )
+    metrics = (
+        ("story_precision", "story P"),
+        ("story_recall", "story R"),
+        ("bcubed_f1", "B3 F1"),
+        ("rereports_folded", "folded"),
+        ("cross_language_folded", "x-lang"),
+        ("first_reports_new", "new"),
+        ("updates_marked_update", "update"),
+    )
+    print(f"{'story':<12}" + "".join(f"{label:>9}" for _, label in metrics))
+    for name, s in result["stories"].items():
+        cells = "".join(f"{'-' if s[k] is None else format(s[k], '.3f'):>9}" for k, _ in metrics)
+        print(f"{name:<12}{cells}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------- parser
 
 
@@ -349,6 +388,21 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--method", choices=("tracker", "baseline"), default="tracker")
     clustering.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
     clustering.set_defaults(func=cmd_eval_clustering)
+    developments = ev_sub.add_parser(
+        "developments",
+        help="score developments and kinds on our labelled polls",
+        description=(
+            "serve the development corpus (tests/data/developments, or --corpus DIR) from a local HTTP "
+            "server, poll it through the real fetch path into a fresh database as `newsbot run` would, "
+            "and score per story: story precision/recall, development B-cubed F1, re-reports folded, "
+            "first reports marked new, updates marked update, and the confusion matrix of kinds"
+        ),
+        parents=[common, json_flag],
+    )
+    developments.add_argument("--corpus", metavar="DIR", help="corpus folder (default: the bundled one)")
+    developments.add_argument("--encoder", choices=("use", "none"), default="use", help="sentence encoder")
+    developments.add_argument("--story", action="append", metavar="NAME", help="only this story (repeatable)")
+    developments.set_defaults(func=cmd_eval_developments)
     return parser
 
 

@@ -144,6 +144,18 @@ class TrackerInput:
     vector: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class ItemVerdict:
+    """The tracker's stored verdict on one item, with the stories it belongs to."""
+
+    item_id: int
+    url: str | None
+    kind: str | None
+    development_id: int | None
+    duplicate_of: int | None
+    story_ids: tuple[int, ...]
+
+
 class Storage:
     """Async repository over one database (SQLite file or PostgreSQL)."""
 
@@ -420,6 +432,42 @@ class Storage:
                 query = query.where(ItemRow.track_seq > after_seq).order_by(ItemRow.track_seq)
             rows = await session.scalars(query.limit(limit))
             return [TrackerInput(row.id, _item(row), row.vector) for row in rows]
+
+    async def item_verdicts(self, urls: Sequence[str]) -> dict[str, ItemVerdict]:
+        """Stored verdicts of the items at ``urls`` (those stored), by URL."""
+        found: dict[str, ItemVerdict] = {}
+        async with self._sessions() as session:
+            for start in range(0, len(urls), 500):
+                chunk = list(urls[start : start + 500])
+                rows = list(
+                    (
+                        await session.execute(
+                            select(
+                                ItemRow.id,
+                                ItemRow.url,
+                                ItemRow.kind,
+                                ItemRow.development_id,
+                                ItemRow.duplicate_of,
+                            ).where(ItemRow.url.in_(chunk))
+                        )
+                    ).tuples()
+                )
+                ids = [r[0] for r in rows]
+                stories: dict[int, list[int]] = {}
+                for item_id, story_id in (
+                    await session.execute(
+                        select(StoryItemRow.item_id, StoryItemRow.story_id).where(
+                            StoryItemRow.item_id.in_(ids)
+                        )
+                    )
+                ).tuples():
+                    stories.setdefault(item_id, []).append(story_id)
+                for item_id, url, kind, dev, dup in rows:
+                    if url:
+                        found[url] = ItemVerdict(
+                            item_id, url, kind, dev, dup, tuple(sorted(stories.get(item_id, ())))
+                        )
+        return found
 
     async def save_vectors(self, vectors: Iterable[tuple[int, bytes]]) -> None:
         """Cache items' sentence vectors (computed once per item)."""

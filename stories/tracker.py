@@ -337,9 +337,7 @@ class Tracker:
             close[dup.key] = 1.0
         for n, p in enumerate(self._pending):
             by_url = p.url is not None and item.url is not None and p.url == item.url
-            by_credit = (
-                p.credited == own and close.get(p.key, 0.0) >= self.config.recall.credit_similarity
-            )
+            by_credit = p.credited == own and close.get(p.key, 0.0) >= self.config.recall.credit_similarity
             if by_url or by_credit:
                 del self._pending[n]
                 p.development = self._developments.resolve(p.development)
