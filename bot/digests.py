@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage import delivery
 from storage.delivery import CandidateItem, DevelopmentInfo, ScheduleUpdate, SubscriptionInfo
+from storage.leasing import claim_chat_digest
 from storage.repository import Storage
 from stories.digest import (
     Digest,
@@ -330,14 +331,17 @@ async def run_due_digests(storage: Storage, config: Config, *, now: datetime | N
     """
     now = now or datetime.now(UTC)
     due = await delivery.due_subscriptions(storage, now)
-    by_chat: dict[int, list[SubscriptionInfo]] = {}
-    for sub in due:
-        by_chat.setdefault(sub.chat_id, []).append(sub)
     written = 0
-    for chat_id, subs in by_chat.items():
-        chat = await delivery.get_chat(storage, chat_id)
-        tz = _zone(chat.timezone if chat else config.digest.timezone)
-        written += await _digest_for(storage, config, chat_id, subs, tz, now=now, kind="digest")
+    for chat_id in dict.fromkeys(sub.chat_id for sub in due):
+        # Several bot processes may run this at once: each chat's run is claimed in the
+        # database and its due subscriptions re-read under the claim, so one builds it once.
+        async with claim_chat_digest(storage, chat_id) as claimed:
+            subs = await delivery.due_subscriptions(storage, now, chat_id=chat_id) if claimed else []
+            if not subs:
+                continue
+            chat = await delivery.get_chat(storage, chat_id)
+            tz = _zone(chat.timezone if chat else config.digest.timezone)
+            written += await _digest_for(storage, config, chat_id, subs, tz, now=now, kind="digest")
     return written
 
 

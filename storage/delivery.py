@@ -354,19 +354,25 @@ async def managed_subscriptions(storage: Storage, user_id: int) -> list[tuple[Ch
         return [(_chat(chat), _subscription(sub, name, scope)) for chat, sub, name, scope in rows]
 
 
-async def due_subscriptions(storage: Storage, now: datetime) -> list[SubscriptionInfo]:
-    """Subscriptions whose digest is due, of chats that are not paused, by chat then story."""
-    async with storage.session() as session:
-        rows = await session.execute(
-            _subscription_query()
-            .join(ChatRow, ChatRow.id == SubscriptionRow.chat_id)
-            .where(
-                ChatRow.paused.is_(False),
-                SubscriptionRow.next_digest_at.is_not(None),
-                SubscriptionRow.next_digest_at <= now,
-            )
-            .order_by(SubscriptionRow.chat_id, StoryRow.name_key)
+async def due_subscriptions(
+    storage: Storage, now: datetime, *, chat_id: int | None = None
+) -> list[SubscriptionInfo]:
+    """Subscriptions whose digest is due, of chats that are not paused, by chat then story
+    (only ``chat_id``'s when given)."""
+    query = (
+        _subscription_query()
+        .join(ChatRow, ChatRow.id == SubscriptionRow.chat_id)
+        .where(
+            ChatRow.paused.is_(False),
+            SubscriptionRow.next_digest_at.is_not(None),
+            SubscriptionRow.next_digest_at <= now,
         )
+        .order_by(SubscriptionRow.chat_id, StoryRow.name_key)
+    )
+    if chat_id is not None:
+        query = query.where(SubscriptionRow.chat_id == chat_id)
+    async with storage.session() as session:
+        rows = await session.execute(query)
         return [_subscription(row, name, scope) for row, name, scope in rows]
 
 

@@ -495,6 +495,18 @@ async def advisory_lock(storage: Storage, name: str) -> AsyncIterator[bool]:
                     await conn.commit()
 
 
+def claim_chat_digest(storage: Storage, chat_id: int) -> contextlib.AbstractAsyncContextManager[bool]:
+    """Claim building and sending ``chat_id``'s due digest: yields whether this process has it.
+
+    Several bot processes (webhook mode) run the digest job at once; whoever holds the claim
+    builds the digest, and the others skip that chat. The holder must re-read what is due
+    under the claim: a process that saw the chat due a moment ago may get the claim just
+    after another one has written the digest and moved the schedule on. PostgreSQL: a
+    session advisory lock, gone with its process. SQLite (one process): always granted.
+    """
+    return advisory_lock(storage, f"digest-chat:{chat_id}")
+
+
 class SessionLock:
     """A database-wide lock held across transactions, for leadership (e.g. the one tracker).
 
