@@ -166,6 +166,8 @@ class ChatRow(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     migrated_to: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(8))
+    added_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class StoryRow(Base):
@@ -181,6 +183,7 @@ class StoryRow(Base):
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    title: Mapped[str | None] = mapped_column(String(128))
 
 
 class StoryAuditRow(Base):
@@ -225,6 +228,7 @@ class SubscriptionRow(Base):
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # forum topic
 
 
 class SentItemRow(Base):
@@ -258,6 +262,17 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)  # forum topic
+
+
+class SearchTokenRow(Base):
+    """The query behind a /search paging button (callback data holds only 64 bytes)."""
+
+    __tablename__ = "search_tokens"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TrackerStateRow(Base):
