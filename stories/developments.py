@@ -54,7 +54,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stories.facts import extract_facts, new_facts, stems_of
+from anyascii import anyascii
+
+from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.model import Item, ItemKind
 
 __all__ = [
@@ -106,8 +108,17 @@ def _stem(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """The content terms of a text: folded words, stop words out, plurals reduced."""
-    return [_stem(w) for w in _WORD.findall(_fold(text)) if w not in _STOP_WORDS]
+    """The content terms of a text: folded words, stop words out, plurals reduced; words
+    in other scripts transliterated ("Пригожин" -> "prigozhin"), so names meet across
+    languages."""
+    out = []
+    for w in _WORD.findall(_fold(text)):
+        if w in _STOP_WORDS:
+            continue
+        if not w.isascii():
+            w = anyascii(w).lower()
+        out.append(_stem(w))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +185,8 @@ class DevelopmentConfig:
     """For text without capitals: a word this rare counts as a fact."""
     max_facts: int = 256
     """Facts remembered per development (enough to tell an update from a repeat)."""
-    semantic_bias: float = -4.5
-    semantic_lexical_weight: float = 6.0
-    semantic_weight: float = 7.0
-    """With sentence vectors, an item joins the development ``d`` that maximises
-    ``bias + lexical_weight * lex_d + weight * sem_d`` when that is above 0 (a logistic
-    model: ``lex_d`` is the lexical score above, ``sem_d`` the decayed cosine of the
-    item's vector with the development's nearest recent item). See the README for the
-    corpus these were fitted on."""
-    semantic_floor: float = 0.05
-    """Lexical scores below this count as 0 in the combination (and cost no time)."""
+    lexical_floor: float = 0.05
+    """Lexical scores below this are not reported to the tracker's link model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,56 +262,48 @@ class Developments:
 
     # -- public API ---------------------------------------------------------
 
-    def assign(self, item: Item, semantic: dict[int, float] | None = None) -> Assignment:
+    def assign(
+        self,
+        item: Item,
+        *,
+        decided: bool = False,
+        development: int | None = None,
+        names_comparable: bool = True,
+    ) -> Assignment:
         """Assign one item (call in arrival order) and return the decision.
 
-        ``semantic`` maps development ids to the item's sentence-vector similarity with
-        each (see the tracker); with it, lexical and semantic evidence are combined by
-        the logistic model of :class:`DevelopmentConfig`, and an item can join a
-        development it shares no word with (a translation).
+        By default the lexical clustering decides. With ``decided``, the caller (the
+        tracker, from sentence vectors and facts) has chosen: join ``development``, or
+        start a new one when it is None; the item still updates the lexical state, so
+        its words help later items. With ``names_comparable`` False (the development has
+        no report in the item's language yet), only numbers can make it an update:
+        names are spelt differently across languages.
         """
-        cfg = self.config
         when = item.published.timestamp()
         if when > self._now:
             self._now = when
         self._maybe_sweep()
         vec = self._vector(item)
         facts = extract_facts(item) or self._rare_facts(item, vec)
-        if semantic is None:
+        if not names_comparable:
+            facts = frozenset(f for f in facts if is_number(f))
+        if not decided:
             ranked = self._ranked(vec, when)
             if not ranked:
                 return self._start(item, vec, when, facts)
             return self._join_prototype(item, vec, when, facts, ranked)
-        threshold = self._threshold(len(vec))
-        floor = min(1.0, cfg.semantic_floor / cfg.threshold)
-        ranked = self._ranked(vec, when, relax=floor) if vec else []
-        lexical: dict[int, tuple[float, int, float]] = {}
-        for r in ranked:
-            dev_id = self._find(self._prototypes[r[1]].group)
-            if dev_id not in lexical:
-                lexical[dev_id] = r
-        best: tuple[float, int] | None = None
-        for dev_id in sorted(set(lexical) | set(semantic)):
-            if dev_id not in self._developments:
-                continue
-            lex = lexical[dev_id][0] / threshold if dev_id in lexical else 0.0
-            sem = semantic.get(dev_id, 0.0)
-            z = cfg.semantic_bias + cfg.semantic_lexical_weight * lex + cfg.semantic_weight * sem
-            if best is None or z > best[0]:
-                best = (z, dev_id)
-        if best is None or best[0] <= 0:
+        if development is None or self._find(development) not in self._developments:
             return self._start(item, vec, when, facts)
-        chosen = best[1]
-        if chosen in lexical:
-            first = lexical[chosen]
-            rest = [r for r in ranked if r is not first and r[0] >= threshold]
-            return self._join_prototype(item, vec, when, facts, [first, *rest])
-        # Nothing lexical in common (another language): the item opens a prototype of
-        # its own inside the development, so its next copies find it by their words.
+        chosen = self._find(development)
+        ranked = [r for r in self._ranked(vec, when) if self._find(self._prototypes[r[1]].group) == chosen]
+        if ranked:
+            return self._join_prototype(item, vec, when, facts, ranked[:1])
+        # Few words in common (another language): the item opens a prototype of its own
+        # inside the development, so its next copies find it by their words.
         pid = self._new_prototype(chosen, vec, when)
         self._remember_item(vec, pid)
         self._touch(self._developments[chosen], item, when)
-        return self._kind(chosen, facts, best[0])
+        return self._kind(chosen, facts, 0.0, item.published)
 
     def _start(self, item: Item, vec: dict[str, float], when: float, facts: frozenset[str]) -> Assignment:
         dev_id = self._new_development(item, vec, when)
@@ -331,16 +326,34 @@ class Developments:
         dev_id = self._find(proto.group)
         dev_id = self._merge_bridged(proto_id, dev_id, ranked[1:4], len(vec))
         self._touch(self._developments[dev_id], item, when)
-        return self._kind(dev_id, facts, score)
+        return self._kind(dev_id, facts, score, item.published)
 
-    def _kind(self, dev_id: int, facts: frozenset[str], score: float) -> Assignment:
+    def _kind(
+        self, dev_id: int, facts: frozenset[str], score: float, when: datetime | None = None
+    ) -> Assignment:
         """``update`` when the item states facts the development lacked, else ``rereport``."""
         dev = self._developments[dev_id]
-        added = new_facts(facts, dev.facts, stems_of(dev.facts))
+        added = new_facts(facts, dev.facts, stems_of(dev.facts), when)
         if added:
             self._remember(dev, added)
             return Assignment(dev_id, "update", tuple(added), score)
         return Assignment(dev_id, "rereport", (), score)
+
+    def lexical_scores(self, item: Item) -> dict[int, float]:
+        """Development id -> the item's best lexical score with it, over the join threshold
+        (1.0 is where the lexical tracker alone would join); changes nothing."""
+        cfg = self.config
+        vec = self._vector(item, count=False)
+        if not vec:
+            return {}
+        when = item.published.timestamp()
+        threshold = self._threshold(len(vec))
+        out: dict[int, float] = {}
+        for score, pid, _ in self._ranked(vec, when, relax=min(1.0, cfg.lexical_floor / cfg.threshold)):
+            dev = self._find(self._prototypes[pid].group)
+            if dev not in out:
+                out[dev] = score / threshold
+        return out
 
     def facts_of(self, development_id: int) -> frozenset[str]:
         """The facts an active development has stated so far (empty once it left)."""
@@ -484,8 +497,9 @@ class Developments:
 
     # -- internals ------------------------------------------------------------
 
-    def _vector(self, item: Item) -> dict[str, float]:
-        """The item's unit TF-IDF vector; counts the item into the document frequencies."""
+    def _vector(self, item: Item, count: bool = True) -> dict[str, float]:
+        """The item's unit TF-IDF vector; counts the item into the document frequencies
+        (with ``count`` False, weighs it as if counted but changes nothing)."""
         tf: dict[str, float] = {}
         cfg = self.config
         tw = cfg.title_weight
@@ -504,18 +518,20 @@ class Developments:
                 if len(t) > n and not t.isdigit():
                     key = "#" + t[:n]  # "#" never occurs in a word, so no clash
                     tf[key] = tf.get(key, 0.0) + pw * tw
-        self._docs += 1
         df = self._df
-        for t in tf:
-            df[t] = df.get(t, 0) + 1
-        if len(df) > self.config.max_vocabulary:
-            self._prune_vocabulary()
-        docs1 = self._docs + 1 + cfg.prior_documents
+        if count:
+            self._docs += 1
+            for t in tf:
+                df[t] = df.get(t, 0) + 1
+            if len(df) > self.config.max_vocabulary:
+                self._prune_vocabulary()
+        docs1 = self._docs + 1 + cfg.prior_documents + (0 if count else 1)
+        extra = 0 if count else 1
         vec: dict[str, float] = {}
         norm2 = 0.0
         for t, c in tf.items():
             # Sublinear TF (1 + ln tf) times IDF; a word in every document weighs nothing.
-            w = (1.0 + math.log(c)) * math.log(docs1 / (1 + df[t]))
+            w = (1.0 + math.log(c)) * math.log(docs1 / (1 + df.get(t, 0) + extra))
             vec[t] = w
             norm2 += w * w
         if norm2 <= 0:

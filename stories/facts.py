@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 
 from anyascii import anyascii
 
@@ -28,6 +29,7 @@ from stories.model import Item
 
 __all__ = [
     "STEM",
+    "date_fact",
     "extract_facts",
     "fact_is_known",
     "fold",
@@ -78,10 +80,57 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Spellings of one sound that differ between transliterations and languages:
+# Khartoum / Khartum / Jartum / Хартум, Wagner / Вагнер, Dmitry / Dmitrii, González /
+# Гонсалес, Caracas / Каракас. Names are compared by their stems of this key
+# (:func:`name_stem`), so each spelling meets; facts themselves stay readable.
+_SOUNDS = (
+    ("kh", "h"),
+    ("j", "h"),
+    ("ou", "u"),
+    ("w", "v"),
+    ("y", "i"),
+    ("ck", "k"),
+    ("c", "k"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("ph", "f"),
+    ("z", "s"),
+    ("ii", "i"),
+)
+# Month names, twelve per line; variants of one month joined by "|".
+_MONTH_TEXT = """january february march april may june july august september october november december
+    jan feb mar apr may jun jul aug sep|sept oct nov dec
+    enero febrero marzo abril mayo junio julio agosto septiembre|setiembre octubre noviembre diciembre
+    января февраля марта апреля мая июня июля августа сентября октября ноября декабря
+    январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь"""
+_MONTH_NUMBER = {
+    name: month
+    for line in _MONTH_TEXT.splitlines()
+    for month, names in enumerate(line.split(), start=1)
+    for name in names.split("|")
+}
+_MONTHS = frozenset(_MONTH_NUMBER)
+_WIRE_TEXT = "reuters ap afp efe tass ria interfax xinhua associated press novosti"
+_WIRE_NAMES = frozenset(_WIRE_TEXT.split())
+
+
 def _latin(word: str) -> str:
-    """A folded word in Latin letters ("пескова" -> "peskova")."""
+    """A name word folded and in Latin letters ("Пескова" -> "peskova")."""
     folded = fold(word)
-    return folded if folded.isascii() else anyascii(folded).lower()
+    latin = folded if folded.isascii() else anyascii(folded).lower()
+    return "".join(c for c in latin if c.isalnum())
+
+
+def sound_key(word: str) -> str:
+    """A Latin name word with spelling variants merged ("jartum" ~ "khartoum" -> "hartum")."""
+    for a, b in _SOUNDS:
+        word = word.replace(a, b)
+    out: list[str] = []
+    for c in word:
+        if not out or out[-1] != c:  # doubled letters: Khartoum ~ Hartum, Massar ~ Masar
+            out.append(c)
+    return "".join(out)
 
 
 def number_key(raw: str) -> str:
@@ -102,9 +151,34 @@ def number_key(raw: str) -> str:
     return currency + body + ("%" if percent else "")
 
 
+def _when(text: str, start: int, end: int) -> str | None:
+    """What a number in ``text[start:end]`` is if it says when: ``""`` for a year or a time
+    of day (no fact), ``"17/10"`` for a day next to a month name (a date fact), else None."""
+    raw = text[start:end]
+    if raw.isdigit() and len(raw) == 4 and 1900 <= int(raw) <= 2100:
+        return ""
+    if (end < len(text) and text[end] == ":") or (start > 0 and text[start - 1] == ":"):
+        return ""
+    if raw.isdigit() and 1 <= int(raw) <= 31:
+        before = [w.strip(".,").lower() for w in text[max(0, start - 12) : start].split()[-1:]]
+        after = [w.strip(".,").lower() for w in text[end : end + 14].split()[:2]]
+        for w in after + before:
+            month = _MONTH_NUMBER.get(w)
+            if month is not None:
+                return f"{int(raw)}/{month}"
+    return None
+
+
+def date_fact(fact: str) -> tuple[int, int] | None:
+    """``(day, month)`` of a date fact ("17/10"), else None."""
+    day, sep, month = fact.partition("/")
+    return (int(day), int(month)) if sep and day.isdigit() and month.isdigit() else None
+
+
 def name_stem(word: str) -> str:
-    """The part of a transliterated name word that survives inflection."""
-    return word if len(word) <= STEM else word[:STEM]
+    """The part of a transliterated name word that survives inflection and spelling."""
+    key = sound_key(word)
+    return key if len(key) <= STEM else key[:STEM]
 
 
 def extract_facts(item: Item) -> frozenset[str]:
@@ -117,7 +191,13 @@ def extract_facts(item: Item) -> frozenset[str]:
     acronyms and words the summary also capitalises count.
     """
     text = item.text
-    facts = {number_key(m.group()) for m in _NUMBER.finditer(text)}
+    facts: set[str] = set()
+    for m in _NUMBER.finditer(text):
+        kind = _when(text, m.start(), m.end())
+        if kind is None:
+            facts.add(number_key(m.group()))
+        elif kind:
+            facts.add(kind)
     if text.islower() or not any(c.isupper() for c in text):
         return frozenset(facts)
     summary_names = _names(item.summary, None) if item.summary else set()
@@ -143,7 +223,7 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
         sentence_start = token[-1] in _SENTENCE_END
 
     def capitalised(core: str) -> bool:
-        return bool(core) and core[0].isupper() and fold(core) not in STOP_WORDS
+        return bool(core) and core[0].isupper() and fold(core) not in STOP_WORDS and fold(core) not in _MONTHS
 
     run: list[str] = []
     for i, core in enumerate(cores):
@@ -166,6 +246,7 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
 
 def _add_name(facts: set[str], run: list[str]) -> None:
     words = [w for w in (_latin(part) for core in run for part in _WORD.findall(core)) if len(w) > 1]
+    words = [w for w in words if w not in _WIRE_NAMES]
     facts.update(words)
     if len(words) > 1:
         facts.add(" ".join(words))
@@ -183,9 +264,36 @@ def fact_is_known(fact: str, known: set[str], stems: set[str]) -> bool:
     return all(w in known or name_stem(w) in stems for w in words)
 
 
-def new_facts(facts: Iterable[str], known: set[str], stems: set[str]) -> list[str]:
-    """The facts not yet known, sorted; ``stems`` are the name stems of ``known``."""
-    return sorted(f for f in facts if not fact_is_known(f, known, stems))
+def new_facts(
+    facts: Iterable[str], known: set[str], stems: set[str], when: datetime | None = None
+) -> list[str]:
+    """The facts not yet known, sorted; ``stems`` are the name stems of ``known``.
+
+    A date within a day of ``when`` (the item's time) is the date of the report itself
+    ("on Tuesday" in one language, "el 18 de abril" in another): no new fact.
+
+    A name run with one known word is known as a whole ("Госсекретарь США Энтони
+    Блинкен" after "Antony Blinken": titles and first names are spelt many ways).
+    """
+    facts = set(facts)
+    covered: set[str] = set()
+    for f in facts:
+        if not is_number(f) and " " in f:
+            words = f.split()
+            if any(w in known or name_stem(w) in stems for w in words):
+                covered.update(words)
+                covered.add(f)
+    if when is not None:
+        for f in facts:
+            dm = date_fact(f)
+            if dm is not None:
+                try:
+                    day = datetime(when.year, dm[1], dm[0], tzinfo=when.tzinfo)
+                except ValueError:
+                    continue
+                if abs((day - when).total_seconds()) <= 2 * 86400:
+                    covered.add(f)
+    return sorted(f for f in facts if f not in covered and not fact_is_known(f, known, stems))
 
 
 def stems_of(facts: Iterable[str]) -> set[str]:

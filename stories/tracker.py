@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
-from stories.facts import extract_facts, new_facts, stems_of
+from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
@@ -72,6 +72,62 @@ class RecallConfig:
     at least this similar and it adds no facts."""
     pending: int = 256
     """Reprints remembered while their original has not arrived."""
+    link_bias: float = -8.585
+    link_weights: tuple[float, ...] = (8.452, 7.004, 0.879, -0.758, -0.517, -3.98, -1.459, 0.0, 0.0)
+    """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
+    the highest ``bias + weights . features`` if that is above 0, else starts one.
+    Fitted by ``bench/fit_tracker.py`` on one story of the development corpus (the
+    README says which); never on the stories it is reported on."""
+
+
+LINK_FEATURES = (
+    "cos_max",  # cosine with the development's nearest recent report
+    "cos_top2",  # mean cosine with its two nearest
+    "name_overlap",  # share of the item's name stems the development has stated
+    "number_overlap",  # share of the item's numbers the development has stated
+    "new_numbers",  # numbers the development has not stated (count, at most 3)
+    "gap_days",  # days since the development's latest report
+    "same_language",  # the nearest report is in the item's language
+    "lexical",  # the lexical tracker's score with it (1: where it alone would join), at most 3
+    "margin",  # cos_max minus the best cos_max of the other candidate developments
+)
+
+
+def link_features(
+    sims: Sequence[float],
+    item_names: set[str],
+    item_numbers: set[str],
+    dev_facts: frozenset[str],
+    gap_seconds: float,
+    same_language: bool,
+    lexical: float = 0.0,
+    runner_up: float = 0.0,
+) -> tuple[float, ...]:
+    """The features of "this item reports this development" (see :data:`LINK_FEATURES`)."""
+    top = sorted(sims, reverse=True)
+    cos_max = top[0] if top else 0.0
+    cos_top2 = sum(top[:2]) / 2 if len(top) > 1 else cos_max
+    dev_stems = stems_of(dev_facts)
+    dev_numbers = {f for f in dev_facts if is_number(f)}
+    names = len(item_names & dev_stems) / len(item_names) if item_names else 0.0
+    numbers = len(item_numbers & dev_numbers) / len(item_numbers) if item_numbers else 0.0
+    new_numbers = min(3, len(item_numbers - dev_numbers))
+    return (
+        cos_max,
+        cos_top2,
+        names,
+        numbers,
+        float(new_numbers),
+        gap_seconds / 86400.0,
+        float(same_language),
+        min(3.0, lexical),
+        cos_max - runner_up,
+    )
+
+
+def link_score(config: RecallConfig, features: Sequence[float]) -> float:
+    """The model's log-odds that the item reports the development."""
+    return config.link_bias + sum(w * f for w, f in zip(config.link_weights, features, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +147,7 @@ class _Recent:
     outlet: str
     wire: str | None
     original: bool  # not itself a copy
+    language: str = ""
 
 
 @dataclass(slots=True)
@@ -160,7 +217,9 @@ class _Recall:
             "dim": self.dim,
             "now": self.now if math.isfinite(self.now) else None,
             "vectors": base64.b64encode(data).decode(),
-            "meta": [[m.key, m.development, m.when, m.outlet, m.wire, m.original] for m in self.meta],
+            "meta": [
+                [m.key, m.development, m.when, m.outlet, m.wire, m.original, m.language] for m in self.meta
+            ],
         }
 
     @classmethod
@@ -169,7 +228,8 @@ class _Recall:
         self.dim = int(data["dim"])
         self.now = -math.inf if data["now"] is None else float(data["now"])
         self.meta = deque(
-            _Recent(int(k), int(d), float(w), str(o), w2, bool(orig)) for k, d, w, o, w2, orig in data["meta"]
+            _Recent(int(k), int(d), float(w), str(o), w2, bool(orig), str(lang))
+            for k, d, w, o, w2, orig, lang in data["meta"]
         )
         if self.dim:
             raw = np.frombuffer(base64.b64decode(data["vectors"]), dtype=np.float16).astype(np.float32)
@@ -197,6 +257,8 @@ class Tracker:
         self._by_lead: dict[str, tuple[int, int, str]] = {}
         self._pending: deque[_Pending] = deque()
         self._revised: list[Decision] = []
+        self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
+        """When a list, the link model's candidates are recorded here (for fitting)."""
         if stories:
             self.set_stories(stories)
 
@@ -256,8 +318,11 @@ class Tracker:
             if dev_id >= 0:
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=origin_key)
                 return Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
-        semantic = self._semantic(similar, when) if vector is not None else None
-        a = self._developments.assign(item, semantic)
+        if vector is None:
+            a = self._developments.assign(item)
+        else:
+            chosen, comparable = self._link(item, similar, when)
+            a = self._developments.assign(item, decided=True, development=chosen, names_comparable=comparable)
         duplicate_of = None
         if a.kind == "rereport" and similar:
             duplicate_of = self._nearest_in(similar, a.development_id)
@@ -344,19 +409,49 @@ class Tracker:
                 return p
         return None
 
-    def _semantic(self, similar: list[tuple[float, int]], when: float) -> dict[int, float]:
-        """Development id -> the decayed cosine of its nearest recent item."""
-        rate = math.log(2) / (self.config.recall.half_life_hours * 3600.0)
-        best: dict[int, float] = {}
+    def _link(self, item: Item, similar: list[tuple[float, int]], when: float) -> tuple[int | None, bool]:
+        """The development the item reports, by the link model (None: a new one), and
+        whether names can be compared with it (it has a report in the item's language)."""
         meta = self._recall.meta
         resolve = self._developments.resolve
-        for sim, i in similar:
-            m = meta[i]
-            dev = resolve(m.development)
-            score = sim * math.exp(-rate * abs(when - m.when))
-            if score > best.get(dev, 0.0):
-                best[dev] = score
-        return best
+        per_dev: dict[int, list[int]] = {}
+        for _, i in similar:
+            per_dev.setdefault(resolve(meta[i].development), []).append(i)
+        if not per_dev:
+            return None, True
+        facts = extract_facts(item)
+        names = stems_of(f for f in facts if not is_number(f))
+        numbers = {f for f in facts if is_number(f)}
+        sims = dict((i, sim) for sim, i in similar)
+        language = item.language or ""
+        best: tuple[float, int, bool] | None = None
+        lexical = self._developments.lexical_scores(item)
+        tops = sorted(((sims[hits[0]], dev) for dev, hits in per_dev.items()), reverse=True)
+        for dev, hits in per_dev.items():
+            dev_facts = self._developments.facts_of(dev)
+            if not dev_facts and not self._developments.info(dev):
+                continue
+            latest = max(meta[i].when for i in hits)
+            nearest = hits[0]
+            runner_up = next((c for c, d in tops if d != dev), 0.0)
+            features = link_features(
+                [sims[i] for i in hits],
+                names,
+                numbers,
+                dev_facts,
+                abs(when - latest),
+                meta[nearest].language == language,
+                lexical.get(dev, 0.0),
+                runner_up,
+            )
+            z = link_score(self.config.recall, features)
+            if self.trace is not None:
+                self.trace.append((item.guid, dev, features))
+            if best is None or z > best[0]:
+                best = (z, dev, any(meta[i].language == language for i in hits))
+        if best is None or best[0] <= 0:
+            return None, True
+        return best[1], best[2]
 
     def _nearest_in(self, similar: list[tuple[float, int]], development: int) -> int | None:
         """The most similar recent original of a development (what a re-report copies)."""
@@ -381,7 +476,16 @@ class Tracker:
         self._dedup.add(key, sk, dev_id, duplicate_of=origin)
         if vector is not None:
             self._recall.add(
-                vector, _Recent(key, dev_id, when, outlet_key(item.outlet), signals.wire, origin is None)
+                vector,
+                _Recent(
+                    key,
+                    dev_id,
+                    when,
+                    outlet_key(item.outlet),
+                    signals.wire,
+                    origin is None,
+                    item.language or "",
+                ),
             )
         for index, found in ((self._by_title, signals.title), (self._by_lead, signals.lead)):
             if found is not None and found not in index:
@@ -441,7 +545,9 @@ class Tracker:
             raise ValueError(f"unsupported tracker state version {data.get('version')!r}")
         dedup = DuplicateIndex.from_dict(data["dedup"])
         developments = Developments.from_dict(data["developments"])
-        recall_config = RecallConfig(**data["recall_config"])
+        raw_recall = dict(data["recall_config"])
+        raw_recall["link_weights"] = tuple(raw_recall.get("link_weights", RecallConfig().link_weights))
+        recall_config = RecallConfig(**raw_recall)
         self = cls(TrackerConfig(dedup.config, developments.config, recall_config), stories)
         self._dedup = dedup
         self._developments = developments
