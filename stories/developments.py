@@ -355,6 +355,15 @@ class Developments:
                 out[dev] = score / threshold
         return out
 
+    def merge(self, a: int, b: int) -> int:
+        """Merge two active developments found to be one event; returns the surviving id."""
+        a, b = self._find(a), self._find(b)
+        if a == b or a not in self._developments or b not in self._developments:
+            return a
+        keep = self._merge(a, b)
+        # The merged group's prototypes now answer to the surviving id.
+        return keep
+
     def facts_of(self, development_id: int) -> frozenset[str]:
         """The facts an active development has stated so far (empty once it left)."""
         dev = self._developments.get(self._find(development_id))

@@ -72,8 +72,13 @@ class RecallConfig:
     at least this similar and it adds no facts."""
     pending: int = 256
     """Reprints remembered while their original has not arrived."""
+    merge_similarity: float = 0.6
+    """After each poll, two developments whose reports are this alike on average
+    (average-link cosine of their sentence vectors) are merged: one event, found twice."""
+    merge_gap_hours: float = 36.0
+    """Only developments active within this time of each other merge."""
     link_bias: float = -8.585
-    link_weights: tuple[float, ...] = (8.452, 7.004, 0.879, -0.758, -0.517, -3.98, -1.459, 0.0, 0.0)
+    link_weights: tuple[float, ...] = (8.452, 7.004, 0.879, -0.758, -0.517, -3.98, -1.459, 0.0)
     """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
     the highest ``bias + weights . features`` if that is above 0, else starts one.
     Fitted by ``bench/fit_tracker.py`` on one story of the development corpus (the
@@ -88,7 +93,6 @@ LINK_FEATURES = (
     "new_numbers",  # numbers the development has not stated (count, at most 3)
     "gap_days",  # days since the development's latest report
     "same_language",  # the nearest report is in the item's language
-    "lexical",  # the lexical tracker's score with it (1: where it alone would join), at most 3
     "margin",  # cos_max minus the best cos_max of the other candidate developments
 )
 
@@ -100,7 +104,6 @@ def link_features(
     dev_facts: frozenset[str],
     gap_seconds: float,
     same_language: bool,
-    lexical: float = 0.0,
     runner_up: float = 0.0,
 ) -> tuple[float, ...]:
     """The features of "this item reports this development" (see :data:`LINK_FEATURES`)."""
@@ -120,7 +123,6 @@ def link_features(
         float(new_numbers),
         gap_seconds / 86400.0,
         float(same_language),
-        min(3.0, lexical),
         cos_max - runner_up,
     )
 
@@ -257,6 +259,9 @@ class Tracker:
         self._by_lead: dict[str, tuple[int, int, str]] = {}
         self._pending: deque[_Pending] = deque()
         self._revised: list[Decision] = []
+        # Recent decisions (for revising them on a merge) and the facts of recent leads.
+        self._decided: dict[int, Decision] = {}
+        self._lead_facts: dict[int, frozenset[str]] = {}
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
         """When a list, the link model's candidates are recorded here (for fitting)."""
         if stories:
@@ -284,8 +289,83 @@ class Tracker:
         ordered = sorted(items, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
         vectors = vectors or {}
         out = [self.observe(key, item, vectors.get(key)) for key, item in ordered]
+        if vectors:
+            self._merge_alike({self.resolve(d.development_id) for d in out})
         out.extend(self.take_revisions())
         return out
+
+    def _merge_alike(self, touched: set[int]) -> None:
+        """Merge developments this poll touched with any that turn out to be the same event.
+
+        Single-pass decisions split an event when its first reports differ (an update
+        that read like news of its own); average-link similarity over all their reports
+        is firmer evidence than any one item had. The younger development's first report
+        becomes an update (or a re-report) of the older one; every remembered decision
+        of it is revised to the surviving id.
+        """
+        cfg = self.config.recall
+        meta = self._recall.meta
+        if not meta or not touched:
+            return
+        resolve = self._developments.resolve
+        rows: dict[int, list[int]] = {}
+        latest: dict[int, float] = {}
+        for i, m in enumerate(meta):
+            dev = resolve(m.development)
+            rows.setdefault(dev, []).append(i)
+            latest[dev] = max(latest.get(dev, -math.inf), m.when)
+        devs = sorted(rows)
+        vectors = self._recall.vectors
+        sums = np.stack([vectors[rows[d]].sum(axis=0) for d in devs])
+        counts = np.array([len(rows[d]) for d in devs], dtype=np.float32)
+        position = {d: n for n, d in enumerate(devs)}
+        gap = cfg.merge_gap_hours * 3600.0
+        pairs: list[tuple[float, int, int]] = []
+        for a in sorted(touched):
+            n = position.get(a)
+            if n is None:
+                continue
+            avg = (sums @ sums[n]) / (counts * counts[n])
+            for hit in np.nonzero(avg >= cfg.merge_similarity)[0]:
+                b = devs[int(hit)]
+                if b != a and abs(latest[a] - latest[b]) <= gap:
+                    pairs.append((float(avg[hit]), min(a, b), max(a, b)))
+        for _, a, b in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+            a, b = resolve(a), resolve(b)
+            if a != b:
+                self._merge(a, b)
+
+    def _merge(self, a: int, b: int) -> None:
+        keep_facts = self._developments.facts_of(min(a, b))
+        keep = self._developments.merge(a, b)
+        gone = b if keep == a else a
+        for key, d in list(self._decided.items()):
+            if d.development_id not in (gone, keep) and self.resolve(d.development_id) != keep:
+                continue
+            if d.development_id == keep:
+                continue
+            if d.kind == "new":
+                facts = self._lead_facts.get(key, frozenset())
+                added = tuple(new_facts(facts, set(keep_facts), stems_of(keep_facts)))
+                kind: ItemKind = "update" if added else "rereport"
+                revised = Decision(key, kind, keep, stories=d.stories, new_facts=added)
+            else:
+                revised = Decision(key, d.kind, keep, d.duplicate_of, d.stories, d.new_facts)
+            self._revised.append(self._record(revised))
+
+    def _record(self, decision: Decision, facts: frozenset[str] | None = None) -> Decision:
+        """Remember a decision (bounded), so a later merge can revise it."""
+        decided = self._decided
+        decided.pop(decision.key, None)
+        decided[decision.key] = decision
+        if facts is not None and decision.kind == "new":
+            self._lead_facts[decision.key] = facts
+        limit = 2 * self.config.recall.max_items
+        while len(decided) > limit:
+            old = next(iter(decided))
+            del decided[old]
+            self._lead_facts.pop(old, None)
+        return decision
 
     def take_revisions(self) -> list[Decision]:
         """Earlier decisions changed since the last call (see :meth:`observe_many`)."""
@@ -306,18 +386,25 @@ class Tracker:
             if dev_id >= 0:
                 # The original of an earlier reprint: it takes the reprint's place.
                 self._revised.append(
-                    Decision(awaited.key, "rereport", dev_id, duplicate_of=key, stories=awaited.stories)
+                    self._record(
+                        Decision(awaited.key, "rereport", dev_id, duplicate_of=key, stories=awaited.stories)
+                    )
                 )
                 self._dedup.reroot(awaited.key, key, dev_id)
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
-                return Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts)
+                return self._record(
+                    Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts),
+                    extract_facts(item),
+                )
         origin = self._origin(item, signals, dup, similar)
         if origin is not None:
             origin_key, origin_dev = origin
             dev_id = self._developments.join(origin_dev, item)
             if dev_id >= 0:
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=origin_key)
-                return Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
+                return self._record(
+                    Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
+                )
         if vector is None:
             a = self._developments.assign(item)
         else:
@@ -343,9 +430,10 @@ class Tracker:
             )
             while len(self._pending) > self.config.recall.pending:
                 self._pending.popleft()
-        return Decision(
+        decision = Decision(
             key, a.kind, a.development_id, duplicate_of=duplicate_of, stories=stories, new_facts=a.new_facts
         )
+        return self._record(decision, extract_facts(item) if a.kind == "new" else None)
 
     def _origin(
         self, item: Item, signals: Signals, dup: Duplicate | None, similar: list[tuple[float, int]]
@@ -425,7 +513,6 @@ class Tracker:
         sims = dict((i, sim) for sim, i in similar)
         language = item.language or ""
         best: tuple[float, int, bool] | None = None
-        lexical = self._developments.lexical_scores(item)
         tops = sorted(((sims[hits[0]], dev) for dev, hits in per_dev.items()), reverse=True)
         for dev, hits in per_dev.items():
             dev_facts = self._developments.facts_of(dev)
@@ -441,7 +528,6 @@ class Tracker:
                 dev_facts,
                 abs(when - latest),
                 meta[nearest].language == language,
-                lexical.get(dev, 0.0),
                 runner_up,
             )
             z = link_score(self.config.recall, features)
@@ -532,6 +618,11 @@ class Tracker:
             "recall": self._recall.to_dict(),
             "by_title": self._by_title,
             "by_lead": self._by_lead,
+            "decided": [
+                [d.key, d.kind, d.development_id, d.duplicate_of, sorted(d.stories), list(d.new_facts)]
+                for d in self._decided.values()
+            ],
+            "lead_facts": {str(k): sorted(v) for k, v in self._lead_facts.items()},
             "pending": [
                 [p.key, p.development, p.kind, list(p.new_facts), sorted(p.stories), p.credited, p.url]
                 for p in self._pending
@@ -554,6 +645,11 @@ class Tracker:
         self._recall = _Recall.from_dict(recall_config, data["recall"])
         self._by_title = {str(k): (int(a), int(b), str(c)) for k, (a, b, c) in data["by_title"].items()}
         self._by_lead = {str(k): (int(a), int(b), str(c)) for k, (a, b, c) in data["by_lead"].items()}
+        self._decided = {
+            int(k): Decision(int(k), kind, int(dev), dup, frozenset(st), tuple(nf))
+            for k, kind, dev, dup, st, nf in data["decided"]
+        }
+        self._lead_facts = {int(k): frozenset(v) for k, v in data["lead_facts"].items()}
         self._pending = deque(
             _Pending(int(k), int(d), kind, tuple(f), frozenset(s), c, u)
             for k, d, kind, f, s, c, u in data["pending"]
