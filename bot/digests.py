@@ -356,6 +356,14 @@ async def _digest_for(
     kind: str,
     limit: int = MESSAGE_LIMIT,
 ) -> int:
+    topics = _by_topic(subs)
+    if len(topics) > 1:  # subscriptions posted to different forum topics: a digest in each
+        return sum(
+            [
+                await _digest_for(storage, config, chat_id, group, tz, now=now, kind=kind, limit=limit)
+                for group in topics
+            ]
+        )
     since = min(_since(sub) for sub in subs)
     prepared = await build_digest(
         storage,
@@ -368,9 +376,29 @@ async def _digest_for(
     messages = render_prepared(prepared, tz, limit=limit)
     updates = [ScheduleUpdate(sub.id, now, _next_for(sub, now, tz)) for sub in subs]
     await delivery.enqueue_digest(
-        storage, chat_id, kind=kind, messages=messages, seen=prepared.seen, schedule=updates
+        storage,
+        chat_id,
+        kind=kind,
+        messages=messages,
+        seen=prepared.seen,
+        schedule=updates,
+        thread_id=subs[0].thread_id,
     )
     return len(messages)
+
+
+def _by_topic(subs: Sequence[SubscriptionInfo]) -> list[list[SubscriptionInfo]]:
+    """Subscriptions grouped by the forum topic they post to, in order of first appearance."""
+    groups: dict[int | None, list[SubscriptionInfo]] = {}
+    for sub in subs:
+        groups.setdefault(sub.thread_id, []).append(sub)
+    return list(groups.values())
+
+
+def _one_topic(subs: Sequence[SubscriptionInfo]) -> int | None:
+    """The forum topic all these subscriptions share, else None (the chat itself)."""
+    topics = {sub.thread_id for sub in subs}
+    return topics.pop() if len(topics) == 1 else None
 
 
 def _next_for(sub: SubscriptionInfo, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -381,9 +409,15 @@ def _next_for(sub: SubscriptionInfo, now: datetime, tz: ZoneInfo) -> datetime | 
 
 
 async def send_digest_now(
-    storage: Storage, config: Config, chat_id: int, *, now: datetime | None = None
+    storage: Storage,
+    config: Config,
+    chat_id: int,
+    *,
+    now: datetime | None = None,
+    thread_id: int | None = None,
 ) -> int | None:
-    """``/digest``: write the chat's digest of all its subscriptions to the outbox now.
+    """``/digest``: write the chat's digest of all its subscriptions to the outbox now (to the
+    forum topic ``thread_id`` when asked from one).
 
     Returns the number of messages written (0: nothing new), or None when the chat has no
     subscriptions. Scheduled times are not moved: the next scheduled digest simply has less.
@@ -408,7 +442,13 @@ async def send_digest_now(
         return 0
     updates = [ScheduleUpdate(sub.id, now, sub.next_digest_at) for sub in subs]
     await delivery.enqueue_digest(
-        storage, chat_id, kind="digest", messages=messages, seen=prepared.seen, schedule=updates
+        storage,
+        chat_id,
+        kind="digest",
+        messages=messages,
+        seen=prepared.seen,
+        schedule=updates,
+        thread_id=thread_id,
     )
     return len(messages)
 
@@ -457,7 +497,12 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
         messages = [_as_alert(text) for text in render_digest(prepared.digest, tz)]
         if messages:
             await delivery.enqueue_digest(
-                storage, chat_id, kind="alert", messages=messages, seen=prepared.seen
+                storage,
+                chat_id,
+                kind="alert",
+                messages=messages,
+                seen=prepared.seen,
+                thread_id=_one_topic(chat_subs),
             )
             written += len(messages)
     return written

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import logging
 import re
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from telegram import Chat, ChatFullInfo, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Chat,
+    ChatFullInfo,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageOriginChannel,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from storage import buttons as button_store
 from storage import delivery
 from storage.delivery import ChatInfo
 from storage.repository import GLOBAL_SCOPE, AlreadyExists, NotFound
@@ -31,6 +39,7 @@ from stories.query import QueryError, matches_everything, parse
 
 from .digests import (
     SCHEDULE_HELP,
+    Schedule,
     ScheduleError,
     next_run,
     parse_schedule,
@@ -38,8 +47,10 @@ from .digests import (
     send_digest_now,
     story_developments,
 )
+from .i18n import LANGUAGE_NAMES, LANGUAGES, Translator, choose_language, translator
+from .keyboards import ButtonRefused, CallbackSigner, Press, load_signer, markup
 from .outbox import NO_PREVIEW
-from .permissions import Actor, actor_of
+from .permissions import ADMIN_STATUSES, Actor, actor_of
 from .render import escape, render_plain, render_search_results, render_story, visible_length
 from .services import Runtime, SearchPage, runtime_of
 
@@ -48,50 +59,80 @@ log = logging.getLogger("newsbot.bot")
 Context = ContextTypes.DEFAULT_TYPE
 
 SEARCH_PAGE = 5
-STORY_DEVELOPMENTS = 10
-MAX_SEARCHES_KEPT = 500
+STORY_DEVELOPMENTS = 5  # per /story page: more / back buttons page on
+MAX_STORY_BUTTONS = 40
+_CHAT_ID = re.compile(r"^-\d{5,20}$")
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "What this bot does"),
-    ("help", "Every command"),
-    ("stories", "Stories this chat can see"),
-    ("story", "Latest developments of a story: /story NAME"),
-    ("search", "Search stored news: /search WORDS"),
-    ("subscribe", "Digests of a story: /subscribe NAME [schedule]"),
-    ("unsubscribe", "Stop a story's digests: /unsubscribe NAME"),
-    ("subscriptions", "What this chat receives, and when"),
-    ("timezone", "This chat's time zone: /timezone Europe/Madrid"),
-    ("digest", "The digest for this chat now"),
-    ("watch", "This chat's own stories: /watch add|edit|rm|show NAME [QUERY]"),
-    ("feed", "Bot admins: /feed add|rm|enable URL"),
-    ("feeds", "Feeds and their health"),
-    ("status", "Bot admins: feeds, items, developments, outbox, workers"),
-)
 
-HELP = "\n".join(
-    [
-        "🗞 <b>newsbot</b> follows news stories across many outlets, folds copies of the same "
-        "report together and sends digests of what is new.",
-        "",
-        "/stories — the stories this chat can see",
-        "/story NAME — latest developments of a story",
-        "/search WORDS — search stored news (same syntax as watchlists)",
-        "/subscribe [@channel] NAME [schedule] — digests of a story; schedule: "
-        "<code>daily 08:00</code>, <code>every 6h</code>, <code>instant</code> (breaking alerts) "
-        "or <code>off</code>",
-        "/unsubscribe [@channel] NAME — stop them",
-        "/subscriptions [@channel] — what this chat receives, and when",
-        "/timezone ZONE — e.g. <code>/timezone Europe/Madrid</code>",
-        "/digest — the digest for this chat now",
-        "",
-        "<b>Chat admins</b>: /watch add NAME QUERY, /watch edit NAME QUERY, /watch rm NAME, "
-        "/watch show NAME — this chat's own stories",
-        "<b>Bot admins</b>: /watch global add|edit|rm NAME [QUERY], /feed add URL, /feed rm URL, "
-        "/feed enable URL, /feeds, /status",
-    ]
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; translated where it is shown."""
+    return message
+
+
+# Command menus (bot/command_menus.py registers them per scope and language).
+READER_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("What this bot does")),
+    ("help", N_("Every command")),
+    ("stories", N_("Stories this chat can see")),
+    ("story", N_("Latest developments of a story: /story NAME")),
+    ("search", N_("Search stored news: /search WORDS")),
+    ("subscriptions", N_("What this chat receives, and when")),
+    ("digest", N_("The digest for this chat now")),
+    ("feeds", N_("Feeds and their health")),
 )
+CHAT_ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("subscribe", N_("Digests of a story: /subscribe NAME [schedule]")),
+    ("unsubscribe", N_("Stop a story's digests: /unsubscribe NAME")),
+    ("settings", N_("Language, time zone: the chat's settings")),
+    ("timezone", N_("This chat's time zone: /timezone Europe/Madrid")),
+    ("watch", N_("This chat's own stories: /watch add|edit|rm|show NAME [QUERY]")),
+)
+BOT_ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("feed", N_("Bot admins: /feed add|rm|enable URL")),
+    ("status", N_("Bot admins: feeds, items, developments, outbox, workers")),
+)
+COMMANDS: tuple[tuple[str, str], ...] = READER_COMMANDS + CHAT_ADMIN_COMMANDS + BOT_ADMIN_COMMANDS
+
+
+def help_text(tr: Translator) -> str:
+    """What /start and /help answer, in the translator's language."""
+    t = tr.t
+    return "\n".join(
+        [
+            t(
+                "🗞 <b>newsbot</b> follows news stories across many outlets, folds copies of the same "
+                "report together and sends digests of what is new."
+            ),
+            "",
+            t("/stories — the stories this chat can see, with subscribe buttons"),
+            t("/story NAME [since:3d] — latest developments of a story"),
+            t("/search WORDS [since:7d] [story:NAME] — search stored news (same syntax as watchlists)"),
+            t(
+                "/subscribe [@channel] NAME [schedule] — digests of a story; schedule: "
+                "<code>daily 08:00</code>, <code>every 6h</code>, <code>instant</code> (breaking alerts) "
+                "or <code>off</code>. In a private chat without a name: pick a group or channel"
+            ),
+            t("/unsubscribe [@channel] NAME — stop them"),
+            t("/subscriptions [@channel] — what this chat receives, and when"),
+            t("/settings — language and time zone of this chat"),
+            t("/timezone ZONE — e.g. <code>/timezone Europe/Madrid</code>"),
+            t("/digest — the digest for this chat now"),
+            "",
+            t(
+                "<b>Chat admins</b>: /watch add NAME QUERY, /watch edit NAME QUERY, /watch rm NAME, "
+                "/watch show NAME — this chat's own stories"
+            ),
+            t(
+                "<b>Bot admins</b>: /watch global add|edit|rm NAME [QUERY], /feed add URL, /feed rm URL, "
+                "/feed enable URL, /feeds, /status"
+            ),
+        ]
+    )
+
+
+HELP = help_text(translator("en"))
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -129,6 +170,14 @@ def pack_lines(lines: Sequence[str], limit: int = 4096) -> list[str]:
     return messages
 
 
+def thread_of(update: Update) -> int | None:
+    """The forum topic the update came from (None: General, or not a forum)."""
+    message = update.effective_message
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return None
+
+
 async def send(
     update: Update,
     context: Context,
@@ -136,10 +185,12 @@ async def send(
     *,
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
-    """Send one or more HTML messages to the chat the update came from (previews off)."""
+    """Send one or more HTML messages to the chat (and forum topic) the update came from,
+    previews off; ``markup`` goes under the last."""
     chat = update.effective_chat
     if chat is None:
         return
+    thread = thread_of(update)
     parts = [text] if isinstance(text, str) else list(text)
     for n, part in enumerate(parts):
         await context.bot.send_message(
@@ -148,7 +199,21 @@ async def send(
             parse_mode=ParseMode.HTML,
             link_preview_options=NO_PREVIEW,
             reply_markup=markup if n == len(parts) - 1 else None,
+            message_thread_id=thread,
         )
+
+
+def tr_of(update: Update, chat: ChatInfo | None) -> Translator:
+    """The translator for a reply: the chat's language, else the user's, else English."""
+    user = update.effective_user
+    return translator(choose_language(chat.language if chat else None, user.language_code if user else None))
+
+
+async def signer_of(rt: Runtime) -> CallbackSigner:
+    """The runtime's button signer (its secret read from the database once)."""
+    if rt.signer is None:
+        rt.signer = await load_signer(rt.storage)
+    return rt.signer
 
 
 def _chat_kind(chat: Chat | ChatFullInfo) -> str:
@@ -243,37 +308,78 @@ def _validate_query(rt: Runtime, query: str) -> str | None:
 
 
 async def start(update: Update, context: Context) -> None:
-    """/start and /help: what the bot does and every command."""
-    if await _setup(update, context) is None:
-        return
-    await send(update, context, HELP)
-
-
-async def stories(update: Update, context: Context) -> None:
-    """/stories: global stories and this chat's own, with queries and subscription state."""
+    """/start and /help: what the bot does and every command; ``/start sub-NAME`` (a deep link,
+    ``t.me/<bot>?start=sub-NAME``) subscribes this chat to NAME in one tap."""
     setup = await _setup(update, context)
     if setup is None:
         return
-    rt, _, chat = setup
+    rt, actor, chat = setup
+    args = list(context.args or [])
+    if args and args[0].startswith("sub-") and len(args[0]) > 4:
+        await _deep_link_subscribe(update, context, rt, actor, chat, args[0][4:])
+        return
+    await send(update, context, help_text(tr_of(update, chat)))
+
+
+async def _deep_link_subscribe(
+    update: Update, context: Context, rt: Runtime, actor: Actor, chat: ChatInfo, name: str
+) -> None:
+    tr = tr_of(update, chat)
+    if not await _is_chat_admin(rt, context, actor):
+        await _refuse(update, context, tr.t("Only this chat's admins can change its subscriptions."))
+        return
+    found = await rt.storage.get_story(name, chat_id=chat.id)
+    if found is None or found.id is None:
+        await send(update, context, await _suggest(rt, chat.id, name))
+        return
+    text = await _subscribe_to(rt, tr, chat, found, None, actor.user_id, thread_of(update))
+    await send(update, context, text)
+
+
+async def _stories_view(
+    rt: Runtime, chat: ChatInfo, tr: Translator
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """The /stories text and its keyboard: a subscribe / unsubscribe toggle per story."""
     visible = await rt.storage.list_stories(chat_id=chat.id)
     subs = {s.story_id: s for s in await delivery.list_subscriptions(rt.storage, chat.id)}
     if not visible:
-        await send(update, context, "No stories yet. Chat admins can add one: /watch add NAME QUERY")
-        return
-    lines = ["📚 <b>Stories</b>"]
+        return [tr.t("No stories yet. Chat admins can add one: /watch add NAME QUERY")], None
+    signer = await signer_of(rt)
+    lines = [tr.t("📚 <b>Stories</b>")]
+    rows: list[list[InlineKeyboardButton]] = []
     for story in visible:
-        owner = "this chat's" if story.owner_chat_id is not None else "global"
+        owner = tr.t("this chat's") if story.owner_chat_id is not None else tr.t("global")
         sub = subs.get(story.id or -1)
         state = (
-            f"✅ subscribed: {escape(_schedule_text(sub.schedule, chat.timezone))}"
+            tr.t("✅ subscribed: {schedule}", schedule=escape(_schedule_text(sub.schedule, chat.timezone)))
             if sub
-            else "not subscribed"
+            else tr.t("not subscribed")
         )
         lines.append(
             f"• <b>{_e(story.name, 64)}</b> ({owner}) — {state}\n  <code>{_e(story.query, 300)}</code>"
         )
-    lines.append("\n/story NAME for its latest developments, /subscribe NAME for digests.")
-    await send(update, context, pack_lines(lines))
+        if story.id is not None and len(rows) < MAX_STORY_BUTTONS:
+            label = tr.t("🔕 Unsubscribe {name}") if sub else tr.t("🔔 Subscribe {name}")
+            rows.append(
+                [
+                    signer.button(
+                        label.format(name=_short(story.name, 40)), chat.id, "sub", story.id, 0 if sub else 1
+                    )
+                ]
+            )
+    lines.append("\n" + tr.t("/story NAME for its latest developments, /subscribe NAME for digests."))
+    return pack_lines(lines), markup(rows)
+
+
+async def stories(update: Update, context: Context) -> None:
+    """/stories: global stories and this chat's own, with queries, subscription state and a
+    subscribe / unsubscribe button for each."""
+    setup = await _setup(update, context)
+    if setup is None:
+        return
+    rt, _, chat = setup
+    texts, keyboard = await _stories_view(rt, chat, tr_of(update, chat))
+    await send(update, context, texts, markup=keyboard)
 
 
 async def _suggest(rt: Runtime, chat_id: int, name: str) -> str:
@@ -290,32 +396,72 @@ async def _suggest(rt: Runtime, chat_id: int, name: str) -> str:
 
 
 async def story(update: Update, context: Context) -> None:
-    """/story NAME: the latest developments of a story, newest first."""
+    """/story NAME [since:3d]: the latest developments of a story, newest first, paged with
+    more / back buttons."""
     setup = await _setup(update, context)
     if setup is None:
         return
     rt, _, chat = setup
-    name = " ".join(context.args or [])
+    tr = tr_of(update, chat)
+    words, filters_found, problem = split_filters(list(context.args or []), allowed=("since",))
+    if problem:
+        await send(update, context, f"❌ {escape(problem)}")
+        return
+    name = " ".join(words)
     if not name:
         await send(
-            update, context, "Usage: <code>/story NAME</code> — e.g. <code>/story sudan</code>. See /stories."
+            update,
+            context,
+            tr.t(
+                "Usage: <code>/story NAME [since:3d]</code> — e.g. <code>/story sudan</code>. See /stories."
+            ),
         )
         return
     found = await rt.storage.get_story(name, chat_id=chat.id)
     if found is None or found.id is None:
         await send(update, context, await _suggest(rt, chat.id, name))
         return
-    devs = await story_developments(rt.storage, found.id, limit=STORY_DEVELOPMENTS)
-    await send(update, context, render_story(found.name, devs, _zone(chat.timezone), now=datetime.now(UTC)))
+    days = _since_days(filters_found.get("since"))
+    texts, keyboard = await _story_page(rt, chat, tr, found, 0, days)
+    await send(update, context, texts, markup=keyboard)
 
 
-async def _run_search(rt: Runtime, query: str, offset: int, limit: int) -> SearchPage:
-    if rt.services.search is not None:
+async def _story_page(
+    rt: Runtime, chat: ChatInfo, tr: Translator, found: Story, offset: int, days: int
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """One page of /story: developments ``offset`` on (within ``days`` when > 0), with buttons."""
+    assert found.id is not None
+    now = datetime.now(UTC)
+    devs = await story_developments(rt.storage, found.id, limit=offset + STORY_DEVELOPMENTS + 1)
+    if days:
+        devs = [d for d in devs if d.last_seen >= now - timedelta(days=days)]
+    page = devs[offset : offset + STORY_DEVELOPMENTS]
+    texts = render_story(found.name, page, _zone(chat.timezone), now=now)
+    signer = await signer_of(rt)
+    buttons = []
+    if offset > 0:
+        buttons.append(
+            signer.button(tr.t("◂ back"), chat.id, "st", found.id, max(0, offset - STORY_DEVELOPMENTS), days)
+        )
+    if len(devs) > offset + STORY_DEVELOPMENTS:
+        buttons.append(
+            signer.button(tr.t("more ▸"), chat.id, "st", found.id, offset + STORY_DEVELOPMENTS, days)
+        )
+    return texts, markup([buttons])
+
+
+async def _run_search(
+    rt: Runtime, query: str, offset: int, limit: int, since_days: int = 0, story_id: int | None = None
+) -> SearchPage:
+    if rt.services.search is not None and not since_days and story_id is None:
         return await rt.services.search(rt.storage, query, offset, limit)
     from storage.search import search_items
 
+    since = datetime.now(UTC) - timedelta(days=since_days) if since_days else None
     # One more than a page tells whether a "more" button is needed.
-    found = await search_items(rt.storage.engine, query, offset=offset, limit=limit + 1)
+    found = await search_items(
+        rt.storage.engine, query, offset=offset, limit=limit + 1, since=since, story_id=story_id
+    )
     hits = [
         SearchHit(title=h.title, url=h.url, outlet=h.outlet, published=h.published, snippet=h.snippet)
         for h in found[:limit]
@@ -323,95 +469,364 @@ async def _run_search(rt: Runtime, query: str, offset: int, limit: int) -> Searc
     return SearchPage(hits, has_more=len(found) > limit)
 
 
-def _search_token(rt: Runtime, query: str) -> str:
-    token = hashlib.sha256(query.encode()).hexdigest()[:16]
-    if token not in rt.searches and len(rt.searches) >= MAX_SEARCHES_KEPT:
-        rt.searches.pop(next(iter(rt.searches)))
-    rt.searches[token] = query
-    return token
-
-
 async def _search_page(
-    rt: Runtime, chat: ChatInfo, query: str, offset: int
+    rt: Runtime, chat: ChatInfo, tr: Translator, query: str, offset: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    page = await _run_search(rt, query, offset, SEARCH_PAGE)
+    words, found_filters, _ = split_filters(query.split(), allowed=SEARCH_FILTERS)
+    days = _since_days(found_filters.get("since"))
+    text_query = " ".join(words) if found_filters else query
+    story_id = None
+    if "story" in found_filters:
+        in_story = await rt.storage.get_story(found_filters["story"], chat_id=chat.id)
+        story_id = in_story.id if in_story is not None and in_story.id is not None else -1
+    page = await _run_search(rt, text_query, offset, SEARCH_PAGE, days, story_id)
     text = render_search_results(
         query, list(page.hits), _zone(chat.timezone), now=datetime.now(UTC), offset=offset, total=page.total
     )
-    token = _search_token(rt, query)
+    token = await button_store.remember_search(rt.storage, query)
+    signer = await signer_of(rt)
     buttons = []
     if offset > 0:
-        buttons.append(
-            InlineKeyboardButton("◂ back", callback_data=f"s:{token}:{max(0, offset - SEARCH_PAGE)}")
-        )
+        buttons.append(signer.button(tr.t("◂ back"), chat.id, "s", token, max(0, offset - SEARCH_PAGE)))
     if page.has_more:
-        buttons.append(InlineKeyboardButton("more ▸", callback_data=f"s:{token}:{offset + SEARCH_PAGE}"))
-    return text, InlineKeyboardMarkup([buttons]) if buttons else None
+        buttons.append(signer.button(tr.t("more ▸"), chat.id, "s", token, offset + SEARCH_PAGE))
+    return text, markup([buttons])
 
 
 async def search(update: Update, context: Context) -> None:
-    """/search QUERY: full-text search over stored items, paged with inline buttons."""
+    """/search QUERY [since:7d] [story:NAME]: full-text search over stored items, paged with buttons."""
     setup = await _setup(update, context)
     if setup is None:
         return
     rt, _, chat = setup
+    tr = tr_of(update, chat)
     query = _text_after(update, 0)
     if not query:
         await send(
             update,
             context,
-            "Usage: <code>/search WORDS</code> — e.g. <code>/search Khartoum ceasefire</code>, "
-            '<code>/search "El Fasher" -football</code>',
+            tr.t(
+                "Usage: <code>/search WORDS [since:7d] [story:NAME]</code> — e.g. "
+                '<code>/search Khartoum ceasefire</code>, <code>/search "El Fasher" -football</code>'
+            ),
         )
         return
     if len(query) > rt.config.telegram.max_query_length:
         await send(
-            update, context, f"❌ The query is too long (limit {rt.config.telegram.max_query_length})."
+            update,
+            context,
+            tr.t("❌ The query is too long (limit {limit}).", limit=rt.config.telegram.max_query_length),
         )
         return
+    words, found_filters, problem = split_filters(query.split(), allowed=SEARCH_FILTERS)
+    if problem:
+        await send(update, context, f"❌ {escape(problem)}")
+        return
+    if (
+        "story" in found_filters
+        and await rt.storage.get_story(found_filters["story"], chat_id=chat.id) is None
+    ):
+        await send(update, context, await _suggest(rt, chat.id, found_filters["story"]))
+        return
+    if found_filters and not words:
+        await send(update, context, tr.t("❌ Give at least one word to search for besides the filters."))
+        return
     try:
-        parse(query)
-        text, markup = await _search_page(rt, chat, query, 0)
+        parse(" ".join(words) if words != query.split() else query)
+        text, keyboard = await _search_page(rt, chat, tr, query, 0)
     except QueryError as exc:
         await send(update, context, _query_error(query, exc))
         return
-    await send(update, context, text, markup=markup)
+    await send(update, context, text, markup=keyboard)
 
 
-async def search_more(update: Update, context: Context) -> None:
-    """The "more" / "back" buttons under search results: show that page in the same message."""
+# -- filters ------------------------------------------------------------------------------
+
+SEARCH_FILTERS = ("since", "story")
+_FILTER = re.compile(r"^(since|story|outlet):(.+)$", re.IGNORECASE)
+_DAYS = re.compile(r"^(\d{1,3})d$")
+
+
+def split_filters(
+    words: Sequence[str], *, allowed: Sequence[str]
+) -> tuple[list[str], dict[str, str], str | None]:
+    """Words without their ``key:value`` filters, the filters, and an error message for a
+    filter not ``allowed`` or a malformed ``since:`` (else None)."""
+    kept: list[str] = []
+    found: dict[str, str] = {}
+    for word in words:
+        match = _FILTER.match(word)
+        if match is None:
+            kept.append(word)
+            continue
+        key, value = match.group(1).lower(), match.group(2)
+        if key not in allowed:
+            return (
+                kept,
+                found,
+                f"{key}: is not supported here; filters: " + ", ".join(f"{k}:" for k in allowed),
+            )
+        if key == "since" and not _DAYS.match(value.lower()):
+            return kept, found, "since: takes a number of days, e.g. since:7d"
+        found[key] = value
+    return kept, found, None
+
+
+def _since_days(value: str | None) -> int:
+    match = _DAYS.match(value.lower()) if value else None
+    return min(int(match.group(1)), 3650) if match else 0
+
+
+# -- buttons ------------------------------------------------------------------------------
+
+
+async def _presser_manages(update: Update, context: Context, rt: Runtime, chat_id: int) -> bool:
+    """True when the user who pressed a button is an admin of ``chat_id`` (in a private chat:
+    its own user). In channels every subscriber can press buttons, so they are checked too."""
+    user = update.effective_user
+    if user is None:
+        return False
+    if chat_id == user.id:
+        return True
+    return await rt.permissions.is_member_admin(context.bot, chat_id, user.id)
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """Every inline button: verify its signed data for this chat, do what it says, answer the
+    press, and show the result in the same message. A forged or stale press changes nothing."""
     query = update.callback_query
+    chat = update.effective_chat
     if query is None or query.data is None:
         return
     rt = runtime_of(context)
-    _, token, offset_text = [*query.data.split(":"), "", ""][:3]
-    text_query = rt.searches.get(token)
-    message = query.message
-    chat = update.effective_chat
-    if text_query is None or chat is None or not offset_text.isdigit():
-        await query.answer("This search has expired: run /search again.", show_alert=False)
+    if chat is None:
+        await query.answer()
         return
     info = await _register(rt, chat)
-    text, markup = await _search_page(rt, info, text_query, int(offset_text))
-    await query.answer()
+    tr = tr_of(update, info)
+    try:
+        press = (await signer_of(rt)).verify(chat.id, query.data)
+    except ButtonRefused as exc:
+        log.info("button refused in chat %d: %s", chat.id, exc.reason)
+        note = (
+            tr.t("This button has expired: run the command again.")
+            if exc.reason == "stale"
+            else tr.t("This button is not valid here.")
+        )
+        await query.answer(note, show_alert=True)
+        return
+    action = _BUTTONS.get(press.action)
+    if action is None:
+        await query.answer(tr.t("This button is not valid here."), show_alert=True)
+        return
+    result = await action(update, context, rt, info, tr, press)
+    await query.answer(result.note or None, show_alert=result.alert)
+    if result.texts:
+        await _show(update, context, result.texts, result.markup)
+
+
+async def _show(
+    update: Update, context: Context, texts: Sequence[str], keyboard: InlineKeyboardMarkup | None
+) -> None:
+    """Put ``texts`` in the pressed message (a longer result: its first part), else send them."""
+    query = update.callback_query
+    chat = update.effective_chat
+    message = query.message if query else None
+    if chat is None:
+        return
     if message is not None and message.is_accessible:
         try:
             await context.bot.edit_message_text(
-                text,
+                texts[0],
                 chat_id=chat.id,
                 message_id=message.message_id,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=NO_PREVIEW,
-                reply_markup=markup,
+                reply_markup=keyboard,
             )
             return
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return
-            log.info("search page: cannot edit (%s); sending a new message", exc.message)
-    await context.bot.send_message(
-        chat.id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, reply_markup=markup
-    )
+            log.info("button: cannot edit (%s); sending a new message", exc.message)
+    await send(update, context, texts, markup=keyboard)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonResult:
+    """What a press did: a short note for the press, and what the message shows now."""
+
+    note: str = ""
+    texts: Sequence[str] = ()
+    markup: InlineKeyboardMarkup | None = None
+    alert: bool = False
+
+
+async def _search_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    query = await button_store.searched_query(rt.storage, press.arg(0))
+    if query is None:
+        return ButtonResult(tr.t("This search has expired: run /search again."), alert=True)
+    text, keyboard = await _search_page(rt, chat, tr, query, max(0, press.int_arg(1)))
+    return ButtonResult(texts=[text], markup=keyboard)
+
+
+async def _story_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    found = await _visible_story(rt, chat.id, press.int_arg(0))
+    if found is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    texts, keyboard = await _story_page(rt, chat, tr, found, max(0, press.int_arg(1)), press.int_arg(2))
+    return ButtonResult(texts=texts, markup=keyboard)
+
+
+async def _visible_story(rt: Runtime, chat_id: int, story_id: int) -> Story | None:
+    for candidate in await rt.storage.list_stories(chat_id=chat_id):
+        if candidate.id == story_id:
+            return candidate
+    return None
+
+
+async def _toggle_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """🔔 / 🔕 under /stories: subscribe this chat (with the default schedule) or unsubscribe."""
+    if not await _presser_manages(update, context, rt, chat.id):
+        return ButtonResult(tr.t("Only this chat's admins can change its subscriptions."), alert=True)
+    found = await _visible_story(rt, chat.id, press.int_arg(0))
+    if found is None or found.id is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    user = update.effective_user
+    if press.int_arg(1):
+        note = await _subscribe_to(rt, tr, chat, found, None, user.id if user else None, thread_of(update))
+        note = render_plain(note)
+    else:
+        await delivery.unsubscribe(rt.storage, chat.id, found.id)
+        note = tr.t("Unsubscribed from {name}.", name=found.name)
+    texts, keyboard = await _stories_view(rt, chat, tr)
+    return ButtonResult(_short(note, 190), texts=texts, markup=keyboard)
+
+
+async def _pick_chat_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """A chat picked after /subscribe in private: offer its stories."""
+    target = await delivery.get_chat(rt.storage, press.int_arg(0))
+    if target is None or not await _presser_manages(update, context, rt, target.id):
+        return ButtonResult(tr.t("You are not an admin of that chat."), alert=True)
+    texts, keyboard = await _offer_stories(rt, tr, chat, target)
+    return ButtonResult(texts=texts, markup=keyboard)
+
+
+async def _subscribe_chat_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """A story picked for another chat (from a private chat): subscribe it there."""
+    target = await delivery.get_chat(rt.storage, press.int_arg(0))
+    user = update.effective_user
+    if target is None or user is None or not await _presser_manages(update, context, rt, target.id):
+        return ButtonResult(tr.t("You are not an admin of that chat."), alert=True)
+    if not await rt.permissions.is_member_admin(context.bot, target.id, context.bot.id):
+        return ButtonResult(tr.t("I am not an admin there: add me as an admin first."), alert=True)
+    found = await _visible_story(rt, target.id, press.int_arg(1))
+    if found is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    text = await _subscribe_to(rt, tr, target, found, None, user.id, None)
+    texts, keyboard = await _offer_stories(rt, tr, chat, target)
+    return ButtonResult(_short(render_plain(text), 190), texts=[text, *texts][:1], markup=keyboard)
+
+
+async def _settings_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """A /settings choice: language or time zone."""
+    if not await _presser_manages(update, context, rt, chat.id):
+        return ButtonResult(tr.t("Only this chat's admins can change its settings."), alert=True)
+    what, value = press.arg(0), press.arg(1)
+    if what == "lang" and value in LANGUAGES:
+        await delivery.set_chat_language(rt.storage, chat.id, value)
+    elif what == "tz" and value.isdigit() and int(value) < len(SETTINGS_ZONES):
+        await _apply_timezone(rt, chat.id, resolve_timezone(SETTINGS_ZONES[int(value)]))
+    else:
+        return ButtonResult(tr.t("This button is not valid here."), alert=True)
+    fresh = await delivery.get_chat(rt.storage, chat.id) or chat
+    new_tr = tr_of(update, fresh)
+    text, keyboard = await _settings_view(rt, fresh, new_tr)
+    return ButtonResult(new_tr.t("✅ Saved."), texts=[text], markup=keyboard)
+
+
+_ButtonAction = Callable[[Update, Context, Runtime, ChatInfo, Translator, Press], Awaitable[ButtonResult]]
+_BUTTONS: dict[str, _ButtonAction] = {
+    "s": _search_button,
+    "st": _story_button,
+    "sub": _toggle_button,
+    "pick": _pick_chat_button,
+    "sc": _subscribe_chat_button,
+    "set": _settings_button,
+}
+
+
+# -- settings -----------------------------------------------------------------------------
+
+# Time zones offered as buttons (any other: /timezone ZONE); indexes go in callback data.
+SETTINGS_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Madrid",
+    "Europe/Berlin",
+    "Europe/Moscow",
+    "Africa/Cairo",
+    "America/New_York",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Argentina/Buenos_Aires",
+    "Asia/Dubai",
+    "Asia/Tokyo",
+)
+
+
+async def _settings_view(
+    rt: Runtime, chat: ChatInfo, tr: Translator
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    signer = await signer_of(rt)
+    language = LANGUAGE_NAMES.get(chat.language or "", tr.t("each user's own"))
+    lines = [
+        tr.t("⚙️ <b>Settings of {chat}</b>", chat=_e(chat.title or str(chat.id), 64)),
+        tr.t("Language: {language}", language=escape(language)),
+        tr.t("Time zone: {zone}", zone=escape(chat.timezone)),
+        "",
+        tr.t("Digest schedules are per story: /subscribe NAME daily 08:00. Other zones: /timezone ZONE."),
+    ]
+    rows: list[list[InlineKeyboardButton]] = [
+        [
+            signer.button(("• " if chat.language == code else "") + name, chat.id, "set", "lang", code)
+            for code, name in LANGUAGE_NAMES.items()
+        ]
+    ]
+    zone_buttons = [
+        signer.button(
+            ("• " if chat.timezone == zone else "") + zone.rsplit("/", 1)[-1].replace("_", " "),
+            chat.id,
+            "set",
+            "tz",
+            n,
+        )
+        for n, zone in enumerate(SETTINGS_ZONES)
+    ]
+    rows.extend(zone_buttons[n : n + 3] for n in range(0, len(zone_buttons), 3))
+    return "\n".join(lines), markup(rows)
+
+
+async def settings(update: Update, context: Context) -> None:
+    """/settings: the chat's language and time zone as a menu of buttons (admins change them)."""
+    setup = await _setup(update, context)
+    if setup is None:
+        return
+    rt, _, chat = setup
+    text, keyboard = await _settings_view(rt, chat, tr_of(update, chat))
+    await send(update, context, text, markup=keyboard)
 
 
 # -- subscriptions ------------------------------------------------------------------------
@@ -422,25 +837,24 @@ async def _target(
 ) -> tuple[ChatInfo, list[str]] | None:
     """The chat to manage: ``@channel`` as first argument (user and bot must be its admins), else
     this chat (the sender must be its admin). Replies and returns None when not allowed."""
-    if args and args[0].startswith("@"):
-        handle = args[0]
+    if args and (args[0].startswith("@") or _CHAT_ID.match(args[0])):
+        handle: str | int = args[0] if args[0].startswith("@") else int(args[0])
         if actor.user_id is None:
             await _refuse(
                 update, context, "Name another chat from a private chat or a group, not from a channel post."
             )
             return None
+        shown = _e(str(handle), 64)
         try:
             target = await context.bot.get_chat(handle)
         except TelegramError:
-            await send(update, context, f"❓ I cannot find {_e(handle, 64)}: add me there as an admin first.")
+            await send(update, context, f"❓ I cannot find {shown}: add me there as an admin first.")
             return None
         if not await rt.permissions.is_member_admin(context.bot, target.id, actor.user_id):
-            await _refuse(update, context, f"You are not an admin of {_e(handle, 64)}.")
+            await _refuse(update, context, f"You are not an admin of {shown}.")
             return None
         if not await rt.permissions.is_member_admin(context.bot, target.id, context.bot.id):
-            await _refuse(
-                update, context, f"I am not an admin of {_e(handle, 64)}: add me as an admin there first."
-            )
+            await _refuse(update, context, f"I am not an admin of {shown}: add me as an admin there first.")
             return None
         return await _register(rt, target), args[1:]
     if not await _is_chat_admin(rt, context, actor):
@@ -459,18 +873,29 @@ async def _find_story(rt: Runtime, chat_id: int, args: list[str]) -> tuple[Story
 
 
 async def subscribe(update: Update, context: Context) -> None:
-    """/subscribe [@channel] NAME [schedule]: digests of a story for this chat (or a channel)."""
+    """/subscribe [@channel|-100ID] NAME [schedule]: digests of a story for this chat (its forum
+    topic, when asked from one) or a channel. In a private chat without arguments: buttons
+    for the groups and channels the user is admin of and the bot is in."""
     setup = await _setup(update, context)
     if setup is None:
         return
     rt, actor, chat = setup
+    tr = tr_of(update, chat)
     args = list(context.args or [])
-    if not args or (args[0].startswith("@") and len(args) < 2):
+    if not args and chat.type == ChatType.PRIVATE and actor.user_id is not None:
+        text, keyboard = await _offer_chats(rt, context, tr, chat, actor.user_id)
+        await send(update, context, text, markup=keyboard)
+        return
+    if not args or ((args[0].startswith("@") or _CHAT_ID.match(args[0])) and len(args) < 2):
         await send(
             update,
             context,
-            "Usage: <code>/subscribe NAME [schedule]</code> or "
-            "<code>/subscribe @channel NAME [schedule]</code>; " + escape(SCHEDULE_HELP) + ". See /stories.",
+            tr.t(
+                "Usage: <code>/subscribe NAME [schedule]</code> or "
+                "<code>/subscribe @channel NAME [schedule]</code> (or the channel's numeric id, "
+                "<code>-100…</code>); {schedules}. See /stories.",
+                schedules=escape(SCHEDULE_HELP),
+            ),
         )
         return
     target = await _target(update, context, rt, actor, chat, args)
@@ -482,39 +907,123 @@ async def subscribe(update: Update, context: Context) -> None:
         await send(update, context, await _suggest(rt, where.id, rest[0] if rest else ""))
         return
     story_found, schedule_words = found
-    assert story_found.id is not None
     try:
         schedule = parse_schedule(" ".join(schedule_words) if schedule_words else rt.config.digest.schedule)
     except ScheduleError as exc:
         await send(update, context, f"❌ {escape(str(exc))}")
         return
+    thread = thread_of(update) if where.id == chat.id else None
+    await send(
+        update, context, await _subscribe_to(rt, tr, where, story_found, schedule, actor.user_id, thread)
+    )
+
+
+async def _subscribe_to(
+    rt: Runtime,
+    tr: Translator,
+    where: ChatInfo,
+    found: Story,
+    schedule: Schedule | None,
+    user_id: int | None,
+    thread_id: int | None,
+) -> str:
+    """Subscribe ``where`` (its forum topic ``thread_id``) to a story; the confirmation (HTML).
+    ``schedule`` None is the configured default."""
+    assert found.id is not None
+    schedule = schedule or parse_schedule(rt.config.digest.schedule)
     now = datetime.now(UTC)
     tz = _zone(where.timezone)
     upcoming = next_run(schedule, now, tz)
     sub, created = await delivery.subscribe(
         rt.storage,
         where.id,
-        story_found.id,
+        found.id,
         schedule=str(schedule),
         next_digest_at=upcoming,
-        user_id=actor.user_id,
+        user_id=user_id,
+        thread_id=thread_id,
     )
     resumed = await delivery.resume_chat(rt.storage, where.id)
     rt.permissions.forget(where.id)
-    verb = "Subscribed" if created else "Changed the schedule of"
-    title = _e(where.title or str(where.id), 64)
-    when = escape(_schedule_text(sub.schedule, where.timezone))
-    text = f"✅ {verb} {title} to <b>{_e(story_found.name, 64)}</b>: {when}."
+    values = {
+        "chat": _e(where.title or str(where.id), 64),
+        "story": _e(found.name, 64),
+        "schedule": escape(_schedule_text(sub.schedule, where.timezone)),
+    }
+    if created:
+        text = "✅ " + tr.t("Subscribed {chat} to <b>{story}</b>: {schedule}.", **values)
+    else:
+        text = "✅ " + tr.t("Changed the schedule of {chat} to <b>{story}</b>: {schedule}.", **values)
+    if thread_id is not None:
+        text += " " + tr.t("Digests are posted in this topic.")
     if upcoming is not None:
-        text += f" Next digest {_when(upcoming, tz)}."
+        text += " " + tr.t("Next digest {when}.", when=_when(upcoming, tz))
     elif schedule.kind == "instant":
-        text += (
-            f" A development is posted as soon as {rt.config.digest.breaking_outlets} outlets carry it "
-            f"within {int(rt.config.digest.breaking_window // 60)} minutes."
+        text += " " + tr.t(
+            "A development is posted as soon as {outlets} outlets carry it within {minutes} minutes.",
+            outlets=rt.config.digest.breaking_outlets,
+            minutes=int(rt.config.digest.breaking_window // 60),
         )
     if resumed:
-        text += " Deliveries to this chat were paused and are resumed."
-    await send(update, context, text)
+        text += " " + tr.t("Deliveries to this chat were paused and are resumed.")
+    return text
+
+
+async def _manageable_chats(rt: Runtime, context: Context, user_id: int) -> list[ChatInfo]:
+    """Groups and channels the bot is in where ``user_id`` is an admin (and the bot can post)."""
+    found = []
+    for candidate in await delivery.candidate_chats(rt.storage, user_id):
+        if not await rt.permissions.is_member_admin(context.bot, candidate.id, user_id):
+            continue
+        if candidate.type == ChatType.CHANNEL and not await rt.permissions.is_member_admin(
+            context.bot, candidate.id, context.bot.id
+        ):
+            continue
+        found.append(candidate)
+    return found
+
+
+async def _offer_chats(
+    rt: Runtime, context: Context, tr: Translator, chat: ChatInfo, user_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/subscribe in private: which chat to set up, as buttons, and the other ways."""
+    signer = await signer_of(rt)
+    chats = await _manageable_chats(rt, context, user_id)
+    lines = [tr.t("📬 <b>Which chat should get digests?</b>")]
+    if not chats:
+        lines.append(tr.t("I know no group or channel where you are an admin and I am in."))
+    lines.append(
+        tr.t(
+            "Add me to a group, or as an admin to a channel; or send <code>/subscribe -100… NAME</code> "
+            "with the channel's numeric id, or forward me a post from the channel. "
+            "For this chat: <code>/subscribe NAME</code>."
+        )
+    )
+    rows = [
+        [signer.button(_short(c.title or str(c.id), 40), chat.id, "pick", c.id)]
+        for c in chats[:MAX_STORY_BUTTONS]
+    ]
+    return "\n".join(lines), markup(rows)
+
+
+async def _offer_stories(
+    rt: Runtime, tr: Translator, chat: ChatInfo, target: ChatInfo
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """Buttons (in ``chat``) subscribing ``target`` to each story it can see."""
+    signer = await signer_of(rt)
+    subscribed = {s.story_id for s in await delivery.list_subscriptions(rt.storage, target.id)}
+    visible = await rt.storage.list_stories(chat_id=target.id)
+    title = _e(target.title or str(target.id), 64)
+    if not visible:
+        return [tr.t("No stories yet. Chat admins can add one: /watch add NAME QUERY")], None
+    lines = [tr.t("📚 Stories for <b>{chat}</b>: tap one to subscribe.", chat=title)]
+    rows = []
+    for story_seen in visible[:MAX_STORY_BUTTONS]:
+        mark = "✅ " if story_seen.id in subscribed else "🔔 "
+        rows.append(
+            [signer.button(mark + _short(story_seen.name, 40), chat.id, "sc", target.id, story_seen.id)]
+        )
+    return lines, markup(rows)
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
@@ -634,10 +1143,17 @@ async def timezone(update: Update, context: Context) -> None:
     except ScheduleError as exc:
         await send(update, context, f"❌ {escape(str(exc))}")
         return
-    await delivery.set_chat_timezone(rt.storage, chat.id, tz.key)
+    await _apply_timezone(rt, chat.id, tz)
+    now = datetime.now(UTC)
+    await send(update, context, f"✅ Time zone set to {escape(tz.key)}; it is now {_when(now, tz)} there.")
+
+
+async def _apply_timezone(rt: Runtime, chat_id: int, tz: ZoneInfo) -> None:
+    """Set a chat's time zone and move its subscriptions' next digests to it."""
+    await delivery.set_chat_timezone(rt.storage, chat_id, tz.key)
     now = datetime.now(UTC)
     changes = []
-    for sub in await delivery.list_subscriptions(rt.storage, chat.id):
+    for sub in await delivery.list_subscriptions(rt.storage, chat_id):
         try:
             changes.append(
                 delivery.ScheduleUpdate(sub.id, None, next_run(parse_schedule(sub.schedule), now, tz))
@@ -645,7 +1161,6 @@ async def timezone(update: Update, context: Context) -> None:
         except ScheduleError:
             continue
     await delivery.reschedule(rt.storage, changes)
-    await send(update, context, f"✅ Time zone set to {escape(tz.key)}; it is now {_when(now, tz)} there.")
 
 
 async def digest(update: Update, context: Context) -> None:
@@ -657,7 +1172,7 @@ async def digest(update: Update, context: Context) -> None:
     if chat.paused:
         await delivery.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
     async with rt.digest_lock:
-        written = await send_digest_now(rt.storage, rt.config, chat.id)
+        written = await send_digest_now(rt.storage, rt.config, chat.id, thread_id=thread_of(update))
     if written is None:
         await send(update, context, "This chat has no subscriptions yet: /subscribe NAME. See /stories.")
     elif written == 0:
@@ -941,14 +1456,99 @@ async def my_chat_member(update: Update, context: Context) -> None:
     if change is None:
         return
     rt = runtime_of(context)
-    await _register(rt, change.chat)
     status = change.new_chat_member.status
-    rt.permissions.forget(change.chat.id)
-    if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
+    old = change.old_chat_member.status
+    gone = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+    joined = status not in gone and old in gone
+    adder = change.from_user.id if change.from_user and not change.from_user.is_bot else None
+    chat = change.chat
+    info = await delivery.upsert_chat(
+        rt.storage,
+        chat.id,
+        type=_chat_kind(chat),
+        title=chat.title or chat.full_name or chat.username,
+        username=chat.username,
+        timezone=rt.config.digest.timezone,
+        added_by=adder if joined or status in ADMIN_STATUSES else None,
+    )
+    rt.permissions.forget(chat.id)
+    if status in gone:
         by = change.from_user.full_name if change.from_user else "someone"
-        await delivery.pause_chat(rt.storage, change.chat.id, f"the bot was removed from the chat by {by}")
+        await delivery.pause_chat(rt.storage, chat.id, f"the bot was removed from the chat by {by}")
+        return
+    await delivery.resume_chat(rt.storage, chat.id)
+    if chat.type == ChatType.PRIVATE or not (
+        joined or (status in ADMIN_STATUSES and old not in ADMIN_STATUSES)
+    ):
+        return
+    await _greet(update, context, rt, info, adder)
+
+
+async def _greet(update: Update, context: Context, rt: Runtime, chat: ChatInfo, adder: int | None) -> None:
+    """The bot was just added: next steps in the group; for a channel (where a greeting would
+    be a post to every subscriber), to the admin who added it, with subscribe buttons."""
+    tr = tr_of(update, chat)
+    title = _e(chat.title or str(chat.id), 64)
+    if chat.type != ChatType.CHANNEL:
+        text = tr.t(
+            "👋 Hello, {chat}! I follow news stories and post digests of what is new.\n"
+            "Next steps: /stories to see the stories and subscribe with a tap, "
+            "/settings for the language and time zone, /help for every command.",
+            chat=title,
+        )
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(
+                chat.id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            )
+        return
+    if adder is None:
+        return
+    private = await delivery.get_chat(rt.storage, adder)
+    adder_tr = tr_of(update, private)
+    if not await rt.permissions.is_member_admin(context.bot, chat.id, context.bot.id):
+        text = adder_tr.t(
+            "👋 You added me to {chat}. Make me an admin there (allowed to post), then pick its stories "
+            "with /subscribe.",
+            chat=title,
+        )
+        keyboard = None
     else:
-        await delivery.resume_chat(rt.storage, change.chat.id)
+        owner = private or ChatInfo(
+            adder, "private", None, None, rt.config.digest.timezone, False, None, None
+        )
+        lines, keyboard = await _offer_stories(rt, adder_tr, owner, chat)
+        text = adder_tr.t("👋 I am in {chat}. Pick the stories it should get digests of:", chat=title)
+        text += "\n" + "\n".join(lines[1:])
+    with contextlib.suppress(TelegramError):  # they may never have started a chat with the bot
+        await context.bot.send_message(
+            adder, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, reply_markup=keyboard
+        )
+
+
+async def forwarded(update: Update, context: Context) -> None:
+    """A post forwarded from a channel into a private chat: offer to subscribe that channel."""
+    setup = await _setup(update, context)
+    message = update.effective_message
+    if setup is None or message is None:
+        return
+    rt, actor, chat = setup
+    tr = tr_of(update, chat)
+    origin = message.forward_origin
+    if not isinstance(origin, MessageOriginChannel) or actor.user_id is None:
+        return
+    channel = origin.chat
+    title = _e(channel.title or str(channel.id), 64)
+    if not await rt.permissions.is_member_admin(context.bot, channel.id, actor.user_id):
+        await _refuse(update, context, tr.t("You are not an admin of {chat}.", chat=title))
+        return
+    if not await rt.permissions.is_member_admin(context.bot, channel.id, context.bot.id):
+        await _refuse(
+            update, context, tr.t("I am not an admin of {chat}: add me as an admin there first.", chat=title)
+        )
+        return
+    target = await _register(rt, channel)
+    lines, keyboard = await _offer_stories(rt, tr, chat, target)
+    await send(update, context, lines, markup=keyboard)
 
 
 async def migrated(update: Update, context: Context) -> None:
@@ -980,13 +1580,15 @@ __all__ = [
     "digest",
     "feed",
     "feeds",
+    "forwarded",
     "migrated",
     "my_chat_member",
+    "on_button",
     "on_error",
     "pack_lines",
     "search",
-    "search_more",
     "send",
+    "settings",
     "start",
     "stories",
     "story",

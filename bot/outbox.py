@@ -66,9 +66,18 @@ def _retry_after(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-async def send_message(bot: Bot, chat_id: int, text: str, parse_mode: str | None) -> Message:
-    """Send one message the way every bot message goes out: link previews off."""
-    return await bot.send_message(chat_id, text, parse_mode=parse_mode, link_preview_options=NO_PREVIEW)
+async def send_message(
+    bot: Bot, chat_id: int, text: str, parse_mode: str | None, *, thread_id: int | None = None
+) -> Message:
+    """Send one message the way every bot message goes out: link previews off; into forum
+    topic ``thread_id`` when given."""
+    return await bot.send_message(
+        chat_id,
+        text,
+        parse_mode=parse_mode,
+        link_preview_options=NO_PREVIEW,
+        message_thread_id=thread_id,
+    )
 
 
 class OutboxSender:
@@ -141,7 +150,7 @@ class OutboxSender:
         for _ in range(self.max_attempts):
             started = time.monotonic()
             try:
-                sent = await send_message(self.bot, chat_id, text, parse_mode)
+                sent = await send_message(self.bot, chat_id, text, parse_mode, thread_id=message.thread_id)
             except RetryAfter as exc:
                 REGISTRY.inc(TELEGRAM_429)
                 wait = min(_retry_after(exc), MAX_RETRY_AFTER)

@@ -14,6 +14,7 @@ from storage.repository import Storage
 from stories.digest import SearchHit
 
 from .config import Config
+from .keyboards import CallbackSigner
 from .outbox import OutboxSender
 from .permissions import Permissions
 
@@ -66,7 +67,8 @@ class Runtime:
     permissions: Permissions
     sender: OutboxSender
     bot_username: str = ""
-    searches: dict[str, str] = field(default_factory=dict)
+    # Signs and checks inline buttons; loaded (with the shared secret) on first use.
+    signer: CallbackSigner | None = None
     # One poll at a time: the poll job and /feed add must not fetch the same feed at once.
     poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # One digest writer at a time: two concurrent builds would both see the same unseen items.

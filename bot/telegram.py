@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -44,6 +43,7 @@ from storage.settings import get_or_create_setting
 from stories.model import FeedState
 
 from . import handlers
+from .command_menus import register_commands
 from .config import Config, ConfigError, check_webhook_secret
 from .digests import breaking_alerts, run_due_digests
 from .maintenance import PRUNE_INTERVAL, prune_old_items
@@ -179,10 +179,8 @@ async def _post_init(app: BotApplication) -> None:
         await services.tracking.start()
     if services.poller is not None:
         services.poller.on_disabled.append(_notify_admins(runtime))
-    try:
-        await app.bot.set_my_commands([BotCommand(name, text) for name, text in handlers.COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not register the command list with Telegram (%s); carrying on", exc)
+    # Menus per scope and language; a failure is logged inside, the bot carries on.
+    await register_commands(app.bot, runtime.config.telegram.admins)
     await runtime.sender.recover()
     # What is pending is sent by a job, in the background, as soon as the app runs: sent here,
     # a backlog (and its 429 waits) kept the bot from answering anyone or fetching anything.
@@ -246,10 +244,14 @@ def build_application(
         ("feed", handlers.feed),
         ("feeds", handlers.feeds),
         ("status", handlers.status),
+        ("settings", handlers.settings),
     ]
     for names, callback in commands:
         app.add_handler(CommandHandler(names, callback, filters=updates))
-    app.add_handler(CallbackQueryHandler(handlers.search_more, pattern=r"^s:"))
+    app.add_handler(CallbackQueryHandler(handlers.on_button))
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED & updates, handlers.forwarded)
+    )
     app.add_handler(ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
     app.add_error_handler(handlers.on_error)

@@ -48,6 +48,8 @@ class ChatInfo:
     paused: bool
     paused_reason: str | None
     migrated_to: int | None
+    language: str | None = None  # en, es, ru; None: the user's own
+    added_by: int | None = None  # who added the bot to the chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class SubscriptionInfo:
     next_digest_at: datetime | None
     last_digest_at: datetime | None
     created_at: datetime
+    thread_id: int | None = None  # the forum topic its digests go to
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class OutboxMessage:
     not_before: datetime
     message_id: int | None
     last_error: str | None
+    thread_id: int | None = None  # the forum topic it goes to
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,8 @@ def _chat(row: ChatRow) -> ChatInfo:
         row.paused,
         row.paused_reason,
         row.migrated_to,
+        row.language,
+        row.added_by,
     )
 
 
@@ -143,6 +149,7 @@ def _outbox(row: OutboxRow) -> OutboxMessage:
         row.not_before,
         row.message_id,
         row.last_error,
+        row.thread_id,
     )
 
 
@@ -157,8 +164,10 @@ async def upsert_chat(
     title: str | None,
     username: str | None,
     timezone: str,
+    added_by: int | None = None,
 ) -> ChatInfo:
-    """Record a chat (or refresh its title and username); ``timezone`` applies only to a new chat."""
+    """Record a chat (or refresh its title and username); ``timezone`` applies only to a new chat;
+    ``added_by`` (the user who just added the bot) replaces the one recorded when given."""
     async with storage.session() as session, session.begin():
         row = await session.get(ChatRow, chat_id)
         if row is None:
@@ -167,6 +176,8 @@ async def upsert_chat(
         else:
             row.type, row.title = type, title
             row.username = username
+        if added_by is not None:
+            row.added_by = added_by
         await session.flush()
         return _chat(row)
 
@@ -182,6 +193,30 @@ async def set_chat_timezone(storage: Storage, chat_id: int, timezone: str) -> No
     """Change the zone a chat's schedules and times are shown in."""
     async with storage.session() as session, session.begin():
         await session.execute(update(ChatRow).where(ChatRow.id == chat_id).values(timezone=timezone))
+
+
+async def set_chat_language(storage: Storage, chat_id: int, language: str | None) -> None:
+    """The bot's language in a chat (None: each user's own)."""
+    async with storage.session() as session, session.begin():
+        await session.execute(update(ChatRow).where(ChatRow.id == chat_id).values(language=language))
+
+
+async def candidate_chats(storage: Storage, user_id: int, *, limit: int = 30) -> list[ChatInfo]:
+    """Groups and channels the bot is in (not paused, not migrated) that a user may manage:
+    those the user added the bot to first, then the most recent others. The caller checks
+    that the user really is an admin there (``getChatMember``)."""
+    async with storage.session() as session:
+        rows = await session.scalars(
+            select(ChatRow)
+            .where(
+                ChatRow.type.in_(("group", "supergroup", "channel")),
+                ChatRow.paused.is_(False),
+                ChatRow.migrated_to.is_(None),
+            )
+            .order_by((ChatRow.added_by == user_id).desc(), ChatRow.created_at.desc(), ChatRow.id)
+            .limit(limit)
+        )
+        return [_chat(row) for row in rows]
 
 
 async def pause_chat(storage: Storage, chat_id: int, reason: str) -> None:
@@ -279,6 +314,7 @@ def _subscription(row: SubscriptionRow, name: str, scope: int) -> SubscriptionIn
         row.next_digest_at,
         row.last_digest_at,
         row.created_at,
+        row.thread_id,
     )
 
 
@@ -290,8 +326,10 @@ async def subscribe(
     schedule: str,
     next_digest_at: datetime | None,
     user_id: int | None,
+    thread_id: int | None = None,
 ) -> tuple[SubscriptionInfo, bool]:
-    """Subscribe a (known) chat to a story, or change the schedule of its subscription.
+    """Subscribe a (known) chat to a story, or change the schedule of its subscription;
+    ``thread_id`` is the forum topic its digests go to (None: the chat itself).
 
     Returns the subscription and True when it is new.
     """
@@ -310,10 +348,12 @@ async def subscribe(
                 next_digest_at=next_digest_at,
                 created_by=user_id,
                 created_at=utcnow(),
+                thread_id=thread_id,
             )
             session.add(row)
         else:
             row.schedule, row.next_digest_at = schedule, next_digest_at
+            row.thread_id = thread_id
         await session.flush()
         story = await session.get(StoryRow, story_id)
         assert story is not None
@@ -570,9 +610,11 @@ async def enqueue_digest(
     seen: Mapping[int, int | None],
     schedule: Iterable[ScheduleUpdate] = (),
     parse_mode: str | None = "HTML",
+    thread_id: int | None = None,
 ) -> list[int]:
-    """In one transaction: write ``messages`` to the outbox, mark ``seen`` items (item id ->
-    development id) as shown to the chat, and move the subscriptions' schedule on.
+    """In one transaction: write ``messages`` to the outbox (to forum topic ``thread_id`` when
+    given), mark ``seen`` items (item id -> development id) as shown to the chat, and move the
+    subscriptions' schedule on.
 
     Returns the outbox ids, in order.
     """
@@ -587,6 +629,7 @@ async def enqueue_digest(
                 status=PENDING,
                 not_before=now,
                 created_at=now,
+                thread_id=thread_id,
             )
             for text in messages
         ]
@@ -622,10 +665,18 @@ async def enqueue_digest(
 
 
 async def enqueue(
-    storage: Storage, chat_id: int, text: str, *, kind: str, parse_mode: str | None = "HTML"
+    storage: Storage,
+    chat_id: int,
+    text: str,
+    *,
+    kind: str,
+    parse_mode: str | None = "HTML",
+    thread_id: int | None = None,
 ) -> int:
     """Write one message to the outbox (e.g. a notice to a bot admin); returns its id."""
-    ids = await enqueue_digest(storage, chat_id, kind=kind, messages=[text], seen={}, parse_mode=parse_mode)
+    ids = await enqueue_digest(
+        storage, chat_id, kind=kind, messages=[text], seen={}, parse_mode=parse_mode, thread_id=thread_id
+    )
     return ids[0]
 
 
@@ -747,6 +798,7 @@ __all__ = [
     "OutboxMessage",
     "ScheduleUpdate",
     "SubscriptionInfo",
+    "candidate_chats",
     "chat_messages",
     "count_chat_stories",
     "defer",
@@ -773,6 +825,7 @@ __all__ = [
     "reschedule",
     "resume_chat",
     "seen_developments",
+    "set_chat_language",
     "subscribe",
     "subscriptions_with_schedule",
     "unseen_items",

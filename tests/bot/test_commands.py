@@ -93,7 +93,10 @@ async def test_every_command(
         assert "Europe/Madrid" in text
         text = await say(chat, _cmd(chat, "/subscriptions"))
         assert "sudan — daily 08:00 (Europe/Madrid)" in text
-        assert "Usage" in await say(chat, _cmd(chat, "/subscribe"))
+        if chat.type == "private":  # a private chat offers the groups and channels to set up
+            assert "Which chat should get digests?" in await say(chat, "/subscribe")
+        else:
+            assert "Usage" in await say(chat, _cmd(chat, "/subscribe"))
         assert "not a schedule" in await say(chat, _cmd(chat, "/subscribe sudan weekly"))
 
         [digest] = await chatter.ask(chat, _cmd(chat, "/digest"))
@@ -132,8 +135,12 @@ async def test_every_command(
     for message in tg.sent_messages(chat.id):
         if message.parse_mode == "HTML":
             check_html(message.text)
-    commands = {c["command"] for c in tg.commands()}
-    assert {"start", "story", "search", "subscribe", "watch", "feed", "feeds"} <= commands
+    everyone = {c["command"] for c in tg.commands()}
+    assert {"start", "story", "search", "feeds"} <= everyone and not {"subscribe", "feed"} & everyone
+    admins = {c["command"] for c in tg.commands({"type": "all_chat_administrators"})}
+    assert {"start", "subscribe", "watch", "settings"} <= admins and "feed" not in admins
+    alice = {c["command"] for c in tg.commands({"type": "chat", "chat_id": ALICE.id})}
+    assert {"start", "subscribe", "watch", "feed", "status"} <= alice
 
 
 async def test_non_admins_are_refused_and_nothing_changes(

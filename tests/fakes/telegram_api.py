@@ -34,6 +34,12 @@ Behaviour worth knowing:
   fails; more than 4,096 visible characters (UTF-16 units) is 400 "Bad Request: message is too
   long"; an empty text is 400 "Bad Request: message text is empty".
 - Message ids increase per chat (user messages pushed into a chat use the same counter).
+- Forum topics: ``FakeChat.forum`` is a supergroup with topics; ``add_topic`` opens one (its
+  thread id is the id of its service message, as in Telegram). ``push_message(thread_id=...)``
+  writes in a topic (``message_thread_id``, ``is_topic_message``); ``sendMessage`` with a
+  ``message_thread_id`` answers 400 "message thread not found" unless the chat is a forum
+  with that topic, and the message it returns carries the topic.
+- ``push_message(forward_from_chat=channel)`` forwards a channel post (``forward_origin``).
 - Faults: ``fail_next`` (and the ``fail_*`` shortcuts) answer the next k calls of a method,
   optionally only for one chat, with 429 / 403 / 400 exactly as Telegram words them.
   ``kick_bot`` and ``migrate_chat`` change the chat for good, as in real life.
@@ -166,6 +172,12 @@ class FakeChat:
     title: str | None = None
     username: str | None = None
     first_name: str | None = None
+    is_forum: bool = False
+
+    @classmethod
+    def forum(cls, chat_id: int, title: str = "Test forum", username: str | None = None) -> FakeChat:
+        """A supergroup with topics enabled (``add_topic`` opens topics in it)."""
+        return cls(chat_id, "supergroup", title=title, username=username, is_forum=True)
 
     @classmethod
     def private(cls, user: FakeUser) -> FakeChat:
@@ -195,6 +207,8 @@ class FakeChat:
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
+        if self.is_forum:
+            data["is_forum"] = True
         return data
 
 
@@ -304,6 +318,12 @@ class SentMessage:
         return self.params.get("reply_markup")
 
     @property
+    def thread_id(self) -> int | None:
+        """The forum topic it was sent to (``message_thread_id``), if any."""
+        value = self.params.get("message_thread_id")
+        return value if isinstance(value, int) else None
+
+    @property
     def link_preview_disabled(self) -> bool:
         """True when link previews were switched off for this message."""
         options = self.params.get("link_preview_options")
@@ -331,6 +351,7 @@ class _State:
     members: dict[tuple[int, int], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     faults: list[_Fault] = field(default_factory=list)
     migrated: dict[int, int] = field(default_factory=dict)
+    topics: dict[tuple[int, int], str] = field(default_factory=dict)  # (chat, thread) -> name
     callback_queries: dict[str, bool] = field(default_factory=dict)  # id -> answered
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
@@ -452,6 +473,16 @@ class FakeTelegram:
         with self._lock:
             return self._status(chat_id, user_id)[0]
 
+    def add_topic(self, chat: FakeChat, name: str) -> int:
+        """Open a forum topic in ``chat`` (made with ``FakeChat.forum``); returns its thread id."""
+        if not chat.is_forum:
+            raise ValueError(f"chat {chat.id} is not a forum")
+        self.add_chat(chat)
+        with self._lock:
+            thread_id = self._new_message_id(chat.id)
+            self._state.topics[(chat.id, thread_id)] = name
+        return thread_id
+
     def kick_bot(self, chat_id: int) -> None:
         """Remove the bot from the chat for good: sending there answers 403 from now on
         ("bot was kicked from the channel chat"; "bot was blocked by the user" in private)."""
@@ -491,18 +522,35 @@ class FakeTelegram:
         *,
         sender_chat: FakeChat | None = None,
         reply_to_message_id: int | None = None,
+        thread_id: int | None = None,
+        forward_from_chat: FakeChat | None = None,
     ) -> dict[str, Any]:
         """``user`` writes ``text`` in ``chat`` (private, group or supergroup). Commands get
         their ``bot_command`` entity as Telegram sets it. ``sender_chat`` marks an anonymous
-        admin (use ``ANONYMOUS_ADMIN`` as user) or a linked channel. Returns the update."""
+        admin (use ``ANONYMOUS_ADMIN`` as user) or a linked channel; ``thread_id`` writes in a
+        forum topic; ``forward_from_chat`` makes it a post forwarded from that channel.
+        Returns the update."""
         u = user if isinstance(user, FakeUser) else FakeUser(user, f"User{user}")
         c = self._chat_for(chat, u)
         extra: dict[str, Any] = {"text": text}
-        entities = _command_entities(text)
+        entities = _command_entities(text) if forward_from_chat is None else []
         if entities:
             extra["entities"] = entities
         if sender_chat is not None:
             extra["sender_chat"] = sender_chat.to_api()
+        if thread_id is not None:
+            with self._lock:
+                if (c.id, thread_id) not in self._state.topics:
+                    raise ValueError(f"no topic {thread_id} in chat {c.id}: add_topic first")
+            extra.update(message_thread_id=thread_id, is_topic_message=True)
+        if forward_from_chat is not None:
+            self.add_chat(forward_from_chat)
+            extra["forward_origin"] = {
+                "type": "channel",
+                "chat": forward_from_chat.to_api(),
+                "message_id": 77,
+                "date": int(time.time()) - 60,
+            }
         if reply_to_message_id is not None:
             with self._lock:
                 replied = self._state.messages.get((c.id, reply_to_message_id))
@@ -1058,6 +1106,11 @@ def _send_message(tg: FakeTelegram, params: dict[str, Any]) -> Any:
         text = params.get("text")
         parse_mode = params.get("parse_mode")
         visible = tg._visible_text(text, parse_mode)
+        thread_id = params.get("message_thread_id")
+        if thread_id is not None and (
+            not chat.is_forum or (chat.id, thread_id) not in tg._state.topics
+        ):
+            raise _Reply(ApiError.bad_request("message thread not found"))
         message_id = tg._new_message_id(chat.id)
         message: dict[str, Any] = {
             "message_id": message_id,
@@ -1065,6 +1118,8 @@ def _send_message(tg: FakeTelegram, params: dict[str, Any]) -> Any:
             "chat": chat.to_api(),
             "text": visible,
         }
+        if thread_id is not None:
+            message.update(message_thread_id=thread_id, is_topic_message=True)
         if chat.type == "channel":
             message["sender_chat"] = chat.to_api()
         else:
