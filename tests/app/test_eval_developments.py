@@ -1,0 +1,47 @@
+"""``newsbot eval developments`` end to end: local HTTP feeds, the real poll path, a fresh database.
+
+The floors are what this tracker measured on the Sudan story (held out: the link model
+was fitted on the Wagner story), a little below, so a regression fails here. They are
+not the issue's targets (0.90 and more): the README says where we stand.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from bot.eval_developments import run_development_eval
+
+FLOORS = {
+    "story_precision": 0.95,
+    "story_recall": 0.97,
+    "bcubed_f1": 0.70,
+    "rereports_folded": 0.48,
+    "cross_language_folded": 0.40,
+    "first_reports_new": 0.75,
+    "updates_marked_update": 0.20,
+}
+
+
+def test_the_sudan_story_scores_at_least_the_floors() -> None:
+    result = run_development_eval(stories=["sudan"])
+    sudan = result["stories"]["sudan"]
+    assert sudan["stored"] == sudan["reports"]  # every report came through the feeds
+    for metric, floor in FLOORS.items():
+        assert sudan[metric] >= floor, (metric, sudan[metric])
+    confusion = sudan["confusion"]
+    assert sum(confusion["new"].values()) == sudan["developments"]
+    assert result["run"]["feed_requests"] >= 9 * 8
+
+
+def test_lexical_mode_runs_without_the_encoder_and_scores_lower() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "eval", "developments", "--story", "sudan", "--encoder", "none", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lexical = json.loads(done.stdout)["stories"]["sudan"]
+    assert lexical["story_recall"] >= 0.97
+    assert lexical["cross_language_folded"] < FLOORS["cross_language_folded"]

@@ -1,0 +1,190 @@
+"""Tracker v2: syndication signals, cross-language copies, facts, merges and determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import given
+
+from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
+from stories.facts import extract_facts, new_facts, number_key, stems_of
+from stories.model import Item
+from stories.syndication import read_signals
+from stories.tracker import Tracker
+
+T0 = datetime(2023, 6, 24, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def item(title: str, summary: str, outlet: str, minutes: int, url: str, **kw: object) -> Item:
+    return Item(url, url, title, summary, T0 + timedelta(minutes=minutes), outlet, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> UniversalSentenceEncoder:
+    return UniversalSentenceEncoder()
+
+
+def decide(items: list[Item], encoder: UniversalSentenceEncoder | None, polls: list[int]) -> dict[int, object]:
+    """Decide ``items`` in poll batches (``polls`` gives each item's poll); the last decision wins."""
+    vecs = {}
+    if encoder is not None:
+        vecs = {n: unpack(pack(v)) for n, v in enumerate(encoder.encode([encoder_text(i) for i in items]))}
+    tracker = Tracker()
+    out: dict[int, object] = {}
+    for poll in sorted(set(polls)):
+        batch = [(n, it) for n, it in enumerate(items) if polls[n] == poll]
+        for d in tracker.observe_many(batch, {n: vecs[n] for n, _ in batch} if vecs else None):
+            out[d.key] = d
+    return out
+
+
+ORIGINAL = item(
+    "Wagner fighters take control of army headquarters in Rostov",
+    "ROSTOV-ON-DON (Reuters) - Fighters of the Wagner group took over the southern military district "
+    "headquarters in Rostov-on-Don on Saturday, Yevgeny Prigozhin said in a video.",
+    "WireWatch",
+    0,
+    "https://wirewatch.example/1",
+)
+
+
+def test_a_reprint_with_a_notice_folds_into_the_original_even_when_it_arrives_first() -> None:
+    reprint = item(
+        ORIGINAL.title,
+        ORIGINAL.summary + " This article was originally published by WireWatch and is reprinted with permission.",
+        "Frontline Post",
+        -30,
+        "https://frontline.example/2",
+    )
+    decisions = decide([ORIGINAL, reprint], None, polls=[1, 0])
+    assert decisions[1].kind == "rereport" and decisions[1].duplicate_of == 0  # type: ignore[attr-defined]
+    assert decisions[0].kind == "new"  # type: ignore[attr-defined]
+    assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
+
+
+def test_a_canonical_link_names_the_original() -> None:
+    copy = item("Rostov HQ seized", "Short rewrite.", "Other", 10, "https://other.example/3",
+                source_url=ORIGINAL.url)
+    decisions = decide([ORIGINAL, copy], None, polls=[0, 1])
+    assert decisions[1].kind == "rereport" and decisions[1].duplicate_of == 0  # type: ignore[attr-defined]
+
+
+def test_a_translation_is_folded_and_a_new_event_is_not(encoder: UniversalSentenceEncoder) -> None:
+    spanish = item(
+        "Combatientes de Wagner toman el cuartel del ejército en Rostov",
+        "Los combatientes del grupo Wagner tomaron el sábado el cuartel general del distrito militar sur en "
+        "Rostov del Don, dijo Yevgueni Prigozhin en un video. (Reuters)",
+        "Noticias del Sur",
+        40,
+        "https://noticias.example/4",
+        language="es",
+    )
+    russian = item(
+        "Бойцы «Вагнера» заняли штаб Южного военного округа в Ростове",
+        "Бойцы группы Вагнера в субботу заняли штаб Южного военного округа в Ростове-на-Дону, заявил "
+        "Евгений Пригожин в видеообращении, сообщает Reuters.",
+        "Лента дня",
+        50,
+        "https://lenta.example/5",
+        language="ru",
+    )
+    other = item(
+        "Lukashenko says he brokered a deal to halt the Wagner march on Moscow",
+        "Belarus's leader Alexander Lukashenko said Prigozhin agreed to stop his column 200 km from Moscow "
+        "in exchange for security guarantees.",
+        "The Global Ledger",
+        600,
+        "https://ledger.example/6",
+    )
+    decisions = decide([ORIGINAL, spanish, russian, other], encoder, polls=[0, 1, 1, 2])
+    dev = decisions[0].development_id  # type: ignore[attr-defined]
+    assert decisions[1].development_id == dev and decisions[1].kind == "rereport"  # type: ignore[attr-defined]
+    assert decisions[2].development_id == dev and decisions[2].kind == "rereport"  # type: ignore[attr-defined]
+    assert decisions[3].development_id != dev and decisions[3].kind == "new"  # type: ignore[attr-defined]
+
+
+def test_facts_compare_across_languages() -> None:
+    en = item("Peskov says case against Prigozhin will be dropped",
+              "Kremlin spokesman Dmitry Peskov said 1,200 fighters would return to base.", "A", 0, "u1")
+    ru = item("Песков: дело против Пригожина прекратят",
+              "Пресс-секретарь Кремля Дмитрий Песков заявил, что 1 200 бойцов вернутся на базы.", "B", 5, "u2")
+    known = extract_facts(en)
+    assert new_facts(extract_facts(ru), set(known), stems_of(known), ru.published) == []
+    update = item("Песков: Пригожин уедет в Белоруссию",
+                  "Пригожин уедет в Белоруссию, а 400 бойцов подпишут контракты, заявил Песков.", "B", 9, "u3")
+    assert "400" in new_facts(extract_facts(update), set(known), stems_of(known), update.published)
+
+
+@given(st.integers(min_value=1000, max_value=99_999_999))
+def test_a_number_is_one_fact_however_it_is_written(n: int) -> None:
+    en, es, ru = f"{n:,}", f"{n:,}".replace(",", "."), f"{n:,}".replace(",", " ")
+    assert number_key(en) == number_key(es) == number_key(ru) == str(n)
+
+
+def test_wire_credits_and_notices_are_read() -> None:
+    assert read_signals(ORIGINAL).wire == "reuters"
+    assert read_signals(item("t", "Бойцы заняли штаб. — ТАСС", "x", 0, "u")).wire == "tass"
+    notice = read_signals(item("t", "Texto. Publicado originalmente en Diario del Caribe.", "x", 0, "u"))
+    assert notice.notice and notice.credited == "diario del caribe"
+
+
+def test_state_round_trips_and_decides_on_identically(encoder: UniversalSentenceEncoder) -> None:
+    items = [ORIGINAL] + [
+        item(f"Report {n} on the Rostov events", f"Prigozhin said {n} things in Rostov.", f"O{n}", 10 * n,
+             f"https://x.example/{n}")
+        for n in range(1, 8)
+    ]
+    vecs = {n: unpack(pack(v)) for n, v in enumerate(encoder.encode([encoder_text(i) for i in items]))}
+    whole = Tracker()
+    expected = whole.observe_many(list(enumerate(items)), vecs)
+    first = Tracker()
+    head = first.observe_many(list(enumerate(items[:4])), {n: vecs[n] for n in range(4)})
+    restored = Tracker.loads(first.dumps())
+    tail = restored.observe_many([(n, items[n]) for n in range(4, 8)], {n: vecs[n] for n in range(4, 8)})
+    latest = {d.key: d for d in head + tail}
+    assert latest == {d.key: d for d in expected}
+
+
+_DETERMINISM = """
+import json, sys
+sys.path.insert(0, {root!r})
+from stories.devcorpus import load_corpus, simulate_items
+from stories.encoder import unpack
+from stories.tracker import Tracker
+import numpy as np
+corpus = load_corpus(__import__("pathlib").Path({corpus!r}), stories=["sudan"])
+vectors = np.load({vectors!r})
+tracker = Tracker()
+out = {{}}
+for batch in simulate_items(corpus):
+    for d in tracker.observe_many(batch, {{k: vectors[k] for k, _ in batch}}):
+        out[d.key] = [d.kind, tracker.resolve(d.development_id), d.duplicate_of]
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_decisions_do_not_depend_on_the_process(tmp_path: Path, encoder: UniversalSentenceEncoder) -> None:
+    from stories.devcorpus import load_corpus, report_items
+
+    corpus_dir = ROOT / "tests" / "data" / "developments"
+    items = report_items(load_corpus(corpus_dir, stories=["sudan"]))
+    vectors = encoder.encode([encoder_text(items[n]) for n in range(len(items))])
+    path = tmp_path / "vectors.npy"
+    np.save(path, np.stack([unpack(pack(v)) for v in vectors]))
+    script = _DETERMINISM.format(root=str(ROOT), corpus=str(corpus_dir), vectors=str(path))
+    runs = []
+    for seed in ("1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == len(items)
