@@ -728,7 +728,9 @@ async def _subscribe_chat_button(
     user = update.effective_user
     if target is None or user is None or not await _presser_manages(update, context, rt, target.id):
         return ButtonResult(tr.t("You are not an admin of that chat."), alert=True)
-    if not await rt.permissions.is_member_admin(context.bot, target.id, context.bot.id):
+    if target.type == ChatType.CHANNEL and not await rt.permissions.is_member_admin(
+        context.bot, target.id, context.bot.id
+    ):  # in a channel only admins post; in a group being there is enough
         return ButtonResult(tr.t("I am not an admin there: add me as an admin first."), alert=True)
     found = await _visible_story(rt, target.id, press.int_arg(1))
     if found is None:

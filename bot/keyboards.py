@@ -95,6 +95,10 @@ class CallbackSigner:
         self.max_age = max_age
         self.clock = clock
 
+    def with_clock(self, clock: Callable[[], float]) -> CallbackSigner:
+        """The same secret and age limit on another clock (tests, tools)."""
+        return CallbackSigner(self._secret, max_age=self.max_age, clock=clock)
+
     def _mac(self, chat_id: int, payload: str) -> str:
         digest = hmac.new(self._secret, f"{chat_id}|{payload}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii")[:_MAC_CHARS]
