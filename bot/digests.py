@@ -368,7 +368,7 @@ async def _digest_for(
     prepared = await build_digest(
         storage,
         chat_id,
-        [(sub.story_id, sub.story_name) for sub in subs],
+        [(sub.story_id, sub.heading) for sub in subs],
         since=since,
         now=now,
         max_developments=config.digest.max_developments,
@@ -432,7 +432,7 @@ async def send_digest_now(
     prepared = await build_digest(
         storage,
         chat_id,
-        [(sub.story_id, sub.story_name) for sub in subs],
+        [(sub.story_id, sub.heading) for sub in subs],
         since=since,
         now=now,
         max_developments=config.digest.max_developments,
@@ -488,7 +488,7 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
         prepared = await build_digest(
             storage,
             chat_id,
-            [(sub.story_id, sub.story_name) for sub in chat_subs],
+            [(sub.story_id, sub.heading) for sub in chat_subs],
             since=now - window - LOOKBACK,
             now=now,
             max_developments=config.digest.max_developments,
@@ -535,7 +535,7 @@ async def terminal_digest(
         chat = await delivery.get_chat(storage, chat_id)
         if chat is not None:
             tz = _zone(chat.timezone)
-        stories = [(sub.story_id, sub.story_name) for sub in subs]
+        stories = [(sub.story_id, sub.heading) for sub in subs]
         target = chat_id
     else:
         stories = await delivery.global_story_ids(storage)

@@ -61,6 +61,7 @@ Context = ContextTypes.DEFAULT_TYPE
 SEARCH_PAGE = 5
 STORY_DEVELOPMENTS = 5  # per /story page: more / back buttons page on
 MAX_STORY_BUTTONS = 40
+MAX_TITLE = 128
 _CHAT_ID = re.compile(r"^-\d{5,20}$")
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -345,6 +346,7 @@ async def _stories_view(
     if not visible:
         return [tr.t("No stories yet. Chat admins can add one: /watch add NAME QUERY")], None
     signer = await signer_of(rt)
+    titles = await delivery.story_titles(rt.storage, [s.id for s in visible if s.id is not None])
     lines = [tr.t("📚 <b>Stories</b>")]
     rows: list[list[InlineKeyboardButton]] = []
     for story in visible:
@@ -355,9 +357,10 @@ async def _stories_view(
             if sub
             else tr.t("not subscribed")
         )
-        lines.append(
-            f"• <b>{_e(story.name, 64)}</b> ({owner}) — {state}\n  <code>{_e(story.query, 300)}</code>"
-        )
+        heading = f"<b>{_e(story.name, 64)}</b>"
+        if story.id in titles:
+            heading += f" “{_e(titles[story.id], MAX_TITLE)}”"
+        lines.append(f"• {heading} ({owner}) — {state}\n  <code>{_e(story.query, 300)}</code>")
         if story.id is not None and len(rows) < MAX_STORY_BUTTONS:
             label = tr.t("🔕 Unsubscribe {name}") if sub else tr.t("🔔 Subscribe {name}")
             rows.append(
@@ -1188,7 +1191,8 @@ async def digest(update: Update, context: Context) -> None:
 
 WATCH_USAGE = (
     "Usage: <code>/watch add NAME QUERY</code>, <code>/watch edit NAME QUERY</code>, "
-    "<code>/watch rm NAME</code>, <code>/watch show NAME</code>. "
+    "<code>/watch rm NAME</code>, <code>/watch show NAME</code>, "
+    "<code>/watch title NAME Display title</code> (digests use it). "
     'Query: words (all must appear), "exact phrases", prefix*, OR, -word, parentheses.'
 )
 
@@ -1204,7 +1208,7 @@ async def watch(update: Update, context: Context) -> None:
     scope = chat.id
     if args and args[0].lower() == "global":
         scope, args, skip = GLOBAL_SCOPE, args[1:], 1
-    if len(args) < 2 or args[0].lower() not in ("add", "edit", "rm", "show"):
+    if len(args) < 2 or args[0].lower() not in ("add", "edit", "rm", "show", "title"):
         await send(update, context, WATCH_USAGE)
         return
     action, name = args[0].lower(), args[1]
@@ -1222,6 +1226,9 @@ async def watch(update: Update, context: Context) -> None:
         await send(
             update, context, "❌ A story name is one word of letters, digits, '-', '_' or '.', at most 64."
         )
+        return
+    if action == "title":
+        await _watch_title(update, context, rt, chat, name, scope, _text_after(update, 2 + skip))
         return
     if action in ("add", "edit"):
         query = _text_after(update, 2 + skip)
@@ -1267,6 +1274,26 @@ async def watch(update: Update, context: Context) -> None:
         text = f"✅ Removed story <b>{_e(name, 64)}</b> (its subscriptions went with it)."
     if rt.services.tracking is not None:
         await rt.services.tracking.refresh_stories()
+    await send(update, context, text)
+
+
+async def _watch_title(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, name: str, scope: int, title: str
+) -> None:
+    """/watch title NAME TITLE: the story's display title (empty: back to its name)."""
+    found = await rt.storage.get_story(name, chat_id=None if scope == GLOBAL_SCOPE else chat.id)
+    if found is None or found.id is None or (found.owner_chat_id or GLOBAL_SCOPE) != scope:
+        await send(update, context, await _suggest(rt, chat.id, name))
+        return
+    title = " ".join(title.split())
+    if len(title) > MAX_TITLE:
+        await send(update, context, f"❌ A title is at most {MAX_TITLE} characters.")
+        return
+    await delivery.set_story_title(rt.storage, found.id, title or None)
+    if title:
+        text = f"✅ Story <b>{_e(found.name, 64)}</b> is titled “{_e(title, MAX_TITLE)}” in digests."
+    else:
+        text = f"✅ Story <b>{_e(found.name, 64)}</b> has no title any more: digests use its name."
     await send(update, context, text)
 
 

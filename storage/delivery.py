@@ -66,6 +66,12 @@ class SubscriptionInfo:
     last_digest_at: datetime | None
     created_at: datetime
     thread_id: int | None = None  # the forum topic its digests go to
+    story_title: str | None = None  # the story's display title, if it has one
+
+    @property
+    def heading(self) -> str:
+        """What digests call the story: its title, else its name."""
+        return self.story_title or self.story_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,13 +303,13 @@ async def migrate_chat(storage: Storage, old_id: int, new_id: int) -> None:
 # -------------------------------------------------------------------------- subscriptions
 
 
-def _subscription_query() -> Select[tuple[SubscriptionRow, str, int]]:
-    return select(SubscriptionRow, StoryRow.name, StoryRow.scope).join(
+def _subscription_query() -> Select[tuple[SubscriptionRow, str, int, str | None]]:
+    return select(SubscriptionRow, StoryRow.name, StoryRow.scope, StoryRow.title).join(
         StoryRow, StoryRow.id == SubscriptionRow.story_id
     )
 
 
-def _subscription(row: SubscriptionRow, name: str, scope: int) -> SubscriptionInfo:
+def _subscription(row: SubscriptionRow, name: str, scope: int, title: str | None = None) -> SubscriptionInfo:
     return SubscriptionInfo(
         row.id,
         row.chat_id,
@@ -315,6 +321,7 @@ def _subscription(row: SubscriptionRow, name: str, scope: int) -> SubscriptionIn
         row.last_digest_at,
         row.created_at,
         row.thread_id,
+        title,
     )
 
 
@@ -357,7 +364,25 @@ async def subscribe(
         await session.flush()
         story = await session.get(StoryRow, story_id)
         assert story is not None
-        return _subscription(row, story.name, story.scope), created
+        return _subscription(row, story.name, story.scope, story.title), created
+
+
+async def set_story_title(storage: Storage, story_id: int, title: str | None) -> None:
+    """A story's display title ("Wagner / Africa Corps"); None: its name is shown."""
+    async with storage.session() as session, session.begin():
+        await session.execute(update(StoryRow).where(StoryRow.id == story_id).values(title=title))
+
+
+async def story_titles(storage: Storage, story_ids: Iterable[int]) -> dict[int, str]:
+    """The display titles of those of these stories that have one."""
+    wanted = sorted(set(story_ids))
+    if not wanted:
+        return {}
+    async with storage.session() as session:
+        rows = await session.execute(
+            select(StoryRow.id, StoryRow.title).where(StoryRow.id.in_(wanted), StoryRow.title.is_not(None))
+        )
+        return {int(i): str(t) for i, t in rows}
 
 
 async def unsubscribe(storage: Storage, chat_id: int, story_id: int) -> bool:
@@ -377,7 +402,7 @@ async def list_subscriptions(storage: Storage, chat_id: int) -> list[Subscriptio
         rows = await session.execute(
             _subscription_query().where(SubscriptionRow.chat_id == chat_id).order_by(StoryRow.name_key)
         )
-        return [_subscription(row, name, scope) for row, name, scope in rows]
+        return [_subscription(row, name, scope, title) for row, name, scope, title in rows]
 
 
 async def managed_subscriptions(storage: Storage, user_id: int) -> list[tuple[ChatInfo, SubscriptionInfo]]:
@@ -385,13 +410,15 @@ async def managed_subscriptions(storage: Storage, user_id: int) -> list[tuple[Ch
     private chat), with each chat's state, so that they can see a paused chat from anywhere."""
     async with storage.session() as session:
         rows = await session.execute(
-            select(ChatRow, SubscriptionRow, StoryRow.name, StoryRow.scope)
+            select(ChatRow, SubscriptionRow, StoryRow.name, StoryRow.scope, StoryRow.title)
             .join(SubscriptionRow, SubscriptionRow.chat_id == ChatRow.id)
             .join(StoryRow, StoryRow.id == SubscriptionRow.story_id)
             .where(SubscriptionRow.created_by == user_id, ChatRow.id != user_id)
             .order_by(ChatRow.title, StoryRow.name_key)
         )
-        return [(_chat(chat), _subscription(sub, name, scope)) for chat, sub, name, scope in rows]
+        return [
+            (_chat(chat), _subscription(sub, name, scope, title)) for chat, sub, name, scope, title in rows
+        ]
 
 
 async def due_subscriptions(
@@ -413,7 +440,7 @@ async def due_subscriptions(
         query = query.where(SubscriptionRow.chat_id == chat_id)
     async with storage.session() as session:
         rows = await session.execute(query)
-        return [_subscription(row, name, scope) for row, name, scope in rows]
+        return [_subscription(row, name, scope, title) for row, name, scope, title in rows]
 
 
 async def subscriptions_with_schedule(storage: Storage, schedule: str) -> list[SubscriptionInfo]:
@@ -425,7 +452,7 @@ async def subscriptions_with_schedule(storage: Storage, schedule: str) -> list[S
             .where(ChatRow.paused.is_(False), SubscriptionRow.schedule == schedule)
             .order_by(SubscriptionRow.chat_id, StoryRow.name_key)
         )
-        return [_subscription(row, name, scope) for row, name, scope in rows]
+        return [_subscription(row, name, scope, title) for row, name, scope, title in rows]
 
 
 async def reschedule(storage: Storage, updates: Iterable[ScheduleUpdate]) -> None:
@@ -826,6 +853,8 @@ __all__ = [
     "resume_chat",
     "seen_developments",
     "set_chat_language",
+    "set_story_title",
+    "story_titles",
     "subscribe",
     "subscriptions_with_schedule",
     "unseen_items",

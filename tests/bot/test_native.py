@@ -355,3 +355,25 @@ async def test_button_secret_and_search_tokens_are_shared_through_the_database(d
     finally:
         await first.close()
         await second.close()
+
+
+async def test_display_titles_head_digests(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
+    await _sudan(store)
+    config = make_config(tg, sqlite_url)
+    async with running(Services(config, store)):
+        refused = await _ask(tg, FakeChat.private(BOB), "/watch global title sudan Hijacked <b>", BOB)
+        assert "Only bot admins" in refused.visible_text
+        reply = await _ask(tg, PRIVATE, "/watch global title sudan Sudan / RSF <war>")
+        assert "is titled “Sudan / RSF <war>” in digests" in reply.visible_text
+        assert "sudan “Sudan / RSF <war>”" in (await _ask(tg, PRIVATE, "/stories")).visible_text
+        await _ask(tg, PRIVATE, "/subscribe sudan daily 08:00")
+        before = len(tg.sent_messages(PRIVATE.id))
+        tg.push_message(PRIVATE, ALICE, "/digest")
+        digest = (await tg.wait_for_messages(before + 1, chat_id=PRIVATE.id))[before]
+        assert "Sudan / RSF <war>" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
+        check_html(digest.text)
+        [sub] = await delivery.list_subscriptions(store, PRIVATE.id)
+        assert sub.story_name == "sudan" and sub.heading == "Sudan / RSF <war>"
+        reply = await _ask(tg, PRIVATE, "/watch global title sudan")
+        assert "digests use its name" in reply.visible_text
+        assert (await delivery.list_subscriptions(store, PRIVATE.id))[0].story_title is None
