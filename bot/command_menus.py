@@ -60,5 +60,10 @@ async def register_commands(bot: Bot, admins: Collection[int]) -> int:
                 await bot.set_my_commands(_commands(language, entries), scope=scope, language_code=code)
                 done += 1
             except TelegramError as exc:
-                log.warning("could not register commands (%s, %s): %s", scope.type, language, exc)
+                log.warning(
+                    "could not register the command list with Telegram (%s, %s): %s; carrying on",
+                    scope.type,
+                    language,
+                    exc,
+                )
     return done
