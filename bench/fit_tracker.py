@@ -101,11 +101,13 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], story: str, config: 
             numbers = {f for f in facts[k] if is_number(f)}
             for dev, members in groups.items():
                 sims = sorted(((float(vectors[k] @ vectors[j]), j) for j in members), reverse=True)
+                dev_facts = frozenset().union(*(facts[j] for j in members))
                 features = link_features(
                     [x for x, _ in sims],
                     names,
                     numbers,
-                    frozenset().union(*(facts[j] for j in members)),
+                    stems_of(dev_facts),
+                    {f for f in dev_facts if is_number(f)},
                     abs(when - max(items[j].published.timestamp() for j in members)),
                     reports[sims[0][1]].lang == r.lang,
                     next((c for c, d in tops if d != dev), 0.0),

@@ -188,7 +188,9 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
     from stories.evaluation import DatasetError, run_eval
 
     try:
-        result = run_eval(args.dataset, order=args.order, method=args.method, seed=args.seed)
+        result = run_eval(
+            args.dataset, order=args.order, method=args.method, seed=args.seed, encoder=args.encoder
+        )
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
@@ -387,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--order", choices=("file", "shuffle", "time"), default="file")
     clustering.add_argument("--method", choices=("tracker", "baseline"), default="tracker")
     clustering.add_argument("--seed", type=int, default=0, help="shuffle seed (default 0)")
+    clustering.add_argument(
+        "--encoder",
+        choices=("use", "none"),
+        default="none",
+        help="sentence encoder for the tracker (default none: the lexical tracker, as before)",
+    )
     clustering.set_defaults(func=cmd_eval_clustering)
     developments = ev_sub.add_parser(
         "developments",

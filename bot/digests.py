@@ -193,6 +193,7 @@ class _Report:
             kind=kind,
             extra_sources=max(sources, 0),
             extra_outlets=tuple(outlets),
+            adds=self.item.new_facts if kind == "update" else (),
         )
 
 

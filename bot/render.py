@@ -278,6 +278,10 @@ def _outlet(text: str) -> str:
     return _cap(_one_line(text), OUTLET_CAP) or "unknown outlet"
 
 
+ADDS_SHOWN = 4  # facts an update line names
+ADDS_CAP = 40  # characters per fact
+
+
 def _more_sources(item: DigestItem) -> str:
     """Folded copies as "+3 more sources (AP, BBC, DW)"; "" when there are none."""
     if item.extra_sources <= 0:
@@ -300,6 +304,9 @@ def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
     more = _more_sources(item)
     if more:
         tokens += _t(f" · {more}")
+    if item.adds:
+        # What an update brings: "+ 400 contractors, Il-96 RA-96019".
+        tokens += _t(" · + " + ", ".join(_cap(_one_line(a), ADDS_CAP) for a in item.adds[:ADDS_SHOWN]))
     return tokens
 
 

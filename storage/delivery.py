@@ -9,6 +9,7 @@ transaction, so a crash leaves either all of it or none.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,6 +90,19 @@ class CandidateItem:
     published: datetime
     first_seen: datetime
     outlets: tuple[str, ...]
+    new_facts: tuple[str, ...] = ()
+    """For an update: the facts it adds, as it wrote them."""
+
+
+def _facts(raw: str | None) -> tuple[str, ...]:
+    """The stored JSON list of an update's new facts."""
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +535,7 @@ async def unseen_items(
                 published=row.published,
                 first_seen=row.first_seen,
                 outlets=tuple(outlets.get(row.id, [row.outlet])),
+                new_facts=_facts(row.new_facts),
             )
             for story_id, row in rows
         ]
@@ -623,6 +638,7 @@ async def development_items(
                 published=row.published,
                 first_seen=row.first_seen,
                 outlets=tuple(outlets.get(row.id, [row.outlet])),
+                new_facts=_facts(row.new_facts),
             )
             for row in rows
         ]

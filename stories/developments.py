@@ -295,15 +295,37 @@ class Developments:
         if development is None or self._find(development) not in self._developments:
             return self._start(item, vec, when, facts)
         chosen = self._find(development)
-        ranked = [r for r in self._ranked(vec, when) if self._find(self._prototypes[r[1]].group) == chosen]
-        if ranked:
-            return self._join_prototype(item, vec, when, facts, ranked[:1])
+        best = self._best_prototype_in(vec, chosen)
+        if best is not None:
+            pid, dot = best
+            self._add_to_prototype(pid, self._prototypes[pid], vec, dot, when)
+            self._remember_item(vec, pid)
+            self._touch(self._developments[chosen], item, when)
+            return self._kind(chosen, facts, dot, item.published)
         # Few words in common (another language): the item opens a prototype of its own
         # inside the development, so its next copies find it by their words.
         pid = self._new_prototype(chosen, vec, when)
         self._remember_item(vec, pid)
         self._touch(self._developments[chosen], item, when)
         return self._kind(chosen, facts, 0.0, item.published)
+
+    def _best_prototype_in(self, vec: dict[str, float], dev_id: int) -> tuple[int, float] | None:
+        """The development's prototype nearest the item, if near enough to absorb it."""
+        cfg = self.config
+        postings, protos, find = self._postings, self._prototypes, self._find
+        acc: dict[int, float] = {}
+        for t, x in vec.items():
+            plist = postings.get(t)
+            if plist and len(plist) <= cfg.candidate_postings:
+                for pid, w in plist.items():
+                    if find(protos[pid].group) == dev_id:
+                        acc[pid] = acc.get(pid, 0.0) + x * w
+        if not acc:
+            return None
+        pid = max(acc, key=lambda p: (acc[p] * self._scale[p][0], -p))
+        if acc[pid] * self._scale[pid][0] < 0.5 * self._threshold(len(vec)):
+            return None
+        return pid, acc[pid]
 
     def _start(self, item: Item, vec: dict[str, float], when: float, facts: frozenset[str]) -> Assignment:
         dev_id = self._new_development(item, vec, when)
@@ -363,6 +385,11 @@ class Developments:
         keep = self._merge(a, b)
         # The merged group's prototypes now answer to the surviving id.
         return keep
+
+    def facts_view(self, development_id: int) -> set[str] | None:
+        """The facts of an active development, not copied (do not change them), or None."""
+        dev = self._developments.get(self._find(development_id))
+        return dev.facts if dev is not None else None
 
     def facts_of(self, development_id: int) -> frozenset[str]:
         """The facts an active development has stated so far (empty once it left)."""

@@ -69,6 +69,8 @@ class DigestItem:
     kind: ItemKind = "new"
     extra_sources: int = 0
     extra_outlets: tuple[str, ...] = ()
+    adds: tuple[str, ...] = ()
+    """For an update: the facts it adds (numbers, names, places), as it wrote them."""
 
     def __post_init__(self) -> None:
         _require_aware(self.published, "DigestItem.published")

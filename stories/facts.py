@@ -18,6 +18,7 @@ developments module then falls back to rare words.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -38,6 +39,7 @@ __all__ = [
     "new_facts",
     "number_key",
     "stems_of",
+    "surface",
 ]
 
 STEM = 5
@@ -122,6 +124,7 @@ def _latin(word: str) -> str:
     return "".join(c for c in latin if c.isalnum())
 
 
+@functools.lru_cache(maxsize=65536)
 def sound_key(word: str) -> str:
     """A Latin name word with spelling variants merged ("jartum" ~ "khartoum" -> "hartum")."""
     for a, b in _SOUNDS:
@@ -250,6 +253,48 @@ def _add_name(facts: set[str], run: list[str]) -> None:
     facts.update(words)
     if len(words) > 1:
         facts.add(" ".join(words))
+
+
+def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]:
+    """Fact keys as the item wrote them, for people ("peskov" -> "Peskov", "1200" -> "1,200").
+
+    Words of a longer name in the same list are left out ("Maria Corina Machado", not also
+    "Machado"); at most ``limit``, numbers first (they are what an update most often adds).
+    """
+    keys = sorted(set(facts), key=lambda f: (not is_number(f), -len(f.split()), f))
+    multi = [f.split() for f in keys if " " in f and not is_number(f)]
+    text = item.text
+    tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
+    latin = [_latin(t) for t in tokens]
+    numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
+    shown: list[str] = []
+    for f in keys:
+        if len(shown) >= limit:
+            break
+        if " " not in f and any(f in words for words in multi):
+            continue
+        if date_fact(f) is not None:
+            shown.append(_date_surface(f, tokens))
+        elif is_number(f):
+            shown.append(numbers.get(f, f))
+        else:
+            words = f.split()
+            found = next(
+                (i for i in range(len(latin) - len(words) + 1) if latin[i : i + len(words)] == words), None
+            )
+            shown.append(" ".join(tokens[found : found + len(words)]) if found is not None else f)
+    return tuple(shown)
+
+
+def _date_surface(fact: str, tokens: list[str]) -> str:
+    day, _, month = fact.partition("/")
+    for i, t in enumerate(tokens):
+        if t == day:
+            for j in (i + 1, i - 1, i + 2):
+                if 0 <= j < len(tokens) and _MONTH_NUMBER.get(tokens[j].lower().strip(".,")) == int(month):
+                    lo, hi = min(i, j), max(i, j)
+                    return " ".join(tokens[lo : hi + 1])
+    return fact
 
 
 def fact_is_known(fact: str, known: set[str], stems: set[str]) -> bool:

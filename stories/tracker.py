@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
-from stories.facts import extract_facts, is_number, new_facts, stems_of
+from stories.facts import extract_facts, is_number, new_facts, stems_of, surface
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
@@ -64,6 +64,13 @@ class RecallConfig:
     """A development's semantic pull on a new item halves over this gap."""
     min_similarity: float = 0.3
     """Vector cosines below this are no evidence of the same event."""
+    nearest: int = 64
+    """Nearest remembered items an item is compared with (bounds the cost per item)."""
+    lexical_fallback: float = 1.0
+    """Where the link model finds no development, the item joins the one the lexical
+    tracker scores best if that is at least this many times its join threshold (0: never)."""
+    candidates: int = 12
+    """Developments (the nearest items' best) the link model weighs per item."""
     credit_similarity: float = 0.45
     """A reprint that names its origin outlet copies that outlet's most similar recent
     item, if at least this similar."""
@@ -101,7 +108,8 @@ def link_features(
     sims: Sequence[float],
     item_names: set[str],
     item_numbers: set[str],
-    dev_facts: frozenset[str],
+    dev_stems: set[str],
+    dev_numbers: set[str],
     gap_seconds: float,
     same_language: bool,
     runner_up: float = 0.0,
@@ -110,8 +118,6 @@ def link_features(
     top = sorted(sims, reverse=True)
     cos_max = top[0] if top else 0.0
     cos_top2 = sum(top[:2]) / 2 if len(top) > 1 else cos_max
-    dev_stems = stems_of(dev_facts)
-    dev_numbers = {f for f in dev_facts if is_number(f)}
     names = len(item_names & dev_stems) / len(item_names) if item_names else 0.0
     numbers = len(item_numbers & dev_numbers) / len(item_numbers) if item_numbers else 0.0
     new_numbers = min(3, len(item_numbers - dev_numbers))
@@ -205,11 +211,15 @@ class _Recall:
             self._start += 1
 
     def similar(self, vector: Vector) -> list[tuple[float, int]]:
-        """``(cosine, index)`` of remembered items at least ``min_similarity`` alike, best first."""
+        """``(cosine, index)`` of the ``nearest`` remembered items at least ``min_similarity``
+        alike, best first."""
         if not self.meta or self.dim != vector.shape[0]:
             return []
         sims = self.vectors @ vector
         idx = np.nonzero(sims >= self.config.min_similarity)[0]
+        k = self.config.nearest
+        if len(idx) > k:
+            idx = idx[np.argpartition(-sims[idx], k - 1)[:k]]
         # Ties go to the older item, so the order is fully determined.
         return sorted(((float(sims[i]), int(i)) for i in idx), key=lambda r: (-r[0], r[1]))
 
@@ -262,6 +272,8 @@ class Tracker:
         # Recent decisions (for revising them on a merge) and the facts of recent leads.
         self._decided: dict[int, Decision] = {}
         self._lead_facts: dict[int, frozenset[str]] = {}
+        self._members: dict[int, list[int]] = {}  # development id -> keys in _decided
+        self._fact_cache: dict[int, tuple[int, set[str], set[str]]] = {}
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
         """When a list, the link model's candidates are recorded here (for fitting)."""
         if stories:
@@ -277,16 +289,25 @@ class Tracker:
     # -- deciding -------------------------------------------------------------
 
     def observe_many(
-        self, items: Sequence[tuple[int, Item]], vectors: Mapping[int, Vector] | None = None
+        self,
+        items: Sequence[tuple[int, Item]],
+        vectors: Mapping[int, Vector] | None = None,
+        *,
+        canonical: bool = True,
     ) -> list[Decision]:
         """Decide one poll cycle's items in canonical order (publish time, then URL, then key).
 
         The order items arrive in (which feed finished first) never changes a decision.
         Returns the decisions, followed by any revision of an earlier decision (a
         reprint whose original has now arrived); a later decision for a key supersedes
-        an earlier one.
+        an earlier one. ``canonical`` False keeps the given order (a labelled stream
+        whose order is the protocol).
         """
-        ordered = sorted(items, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
+        ordered = (
+            sorted(items, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
+            if canonical
+            else list(items)
+        )
         vectors = vectors or {}
         out = [self.observe(key, item, vectors.get(key)) for key, item in ordered]
         if vectors:
@@ -308,17 +329,18 @@ class Tracker:
         if not meta or not touched:
             return
         resolve = self._developments.resolve
-        rows: dict[int, list[int]] = {}
-        latest: dict[int, float] = {}
-        for i, m in enumerate(meta):
-            dev = resolve(m.development)
-            rows.setdefault(dev, []).append(i)
-            latest[dev] = max(latest.get(dev, -math.inf), m.when)
-        devs = sorted(rows)
-        vectors = self._recall.vectors
-        sums = np.stack([vectors[rows[d]].sum(axis=0) for d in devs])
-        counts = np.array([len(rows[d]) for d in devs], dtype=np.float32)
+        owner = [resolve(m.development) for m in meta]
+        devs = sorted(set(owner))
         position = {d: n for n, d in enumerate(devs)}
+        index = np.fromiter((position[d] for d in owner), dtype=np.int64, count=len(owner))
+        order = np.argsort(index, kind="stable")
+        starts = np.searchsorted(index[order], np.arange(len(devs)))
+        sums = np.add.reduceat(self._recall.vectors[order], starts, axis=0)
+        counts = np.bincount(index, minlength=len(devs)).astype(np.float32)
+        latest: dict[int, float] = {}
+        for d, m in zip(owner, meta, strict=True):
+            if m.when > latest.get(d, -math.inf):
+                latest[d] = m.when
         gap = cfg.merge_gap_hours * 3600.0
         pairs: list[tuple[float, int, int]] = []
         for a in sorted(touched):
@@ -339,11 +361,11 @@ class Tracker:
         keep_facts = self._developments.facts_of(min(a, b))
         keep = self._developments.merge(a, b)
         gone = b if keep == a else a
-        for key, d in list(self._decided.items()):
-            if d.development_id not in (gone, keep) and self.resolve(d.development_id) != keep:
-                continue
-            if d.development_id == keep:
-                continue
+        moved = self._members.pop(gone, [])
+        for key in moved:
+            d = self._decided.get(key)
+            if d is None or d.development_id != gone:
+                continue  # forgotten, or decided again since
             if d.kind == "new":
                 facts = self._lead_facts.get(key, frozenset())
                 added = tuple(new_facts(facts, set(keep_facts), stems_of(keep_facts)))
@@ -358,6 +380,7 @@ class Tracker:
         decided = self._decided
         decided.pop(decision.key, None)
         decided[decision.key] = decision
+        self._members.setdefault(decision.development_id, []).append(decision.key)
         if facts is not None and decision.kind == "new":
             self._lead_facts[decision.key] = facts
         limit = 2 * self.config.recall.max_items
@@ -365,6 +388,13 @@ class Tracker:
             old = next(iter(decided))
             del decided[old]
             self._lead_facts.pop(old, None)
+        if len(self._members) > limit:
+            # Forget developments none of whose remembered decisions is still remembered.
+            self._members = {
+                dev: live
+                for dev, keys in self._members.items()
+                if (live := [k for k in keys if k in decided and decided[k].development_id == dev])
+            }
         return decision
 
     def take_revisions(self) -> list[Decision]:
@@ -409,7 +439,21 @@ class Tracker:
             a = self._developments.assign(item)
         else:
             chosen, comparable = self._link(item, similar, when)
-            a = self._developments.assign(item, decided=True, development=chosen, names_comparable=comparable)
+            fallback = self.config.recall.lexical_fallback
+            if chosen is None and fallback > 0:
+                # The vectors found no development: the lexical tracker may still know one
+                # (the same rare words), if its score is well over its own threshold.
+                lexical = self._developments.lexical_scores(item)
+                if lexical:
+                    dev, ratio = max(lexical.items(), key=lambda kv: (kv[1], -kv[0]))
+                    if ratio >= fallback:
+                        chosen = dev
+            if chosen is None:
+                a = self._developments.assign(item, decided=True, development=None)
+            else:
+                a = self._developments.assign(
+                    item, decided=True, development=chosen, names_comparable=comparable
+                )
         duplicate_of = None
         if a.kind == "rereport" and similar:
             duplicate_of = self._nearest_in(similar, a.development_id)
@@ -431,7 +475,12 @@ class Tracker:
             while len(self._pending) > self.config.recall.pending:
                 self._pending.popleft()
         decision = Decision(
-            key, a.kind, a.development_id, duplicate_of=duplicate_of, stories=stories, new_facts=a.new_facts
+            key,
+            a.kind,
+            a.development_id,
+            duplicate_of=duplicate_of,
+            stories=stories,
+            new_facts=surface(a.new_facts, item),
         )
         return self._record(decision, extract_facts(item) if a.kind == "new" else None)
 
@@ -514,9 +563,10 @@ class Tracker:
         language = item.language or ""
         best: tuple[float, int, bool] | None = None
         tops = sorted(((sims[hits[0]], dev) for dev, hits in per_dev.items()), reverse=True)
-        for dev, hits in per_dev.items():
-            dev_facts = self._developments.facts_of(dev)
-            if not dev_facts and not self._developments.info(dev):
+        for _, dev in tops[: self.config.recall.candidates]:
+            hits = per_dev[dev]
+            known = self._known_facts(dev)
+            if known is None:
                 continue
             latest = max(meta[i].when for i in hits)
             nearest = hits[0]
@@ -525,7 +575,8 @@ class Tracker:
                 [sims[i] for i in hits],
                 names,
                 numbers,
-                dev_facts,
+                known[0],
+                known[1],
                 abs(when - latest),
                 meta[nearest].language == language,
                 runner_up,
@@ -538,6 +589,19 @@ class Tracker:
         if best is None or best[0] <= 0:
             return None, True
         return best[1], best[2]
+
+    def _known_facts(self, dev: int) -> tuple[set[str], set[str]] | None:
+        """A development's name stems and numbers (cached while its facts stay the same)."""
+        facts = self._developments.facts_view(dev)
+        if facts is None:
+            return None
+        cached = self._fact_cache.get(dev)
+        if cached is None or cached[0] != len(facts):
+            cached = (len(facts), stems_of(facts), {f for f in facts if is_number(f)})
+            self._fact_cache[dev] = cached
+            if len(self._fact_cache) > 4 * self.config.recall.max_items:
+                del self._fact_cache[next(iter(self._fact_cache))]
+        return cached[1], cached[2]
 
     def _nearest_in(self, similar: list[tuple[float, int]], development: int) -> int | None:
         """The most similar recent original of a development (what a re-report copies)."""
@@ -650,6 +714,8 @@ class Tracker:
             for k, kind, dev, dup, st, nf in data["decided"]
         }
         self._lead_facts = {int(k): frozenset(v) for k, v in data["lead_facts"].items()}
+        for d in self._decided.values():
+            self._members.setdefault(d.development_id, []).append(d.key)
         self._pending = deque(
             _Pending(int(k), int(d), kind, tuple(f), frozenset(s), c, u)
             for k, d, kind, f, s, c, u in data["pending"]

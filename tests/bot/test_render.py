@@ -186,6 +186,15 @@ def test_one_extra_source_is_singular() -> None:
 UTC_ZONE = ZoneInfo("UTC")
 
 
+def test_an_update_line_says_what_it_adds_escaped() -> None:
+    lead = item("Wagner column halts", extra_sources=3, extra_outlets=("AP", "EFE"))
+    update = item("Deal details", "https://example.org/b", kind="update", adds=("400", "Il-96 <RA-96019>"))
+    digest = Digest((DigestSection("Wagner", (dev(1, "Wagner column halts", (lead, update)),)),), NOW)
+    [text] = assert_valid(render_digest(digest, UTC_ZONE))
+    assert "+3 more sources (AP, EFE)" in text
+    assert "+ 400, Il-96 <RA-96019>" in text  # escaped in the HTML, plain once parsed
+
+
 # -- splitting --------------------------------------------------------------------------------
 
 
