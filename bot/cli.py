@@ -209,11 +209,15 @@ def cmd_eval_developments(args: argparse.Namespace) -> int:
 
     from .eval_developments import run_development_eval
 
+    if not args.verbose:
+        # One line per fetch and per tracked batch, hundreds of them: the scores are the output.
+        logging.getLogger("newsbot").setLevel(logging.WARNING)
     try:
         result = run_development_eval(
             pathlib.Path(args.corpus) if args.corpus else None,
             encoder=args.encoder,
             stories=args.story or None,
+            keep_database=pathlib.Path(args.keep_db) if args.keep_db else None,
         )
     except CorpusError as exc:
         raise UsageError(str(exc)) from None
@@ -410,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     developments.add_argument("--corpus", metavar="DIR", help="corpus folder (default: the bundled one)")
     developments.add_argument("--encoder", choices=("use", "none"), default="use", help="sentence encoder")
     developments.add_argument("--story", action="append", metavar="NAME", help="only this story (repeatable)")
+    developments.add_argument("--keep-db", metavar="PATH", help="keep the SQLite database of the run here")
     developments.set_defaults(func=cmd_eval_developments)
     return parser
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from stories.devcorpus import Corpus, Outcome, load_corpus, score
+from stories.devcorpus import Corpus, CorpusError, Outcome, load_corpus, score
 
 from .app import open_storage
 from .config import parse_config
@@ -98,12 +98,12 @@ def _config_text(database: Path, corpus: Corpus, base: str, encoder: str) -> str
 
 
 async def _poll_corpus(
-    corpus: Corpus, workdir: Path, encoder: str
+    corpus: Corpus, database: Path, encoder: str
 ) -> tuple[dict[str, Outcome], dict[str, Any]]:
     feeds = _Feeds()
     server = _serve(feeds)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    config = parse_config(_config_text(workdir / "eval.db", corpus, base, encoder), source="eval", env={})
+    config = parse_config(_config_text(database, corpus, base, encoder), source="eval", env={})
     timings = {"fetch_s": 0.0, "track_s": 0.0, "encode_s": 0.0}
     tracked = 0
     try:
@@ -155,14 +155,25 @@ async def _poll_corpus(
 
 
 def run_development_eval(
-    corpus_dir: Path | None = None, *, encoder: str = "use", stories: Iterable[str] | None = None
+    corpus_dir: Path | None = None,
+    *,
+    encoder: str = "use",
+    stories: Iterable[str] | None = None,
+    keep_database: Path | None = None,
 ) -> dict[str, Any]:
-    """Poll the corpus into a fresh database and score the decisions (see the module doc)."""
+    """Poll the corpus into a fresh database and score the decisions (see the module doc).
+
+    ``keep_database`` keeps that SQLite database at this path (it must not exist yet),
+    for reading it afterwards with ``newsbot story`` or ``scripts/render_digest_png.py``.
+    """
     directory = corpus_dir or DEFAULT_CORPUS
     corpus = load_corpus(directory, stories=stories)
+    if keep_database is not None and keep_database.exists():
+        raise CorpusError(f"{keep_database} exists: give a new path to keep the database at")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as tmp:
-        outcomes, run = asyncio.run(_poll_corpus(corpus, Path(tmp), encoder))
+        database = keep_database or Path(tmp) / "eval.db"
+        outcomes, run = asyncio.run(_poll_corpus(corpus, database, encoder))
     elapsed = time.perf_counter() - started
     result = score(corpus, outcomes)
     result["run"] = {

@@ -69,6 +69,8 @@ class RecallConfig:
     lexical_fallback: float = 1.0
     """Where the link model finds no development, the item joins the one the lexical
     tracker scores best if that is at least this many times its join threshold (0: never)."""
+    fallback_similarity: float = 0.5
+    """...and if its nearest report there is at least this alike by vector."""
     candidates: int = 12
     """Developments (the nearest items' best) the link model weighs per item."""
     credit_similarity: float = 0.45
@@ -446,7 +448,10 @@ class Tracker:
                 lexical = self._developments.lexical_scores(item)
                 if lexical:
                     dev, ratio = max(lexical.items(), key=lambda kv: (kv[1], -kv[0]))
-                    if ratio >= fallback:
+                    if (
+                        ratio >= fallback
+                        and self._closest(similar, dev) >= self.config.recall.fallback_similarity
+                    ):
                         chosen = dev
             if chosen is None:
                 a = self._developments.assign(item, decided=True, development=None)
@@ -589,6 +594,14 @@ class Tracker:
         if best is None or best[0] <= 0:
             return None, True
         return best[1], best[2]
+
+    def _closest(self, similar: list[tuple[float, int]], development: int) -> float:
+        """The cosine of the item's nearest remembered report in a development (0 if none)."""
+        resolve = self._developments.resolve
+        for sim, i in similar:
+            if resolve(self._recall.meta[i].development) == development:
+                return sim
+        return 0.0
 
     def _known_facts(self, dev: int) -> tuple[set[str], set[str]] | None:
         """A development's name stems and numbers (cached while its facts stay the same)."""
