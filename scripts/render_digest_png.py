@@ -8,8 +8,14 @@ Headless Chromium takes the screenshot.
     python scripts/render_digest_png.py                 # writes docs/digest.png
     python scripts/render_digest_png.py --html out.html # also keep the page
 
+    # From a real run over the development corpus (what the README shows):
+    newsbot eval developments --keep-db /tmp/eval.db
+    python scripts/render_digest_png.py --database sqlite:////tmp/eval.db --developments 2
+
 Needs Debian's ``chromium`` (``apt-get install -y chromium fonts-noto-color-emoji``).
-The stories, headlines and outlets below are sample data, not real reports.
+Without ``--database`` the stories, headlines and outlets are the sample data below; with
+it, each story's latest developments as ``/story`` assembles them from that database (lead
+report, copies folded into "+N more sources", updates with what they add).
 """
 
 from __future__ import annotations
@@ -245,13 +251,49 @@ def screenshot(html_path: Path, out: Path) -> None:
             raise SystemExit(f"chromium failed: {shot.stderr[-2000:]}")
 
 
+def stored_digest(url: str, per_story: int) -> Digest:
+    """Each story's ``per_story`` latest developments in ``url``'s database, as /story shows them."""
+    import asyncio
+
+    from bot.digests import story_developments
+    from storage.repository import Storage
+
+    async def read() -> Digest:
+        storage = Storage.connect(url)
+        try:
+            sections = []
+            for story in await storage.list_stories():
+                if story.id is None:
+                    continue
+                # Of the story's 12 latest developments, those with most to show in a picture
+                # (an update, folded copies, yet short enough to read), in their own order.
+                latest = await story_developments(storage, story.id, limit=12)
+
+                def interest(d: DigestDevelopment) -> tuple[bool, bool, int]:
+                    size = sum(1 + i.extra_sources for i in d.items)
+                    return (len(d.items) <= 3, any(i.kind == "update" for i in d.items), size)
+
+                richest = sorted(latest, key=interest, reverse=True)[:per_story]
+                devs = [d for d in latest if d in richest]
+                if devs:
+                    sections.append(DigestSection(story.name.capitalize(), tuple(devs)))
+            return Digest(tuple(sections), NOW)
+        finally:
+            await storage.close()
+
+    return asyncio.run(read())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "digest.png")
     parser.add_argument("--html", type=Path, help="also write the HTML page here")
+    parser.add_argument("--database", help="render each story's latest developments from this database")
+    parser.add_argument("--developments", type=int, default=2, help="developments per story (with --database)")
     args = parser.parse_args(argv)
 
-    messages = render_digest(sample_digest(), TZ)
+    digest = stored_digest(args.database, args.developments) if args.database else sample_digest()
+    messages = render_digest(digest, TZ)
     local = NOW.astimezone(TZ)
     html = page(messages, f"{local.hour:02d}:{local.minute:02d}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

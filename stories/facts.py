@@ -40,6 +40,7 @@ __all__ = [
     "number_key",
     "stems_of",
     "surface",
+    "written",
 ]
 
 STEM = 5
@@ -209,6 +210,10 @@ def extract_facts(item: Item) -> frozenset[str]:
     title_case = len(title_words) >= 3 and capitalised >= 0.7 * len(title_words)
     facts |= summary_names
     facts |= _names(item.title, summary_names if title_case else None)
+    # "... residents told Liberty Desk": the outlet naming itself states nothing.
+    own = {_latin(w) for w in _WORD.findall(item.outlet)} if item.outlet else set()
+    if own:
+        facts = {f for f in facts if is_number(f) or not set(f.split()) <= own}
     return frozenset(facts)
 
 
@@ -284,6 +289,11 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
             )
             shown.append(" ".join(tokens[found : found + len(words)]) if found is not None else f)
     return tuple(shown)
+
+
+def written(facts: Iterable[str], item: Item) -> dict[str, str]:
+    """Each fact key with the words the item wrote it in (see :func:`surface`)."""
+    return {f: surface((f,), item, limit=1)[0] for f in facts}
 
 
 def _date_surface(fact: str, tokens: list[str]) -> str:

@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
-from stories.facts import extract_facts, is_number, new_facts, stems_of, surface
+from stories.facts import extract_facts, is_number, new_facts, stems_of, surface, written
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
@@ -273,7 +273,8 @@ class Tracker:
         self._revised: list[Decision] = []
         # Recent decisions (for revising them on a merge) and the facts of recent leads.
         self._decided: dict[int, Decision] = {}
-        self._lead_facts: dict[int, frozenset[str]] = {}
+        # A recent lead's facts, each as it wrote it (shown if a merge makes it an update).
+        self._lead_facts: dict[int, dict[str, str]] = {}
         self._members: dict[int, list[int]] = {}  # development id -> keys in _decided
         self._fact_cache: dict[int, tuple[int, set[str], set[str]]] = {}
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
@@ -369,15 +370,16 @@ class Tracker:
             if d is None or d.development_id != gone:
                 continue  # forgotten, or decided again since
             if d.kind == "new":
-                facts = self._lead_facts.get(key, frozenset())
-                added = tuple(new_facts(facts, set(keep_facts), stems_of(keep_facts)))
+                written = self._lead_facts.get(key, {})
+                added = new_facts(written, set(keep_facts), stems_of(keep_facts))
                 kind: ItemKind = "update" if added else "rereport"
-                revised = Decision(key, kind, keep, stories=d.stories, new_facts=added)
+                shown = tuple(written[f] for f in added)
+                revised = Decision(key, kind, keep, stories=d.stories, new_facts=shown)
             else:
                 revised = Decision(key, d.kind, keep, d.duplicate_of, d.stories, d.new_facts)
             self._revised.append(self._record(revised))
 
-    def _record(self, decision: Decision, facts: frozenset[str] | None = None) -> Decision:
+    def _record(self, decision: Decision, facts: dict[str, str] | None = None) -> Decision:
         """Remember a decision (bounded), so a later merge can revise it."""
         decided = self._decided
         decided.pop(decision.key, None)
@@ -426,7 +428,7 @@ class Tracker:
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
                 return self._record(
                     Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts),
-                    extract_facts(item),
+                    written(extract_facts(item), item),
                 )
         origin = self._origin(item, signals, dup, similar)
         if origin is not None:
@@ -487,7 +489,7 @@ class Tracker:
             stories=stories,
             new_facts=surface(a.new_facts, item),
         )
-        return self._record(decision, extract_facts(item) if a.kind == "new" else None)
+        return self._record(decision, written(extract_facts(item), item) if a.kind == "new" else None)
 
     def _origin(
         self, item: Item, signals: Signals, dup: Duplicate | None, similar: list[tuple[float, int]]
@@ -699,7 +701,7 @@ class Tracker:
                 [d.key, d.kind, d.development_id, d.duplicate_of, sorted(d.stories), list(d.new_facts)]
                 for d in self._decided.values()
             ],
-            "lead_facts": {str(k): sorted(v) for k, v in self._lead_facts.items()},
+            "lead_facts": {str(k): v for k, v in self._lead_facts.items()},
             "pending": [
                 [p.key, p.development, p.kind, list(p.new_facts), sorted(p.stories), p.credited, p.url]
                 for p in self._pending
@@ -726,7 +728,9 @@ class Tracker:
             int(k): Decision(int(k), kind, int(dev), dup, frozenset(st), tuple(nf))
             for k, kind, dev, dup, st, nf in data["decided"]
         }
-        self._lead_facts = {int(k): frozenset(v) for k, v in data["lead_facts"].items()}
+        self._lead_facts = {
+            int(k): {str(f): str(w) for f, w in v.items()} for k, v in data["lead_facts"].items()
+        }
         for d in self._decided.values():
             self._members.setdefault(d.development_id, []).append(d.key)
         self._pending = deque(
