@@ -185,6 +185,8 @@ class DevelopmentConfig:
     """For text without capitals: a word this rare counts as a fact."""
     max_facts: int = 256
     """Facts remembered per development (enough to tell an update from a repeat)."""
+    update_names: int = 3
+    """New names (single words) that make an update when it adds no number or date."""
     lexical_floor: float = 0.05
     """Lexical scores below this are not reported to the tracker's link model."""
 
@@ -356,7 +358,8 @@ class Developments:
         """``update`` when the item states facts the development lacked, else ``rereport``."""
         dev = self._developments[dev_id]
         added = new_facts(facts, dev.facts, stems_of(dev.facts), when)
-        if added:
+        names = sum(1 for f in added if not is_number(f) and " " not in f)
+        if added and (len(added) > names or names >= self.config.update_names):
             self._remember(dev, added)
             return Assignment(dev_id, "update", tuple(added), score)
         return Assignment(dev_id, "rereport", (), score)

@@ -106,7 +106,9 @@ _MONTH_TEXT = """january february march april may june july august september oct
     jan feb mar apr may jun jul aug sep|sept oct nov dec
     enero febrero marzo abril mayo junio julio agosto septiembre|setiembre octubre noviembre diciembre
     января февраля марта апреля мая июня июля августа сентября октября ноября декабря
-    январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь"""
+    январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь
+    ene feb mar abr may jun jul ago sep|set oct nov dic
+    янв фев мар апр мая июн июл авг сен окт ноя дек"""
 _MONTH_NUMBER = {
     name: month
     for line in _MONTH_TEXT.splitlines()
@@ -114,6 +116,11 @@ _MONTH_NUMBER = {
     for name in names.split("|")
 }
 _MONTHS = frozenset(_MONTH_NUMBER)
+# Capitalised words that name no person, place or body: weekdays, and the months above.
+_WEEKDAY_TEXT = """monday tuesday wednesday thursday friday saturday sunday
+    lunes martes miercoles jueves viernes sabado domingo
+    понедельник вторник среда среду четверг пятница пятницу суббота субботу воскресенье"""
+_NOT_NAMES = _MONTHS | frozenset(_WEEKDAY_TEXT.split())
 _WIRE_TEXT = "reuters ap afp efe tass ria interfax xinhua associated press novosti"
 _WIRE_NAMES = frozenset(_WIRE_TEXT.split())
 
@@ -231,7 +238,10 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
         sentence_start = token[-1] in _SENTENCE_END
 
     def capitalised(core: str) -> bool:
-        return bool(core) and core[0].isupper() and fold(core) not in STOP_WORDS and fold(core) not in _MONTHS
+        if not core or not core[0].isupper():
+            return False
+        folded = fold(core)
+        return folded not in STOP_WORDS and folded not in _NOT_NAMES
 
     run: list[str] = []
     for i, core in enumerate(cores):

@@ -86,8 +86,8 @@ class RecallConfig:
     (average-link cosine of their sentence vectors) are merged: one event, found twice."""
     merge_gap_hours: float = 36.0
     """Only developments active within this time of each other merge."""
-    link_bias: float = -8.585
-    link_weights: tuple[float, ...] = (8.452, 7.004, 0.879, -0.758, -0.517, -3.98, -1.459, 0.0)
+    link_bias: float = -8.085
+    link_weights: tuple[float, ...] = (8.002, 6.762, 1.521, -0.875, -0.459, -4.088, -1.429, 0.0)
     """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
     the highest ``bias + weights . features`` if that is above 0, else starts one.
     Fitted by ``bench/fit_tracker.py`` on one story of the development corpus (the
