@@ -178,13 +178,13 @@ class _Report:
     copies: list[CandidateItem] = field(default_factory=list)
 
     def to_digest_item(self, kind: ItemKind) -> DigestItem:
+        # Other sources are other outlets: a copy from the report's own outlet (a feed
+        # that changes an entry's GUID and link each poll) is no second source.
         outlets: list[str] = []
-        sources = len(self.item.outlets) - 1
-        for copy in self.copies:
-            sources += max(len(copy.outlets), 1)
-        for name in (*self.item.outlets, *(o for c in self.copies for o in c.outlets)):
+        for name in (*self.item.outlets, *(o for c in self.copies for o in (c.outlets or (c.outlet,)))):
             if name != self.item.outlet and name not in outlets:
                 outlets.append(name)
+        sources = len(outlets)
         return DigestItem(
             title=self.item.title,
             url=self.item.url,

@@ -563,9 +563,15 @@ async def developments(storage: Storage, ids: Iterable[int]) -> dict[int, Develo
                 .group_by(ItemRow.development_id)
             )
             counts = {dev_id: int(n) for dev_id, n in result}
-            for row in await session.scalars(select(DevelopmentRow).where(DevelopmentRow.id.in_(chunk))):
+            rows = list(await session.scalars(select(DevelopmentRow).where(DevelopmentRow.id.in_(chunk))))
+            # The title is the lead report's as it reads now (an outlet may retitle it).
+            leads = [row.lead_item_id for row in rows if row.lead_item_id is not None]
+            lead_rows = await session.execute(select(ItemRow.id, ItemRow.title).where(ItemRow.id.in_(leads)))
+            titles = {item_id: title for item_id, title in lead_rows.tuples()}
+            for row in rows:
                 outlets = int(counts.get(row.id, 0)) or row.outlet_count
-                found[row.id] = DevelopmentInfo(row.id, row.title, row.first_seen, row.last_seen, outlets)
+                title = titles.get(row.lead_item_id, row.title) if row.lead_item_id is not None else row.title
+                found[row.id] = DevelopmentInfo(row.id, title, row.first_seen, row.last_seen, outlets)
     return found
 
 

@@ -504,6 +504,11 @@ class Storage:
                 r.id: r
                 for r in await session.scalars(select(DevelopmentRow).where(DevelopmentRow.id.in_(dev_ids)))
             }
+            # A copy's original may have been pruned meanwhile: then it is nobody's copy.
+            wanted = {d.duplicate_of for d in decisions if d.duplicate_of is not None} - set(rows)
+            present = set(rows)
+            if wanted:
+                present |= set(await session.scalars(select(ItemRow.id).where(ItemRow.id.in_(wanted))))
             seq_offset = 0
             for decision in decisions:
                 row = rows.get(decision.key)
@@ -525,7 +530,7 @@ class Storage:
                 dev.last_seen = max(dev.last_seen, row.first_seen)
                 row.development_id = decision.development_id
                 row.kind = decision.kind
-                row.duplicate_of = decision.duplicate_of
+                row.duplicate_of = decision.duplicate_of if decision.duplicate_of in present else None
                 row.new_facts = json.dumps(list(decision.new_facts)) if decision.new_facts else None
                 row.tracked = True
                 if first_seq is not None and (numbered is None or seq_offset < numbered):

@@ -241,6 +241,13 @@ class DuplicateIndex:
             return None
         return self._root(best[1], "near", best[0])
 
+    def advance(self, published: float) -> None:
+        """Move the index's clock to an item's time and forget what is now too old, so a
+        report from weeks ago is never anyone's original."""
+        if published > self._now:
+            self._now = published
+            self._evict()
+
     def find_url(self, url: str | None) -> Duplicate | None:
         """The first report at ``url`` (a copy's canonical link or ``dc:source``), if remembered."""
         canonical = _canonical_url(url)

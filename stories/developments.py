@@ -254,6 +254,7 @@ class Developments:
         # merged development id -> the id it was merged into
         self._merged: dict[int, int] = {}
         self._since_sweep = 0
+        self._swept_at = -math.inf  # the item time of the last sweep
         # Recent items for the neighbour vote: term -> [(item number, weight)], oldest
         # first, at most neighbour_postings each; the window of voting items in
         # arrival order as (item number, prototype, terms); item number -> prototype.
@@ -485,6 +486,7 @@ class Developments:
             "developments": devs,
             "merged": {str(k): v for k, v in self._merged.items()},
             "since_sweep": self._since_sweep,
+            "swept_at": self._swept_at if math.isfinite(self._swept_at) else None,
             "items_seen": self._items_seen,
             "item_postings": {t: [list(p) for p in plist] for t, plist in self._item_postings.items()},
             "item_window": [[i, pid, list(ts)] for i, pid, ts in self._item_window],
@@ -526,6 +528,8 @@ class Developments:
             )
         self._merged = {int(k): int(v) for k, v in data["merged"].items()}
         self._since_sweep = int(data["since_sweep"])
+        swept = data.get("swept_at")
+        self._swept_at = -math.inf if swept is None else float(swept)
         self._items_seen = int(data["items_seen"])
         for t, plist in data["item_postings"].items():
             self._item_postings[t] = [(int(i), float(w)) for i, w in plist]
@@ -898,11 +902,14 @@ class Developments:
         )
 
     def _maybe_sweep(self) -> None:
-        """Every 256 items, drop prototypes that have been quiet too long."""
+        """Every 256 items, or when time has moved on by half the quiet period, drop
+        prototypes that have been quiet too long."""
         self._since_sweep += 1
-        if self._since_sweep < 256:
+        quiet = self.config.quiet_hours * 3600.0
+        if self._since_sweep < 256 and self._now - self._swept_at < quiet / 2:
             return
         self._since_sweep = 0
+        self._swept_at = self._now
         horizon = self._now - self.config.quiet_hours * 3600.0
         stale = [pid for pid, p in self._prototypes.items() if p.last_seen < horizon]
         for pid in stale:

@@ -204,6 +204,12 @@ class _Recall:
         self.meta.append(entry)
         self._evict()
 
+    def advance(self, when: float) -> None:
+        """Move the clock to an item's time, forgetting items now out of the window."""
+        if when > self.now:
+            self.now = when
+            self._evict()
+
     def _evict(self) -> None:
         cfg = self.config
         horizon = self.now - cfg.window_hours * 3600.0
@@ -267,8 +273,8 @@ class Tracker:
         self._matcher: Matcher | None = None
         # Syndication look-ups: folded title / lead sentence hash -> (item key,
         # development, outlet key).
-        self._by_title: dict[str, tuple[int, int, str]] = {}
-        self._by_lead: dict[str, tuple[int, int, str]] = {}
+        self._by_title: dict[str, tuple[int, int, str, float]] = {}
+        self._by_lead: dict[str, tuple[int, int, str, float]] = {}
         self._pending: deque[_Pending] = deque()
         self._revised: list[Decision] = []
         # Recent decisions (for revising them on a merge) and the facts of recent leads.
@@ -412,6 +418,9 @@ class Tracker:
         signals = read_signals(item)
         sk = self._dedup.sketch(item)
         when = item.published.timestamp()
+        # What is older than the windows is forgotten before anything is compared with it.
+        self._dedup.advance(when)
+        self._recall.advance(when)
         similar = self._recall.similar(vector) if vector is not None else []
         dup = self._dedup.find(sk)
         awaited = self._awaited(item, similar, dup)
@@ -502,8 +511,9 @@ class Tracker:
         own = outlet_key(item.outlet)
         for index, found in ((self._by_title, signals.title), (self._by_lead, signals.lead)):
             if found is not None and found in index:
-                hit_key, hit_dev, hit_outlet = index[found]
-                if hit_outlet != own:
+                hit_key, hit_dev, hit_outlet, hit_when = index[found]
+                recent = item.published.timestamp() - hit_when <= self.config.recall.window_hours * 3600.0
+                if hit_outlet != own and recent:
                     return hit_key, self._developments.resolve(hit_dev)
         if dup is not None:
             return dup.key, dup.tag
@@ -654,7 +664,7 @@ class Tracker:
             )
         for index, found in ((self._by_title, signals.title), (self._by_lead, signals.lead)):
             if found is not None and found not in index:
-                index[found] = (key, dev_id, outlet_key(item.outlet))
+                index[found] = (key, dev_id, outlet_key(item.outlet), when)
                 if len(index) > 2 * self.config.recall.max_items:
                     del index[next(iter(index))]
 
@@ -722,8 +732,12 @@ class Tracker:
         self._dedup = dedup
         self._developments = developments
         self._recall = _Recall.from_dict(recall_config, data["recall"])
-        self._by_title = {str(k): (int(a), int(b), str(c)) for k, (a, b, c) in data["by_title"].items()}
-        self._by_lead = {str(k): (int(a), int(b), str(c)) for k, (a, b, c) in data["by_lead"].items()}
+        self._by_title = {
+            str(k): (int(a), int(b), str(c), float(w)) for k, (a, b, c, w) in data["by_title"].items()
+        }
+        self._by_lead = {
+            str(k): (int(a), int(b), str(c), float(w)) for k, (a, b, c, w) in data["by_lead"].items()
+        }
         self._decided = {
             int(k): Decision(int(k), kind, int(dev), dup, frozenset(st), tuple(nf))
             for k, kind, dev, dup, st, nf in data["decided"]
