@@ -83,7 +83,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     config = _config(args)
     upgrade(config.database.url)
-    print(f"database at revision {current_revision(config.database.url)}: {config.database.url}")
+    print(f"database at revision {current_revision(config.database.url)}: {config.database.display_url}")
     return EXIT_OK
 
 

@@ -116,3 +116,17 @@ def test_config_check_masks_the_database_password(tmp_path: Path, as_json: bool)
     assert "hunter2" not in output and "Secret" not in output
     shown = json.loads(output)["database"] if as_json else output
     assert "postgresql://newsbot:[redacted]@db.example.org:5432/newsbot" in shown
+
+
+def test_db_upgrade_masks_the_database_password(database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite URLs carry no password")
+    # Trust authentication ignores the password, so the real server accepts this URL.
+    url = database_url.replace("postgresql://postgres@", f"postgresql://postgres:{DB_PASSWORD}@", 1)
+    env = {**_env(), "NEWSBOT_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert DB_PASSWORD not in done.stdout + done.stderr
+    assert "postgres:[redacted]@" in done.stdout
