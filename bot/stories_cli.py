@@ -36,14 +36,18 @@ def group_developments(items: list[StoredItem]) -> list[dict[str, Any]]:
     developments = []
     for dev_id, members in groups.items():
         members.sort(key=lambda s: (s.first_seen, s.id))
-        lead = next((m for m in members if m.kind == "new"), members[0])
+        # The lead is the earliest original report (never a copy), and it is listed first.
+        originals = sorted((m for m in members if m.kind == "new"), key=lambda s: (s.item.published, s.id))
+        lead = originals[0] if originals else members[0]
+        members.remove(lead)
+        members.insert(0, lead)
         outlets = sorted({o for m in members for o in (m.sources or (m.item.outlet,))})
         developments.append(
             {
                 "id": dev_id,
                 "title": lead.item.title,
-                "first_seen": members[0].first_seen.isoformat(),
-                "last_seen": members[-1].first_seen.isoformat(),
+                "first_seen": min(m.first_seen for m in members).isoformat(),
+                "last_seen": max(m.first_seen for m in members).isoformat(),
                 "outlets": outlets,
                 "items": [
                     {

@@ -8,8 +8,10 @@ not the issue's targets (0.90 and more): the README says where we stand.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from bot.eval_developments import run_development_eval
 
@@ -24,8 +26,9 @@ FLOORS = {
 }
 
 
-def test_the_sudan_story_scores_at_least_the_floors() -> None:
-    result = run_development_eval(stories=["sudan"])
+def test_the_sudan_story_scores_at_least_the_floors(tmp_path: Path) -> None:
+    database = tmp_path / "eval.db"
+    result = run_development_eval(stories=["sudan"], keep_database=database)
     sudan = result["stories"]["sudan"]
     assert sudan["stored"] == sudan["reports"]  # every report came through the feeds
     for metric, floor in FLOORS.items():
@@ -33,6 +36,23 @@ def test_the_sudan_story_scores_at_least_the_floors() -> None:
     confusion = sudan["confusion"]
     assert sum(confusion["new"].values()) == sudan["developments"]
     assert result["run"]["feed_requests"] >= 9 * 8
+
+    # `newsbot story NAME --json` over that database keeps its shape; a development's first
+    # item is its lead, the earliest original report.
+    env = {**os.environ, "NEWSBOT_DATABASE_URL": f"sqlite:///{database}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "story", "sudan", "--json"],
+        capture_output=True, text=True, check=True, env=env, cwd=tmp_path,
+    )
+    shown = json.loads(done.stdout)
+    developments = shown["developments"] if isinstance(shown, dict) else shown
+    assert developments
+    for dev in developments:
+        kinds = [i["kind"] for i in dev["items"]]
+        assert set(kinds) <= {"new", "update", "rereport"}
+        assert set(dev) >= {"id", "title", "first_seen", "last_seen", "outlets", "items"}
+        if "new" in kinds:
+            assert kinds[0] == "new" and dev["title"] == dev["items"][0]["title"]
 
 
 def test_lexical_mode_runs_without_the_encoder_and_scores_lower() -> None:
