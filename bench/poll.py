@@ -1,22 +1,26 @@
 """Benchmark one full poll cycle (fetch -> parse -> normalise -> store) against lemon24/reader.
 
-    python bench/poll.py [--sizes 100 1000] [--skip-reader] [--executor thread|process|both]
+    python bench/poll.py [--sizes 100 1000] [--repeats 3] [--skip-reader]
+                         [--executor thread|process|both]
 
 A local HTTP server (its own process, so it does not compete for our GIL) serves N
 RSS feeds of 50 items (~25 kB each, realistic HTML descriptions and tracking links),
 spread over 25 ports on 127.0.0.1 so per-host limits behave as with 25 publishers.
-Each measured configuration runs in a fresh process (clean peak RSS) on a fresh
-SQLite file and does three cycles over all N feeds:
+Each measured run is a fresh process (clean peak RSS) on a fresh SQLite file and does
+three cycles over all N feeds:
 
 * ``initial``: every feed new, 50 new items each;
 * ``changed``: every feed changed (a rolling window: 5 new items, 45 known ones);
 * ``unchanged``: every feed answers 304 Not Modified to the conditional GET.
 
-newsbot runs feeds.poll.poll_feeds with the storage repository storing every
-result (items and feed state) in one consumer; ``feeds_layer_only`` is the same
-without a database; reader runs ``Reader.update_feeds(workers=20)`` on the same
-feeds. Prints one JSON object: per tool and N, seconds, feeds/s, items/s and peak
-RSS for each cycle, and reader/newsbot time ratios.
+newsbot runs bot.poller.Poller (what ``newsbot fetch --all`` runs); ``feeds_layer_only``
+is feeds.poll.poll_feeds without a database; reader runs ``update_feeds(workers=20)`` on
+the same feeds. The machine is shared, so the tools run interleaved (newsbot, reader,
+newsbot, ...; the order rotates each round) ``--repeats`` times each, and every figure is
+a median with its min and max. newsbot's cycles carry a per-stage breakdown (see
+``bot.poller.PollSummary.stages``; tracking is not part of ``fetch`` and not timed here).
+Every run's stored item count is checked against what the feeds served (55 per feed);
+a shortfall is reported under ``lost_items`` and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +43,7 @@ ITEMS = 50
 NEW_PER_CHANGE = 5
 PORTS = 25
 CONCURRENCY = 20
+CYCLES = ("initial", "changed", "unchanged")
 
 # --------------------------------------------------------------------------- server
 
@@ -113,8 +119,7 @@ def run_server(ports: list[int], ready: Any) -> None:
                         status = "200 OK"
                         extra = f"ETag: {etag}\r\nContent-Type: application/rss+xml\r\n"
                 writer.write(
-                    f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
+                    f"HTTP/1.1 {status}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, IndexError, ValueError):
@@ -205,8 +210,10 @@ def newsbot_worker(urls: list[str], ports: list[int], executor_kind: str) -> dic
                     "fetched": summary.fetched,
                     "not_modified": summary.not_modified,
                     "new_items": summary.new_items,
+                    "updated_items": summary.updated_items,
                     "errors": summary.errors,
                     "peak_rss_mb": round(peak_rss_mb(), 1),
+                    "stages": {k: round(v, 3) for k, v in summary.stages.items()},
                 }
         cycles["stored_items"] = await storage.item_count()
         await storage.close()
@@ -273,7 +280,9 @@ def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
         errors = [r for r in results if r.error is not None]
         new = sum(r.updated_feed.new for r in updated)  # type: ignore[union-attr]
         fetched = sum(
-            1 for r in updated if (r.updated_feed.new or r.updated_feed.modified)  # type: ignore[union-attr]
+            1
+            for r in updated
+            if (r.updated_feed.new or r.updated_feed.modified)  # type: ignore[union-attr]
         )
         cycles[name] = {
             "seconds": round(seconds, 3),
@@ -314,11 +323,53 @@ def run_child(tool: str, n: int, ports: list[int], executor: str) -> dict[str, A
     return result
 
 
+def expected_items(n: int) -> int:
+    """What the three cycles serve: 50 items per feed, then 5 more."""
+    return n * (ITEMS + NEW_PER_CHANGE)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median, min and max over the runs of one tool, per cycle and per stage."""
+    good = [r for r in runs if "error" not in r]
+    out: dict[str, Any] = {"runs": len(runs), "failed_runs": [r["error"] for r in runs if "error" in r]}
+    if not good:
+        return out
+    for cycle in CYCLES:
+        entry: dict[str, Any] = {
+            "seconds": spread([r[cycle]["seconds"] for r in good]),
+            "cpu_seconds": spread([r[cycle]["cpu_seconds"] for r in good]),
+            "each_run_seconds": [r[cycle]["seconds"] for r in good],
+        }
+        for key in ("fetched", "not_modified", "new_items", "updated_items", "errors"):
+            if key in good[0][cycle]:
+                entry[key] = [r[cycle][key] for r in good]
+        if "stages" in good[0][cycle]:
+            entry["stages_median"] = {
+                stage: round(statistics.median(r[cycle]["stages"][stage] for r in good), 3)
+                for stage in good[0][cycle]["stages"]
+            }
+        out[cycle] = entry
+    out["peak_rss_mb"] = spread([r["unchanged"]["peak_rss_mb"] for r in good])
+    if "stored_items" in good[0]:
+        out["stored_items"] = [r["stored_items"] for r in good]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="poll-cycle benchmark: newsbot vs reader")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each tool, interleaved")
     ap.add_argument("--skip-reader", action="store_true")
-    ap.add_argument("--executor", choices=["thread", "process", "both"], default="both")
+    ap.add_argument("--skip-feeds-layer", action="store_true")
+    ap.add_argument("--executor", choices=["thread", "process", "both"], default="thread")
     ap.add_argument("--child", choices=["newsbot", "feeds", "reader"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--ports")
@@ -342,6 +393,11 @@ def main() -> None:
     server.start()
     ready.wait(10)
     executors = ["thread", "process"] if args.executor == "both" else [args.executor]
+    tools: list[tuple[str, str, str]] = [(f"newsbot_{kind}", "newsbot", kind) for kind in executors]
+    if not args.skip_reader:
+        tools.append(("reader", "reader", "thread"))
+    if not args.skip_feeds_layer:
+        tools.append(("feeds_layer_only", "feeds", "thread"))
     report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -354,33 +410,51 @@ def main() -> None:
             "hosts": PORTS,
             "concurrency": CONCURRENCY,
             "feed_bytes": len(feed_body(0, 0)),
+            "repeats": args.repeats,
         },
         "results": {},
+        "lost_items": [],
     }
     try:
         for n in args.sizes:
-            entry: dict[str, Any] = {}
-            entry["feeds_layer_only"] = run_child("feeds", n, ports, "thread")
-            for kind in executors:
-                entry[f"newsbot_{kind}"] = run_child("newsbot", n, ports, kind)
-            if not args.skip_reader:
-                entry["reader"] = run_child("reader", n, ports, "thread")
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in tools}
+            for round_ in range(args.repeats):
+                # Interleaved, and the order rotates, so a busy minute hits every tool.
+                shift = round_ % len(tools)
+                for name, child, executor in tools[shift:] + tools[:shift]:
+                    result = run_child(child, n, ports, executor)
+                    runs[name].append(result)
+                    stored = result.get("stored_items")
+                    if stored is not None and stored != expected_items(n):
+                        report["lost_items"].append(
+                            {
+                                "tool": name,
+                                "n": n,
+                                "round": round_,
+                                "stored": stored,
+                                "expected": expected_items(n),
+                            }
+                        )
+            entry: dict[str, Any] = {name: summarise(rs) for name, rs in runs.items()}
+            entry["expected_items"] = expected_items(n)
+            if "reader" in entry:
                 ratios = {}
                 for kind in executors:
-                    ours = entry[f"newsbot_{kind}"]
-                    theirs = entry["reader"]
-                    if "error" in ours or "error" in theirs:
+                    ours, theirs = entry[f"newsbot_{kind}"], entry["reader"]
+                    if "initial" not in ours or "initial" not in theirs:
                         continue
                     ratios[f"newsbot_{kind}"] = {
-                        cycle: round(theirs[cycle]["seconds"] / ours[cycle]["seconds"], 2)
-                        for cycle in ("initial", "changed", "unchanged")
+                        cycle: round(theirs[cycle]["seconds"]["median"] / ours[cycle]["seconds"]["median"], 2)
+                        for cycle in CYCLES
                     }
-                entry["speedup_vs_reader"] = ratios
+                entry["speedup_vs_reader_of_medians"] = ratios
             report["results"][str(n)] = entry
     finally:
         server.terminate()
         server.join(5)
     print(json.dumps(report, indent=2))
+    if report["lost_items"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

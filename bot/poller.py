@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class PollSummary:
     disabled: list[str] = field(default_factory=list)
     reports: list[FeedReport] = field(default_factory=list)
     seconds: float = 0.0
+    # Seconds per stage: fetch is the sum over concurrent requests (wall time each);
+    # decode, parse and normalise are CPU time in the parsing threads; store, index
+    # and states are the consumer's wall time (one at a time).
+    stages: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-able summary, with each failing feed's error."""
@@ -67,6 +72,7 @@ class PollSummary:
             "disabled": self.disabled,
             "failures": [{"url": r.url, "error": r.error} for r in self.reports if r.error],
             "seconds": round(self.seconds, 3),
+            "stages": {stage: round(seconds, 3) for stage, seconds in self.stages.items()},
         }
 
 
@@ -98,6 +104,9 @@ def schedule_policy(config: FetchConfig) -> SchedulePolicy:
         max_consecutive_errors=config.max_consecutive_errors,
     )
 
+
+STAGES = ("fetch", "decode", "parse", "normalise", "store", "states", "index")
+"""The stages of a poll cycle that :attr:`PollSummary.stages` times."""
 
 Progress = Callable[[int, int, FeedReport], None]
 
@@ -171,8 +180,14 @@ class Poller:
             else await self.storage.due_feeds(started, include_all=include_all)
         )
         summary = PollSummary(feeds=len(states))
+        stages = summary.stages = dict.fromkeys(STAGES, 0.0)
         pending: list[tuple[FeedState, PollResult]] = []
         async for result in poll_feeds(self.fetcher, states, schedule=self.schedule, executor=self.executor):
+            stages["fetch"] += result.outcome.elapsed
+            if result.feed is not None:
+                for stage, seconds in result.feed.timings.items():
+                    stages[stage] += seconds
+            began = time.perf_counter()
             try:
                 report = await self._store(result)
             except Exception as exc:  # one feed's storage failure must not stop the others
@@ -180,12 +195,17 @@ class Poller:
                 report = FeedReport(result.previous.url, "error", error=f"internal error: {exc}")
             else:
                 pending.append((result.previous, result))
+            stored = time.perf_counter()
+            stages["store"] += stored - began
             summary.reports.append(report)
             if len(pending) >= self.STATE_BATCH:
                 await self._save_states(pending, summary)
+                stages["states"] += time.perf_counter() - stored
             if progress:
                 progress(len(summary.reports), len(states), report)
+        began = time.perf_counter()
         await self._save_states(pending, summary)
+        stages["states"] += time.perf_counter() - began
         for report in summary.reports:
             summary.fetched += report.kind == "ok"
             summary.not_modified += report.kind == "not_modified"
@@ -196,7 +216,9 @@ class Poller:
         # After the totals: checked before them, the index was never updated here and the
         # first /search had to index the whole backlog inside its handler.
         if summary.new_items or summary.updated_items:
+            began = time.perf_counter()
             await index_new_items(self.storage)
+            stages["index"] += time.perf_counter() - began
         summary.seconds = (datetime.now(UTC) - started).total_seconds()
         return summary
 
