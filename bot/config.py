@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -27,16 +26,13 @@ from pydantic import (
 )
 
 from stories.query import QueryError, parse
+from stories.schedule import parse_schedule, resolve_timezone
 
 DEFAULT_CONFIG_NAME = "config.toml"
 EXAMPLE_CONFIG_NAME = "config.example.toml"
 TOKEN_ENV = "NEWSBOT_TELEGRAM_TOKEN"
 DATABASE_ENV = "NEWSBOT_DATABASE_URL"
 CONFIG_ENV = "NEWSBOT_CONFIG"
-
-_SCHEDULE_RE = re.compile(
-    r"^(?:daily (?:[01]\d|2[0-3]):[0-5]\d(?:,(?:[01]\d|2[0-3]):[0-5]\d)*|every \d+[mh]|instant|off)$"
-)
 
 
 class ConfigError(Exception):
@@ -184,21 +180,17 @@ class DigestConfig(_Section):
     breaking_window: PositiveFloat = 3600.0
     max_developments: PositiveInt = 30
 
+    # The same rules as /subscribe and /timezone (stories.schedule), so what `config check`
+    # passes the bot accepts; values are kept in their canonical form ("daily 8:05" -> "daily 08:05").
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        if not _SCHEDULE_RE.match(value):
-            raise ValueError(f'must look like "daily 08:00", "every 6h", "instant" or "off", got {value!r}')
-        return value
+        return str(parse_schedule(value))
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (try e.g. Europe/Madrid)") from None
-        return value
+        return resolve_timezone(value).key
 
 
 class TrackerSettings(_Section):

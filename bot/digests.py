@@ -7,17 +7,15 @@ the chat already saw comes back only as an *update*, with the reports that added
 copy as "+N more sources". Every item considered is recorded as seen, so no item is sent
 twice, and nothing is sent when nothing is new.
 
-Schedules (per subscription, in the chat's time zone): ``daily HH:MM[,HH:MM...]``,
-``every Nh`` / ``every Nm``, ``instant`` (breaking alerts only) and ``off`` (only ``/digest``).
+Schedules (per subscription, in the chat's time zone) are ``stories.schedule``'s rule; the
+names are re-exported here for the modules that imported them from this one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage import delivery
@@ -33,12 +31,21 @@ from stories.digest import (
     order_developments,
 )
 from stories.model import ItemKind
+from stories.schedule import (
+    SCHEDULE_HELP,
+    Schedule,
+    ScheduleError,
+    next_run,
+    parse_schedule,
+    resolve_timezone,
+)
 
 from .config import Config
 from .render import MESSAGE_LIMIT, render_digest, render_plain, visible_length
 
 __all__ = [
     "LOOKBACK",
+    "SCHEDULE_HELP",
     "TERMINAL_CHAT",
     "PreparedDigest",
     "Schedule",
@@ -61,92 +68,12 @@ LOOKBACK = timedelta(hours=24)
 # The pseudo-chat under which the terminal digest remembers what it printed.
 TERMINAL_CHAT = 0
 
-_DAILY = re.compile(r"^daily\s+((?:[01]?\d|2[0-3]):[0-5]\d(?:\s*,\s*(?:[01]?\d|2[0-3]):[0-5]\d)*)$")
-_EVERY = re.compile(r"^every\s+(\d+)\s*([mh])$")
-
-
-class ScheduleError(ValueError):
-    """A schedule that cannot be understood; ``str()`` says what is accepted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """A parsed digest schedule."""
-
-    kind: Literal["daily", "every", "instant", "off"]
-    times: tuple[time, ...] = ()
-    interval: timedelta | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "daily":
-            return "daily " + ",".join(f"{t.hour:02d}:{t.minute:02d}" for t in self.times)
-        if self.kind == "every":
-            assert self.interval is not None
-            minutes = int(self.interval.total_seconds() // 60)
-            return f"every {minutes // 60}h" if minutes % 60 == 0 else f"every {minutes}m"
-        return self.kind
-
-
-SCHEDULE_HELP = (
-    'a schedule is "daily 08:00" (or "daily 08:00,20:00"), "every 6h", "every 30m", "instant" or "off"'
-)
-
-
-def parse_schedule(text: str) -> Schedule:
-    """Parse a schedule; raise ScheduleError naming the accepted forms."""
-    value = " ".join(text.strip().lower().split())
-    if value in ("instant", "off"):
-        return Schedule(value)  # type: ignore[arg-type]
-    match = _DAILY.match(value)
-    if match:
-        times = sorted(
-            {time(int(h), int(m)) for h, m in (part.strip().split(":") for part in match.group(1).split(","))}
-        )
-        return Schedule("daily", tuple(times))
-    match = _EVERY.match(value)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        interval = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
-        if interval < timedelta(minutes=5) or interval > timedelta(days=7):
-            raise ScheduleError(f"{text!r}: the interval must be between 5m and 168h")
-        return Schedule("every", interval=interval)
-    raise ScheduleError(f"{text!r} is not a schedule: {SCHEDULE_HELP}")
-
-
-def resolve_timezone(name: str) -> ZoneInfo:
-    """A time zone by IANA name; ScheduleError if unknown."""
-    try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"unknown time zone {name!r} (use a name like Europe/Madrid or UTC)") from None
-
 
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def next_run(schedule: Schedule, after: datetime, tz: ZoneInfo) -> datetime | None:
-    """The first scheduled digest strictly after ``after`` (UTC), or None (instant / off).
-
-    Daily times are wall-clock times in ``tz``; on a DST gap the time is shifted forward by
-    the gap, and on a repeated hour the first occurrence is used.
-    """
-    if schedule.kind == "every":
-        assert schedule.interval is not None
-        return (after + schedule.interval).astimezone(UTC)
-    if schedule.kind != "daily":
-        return None
-    local = after.astimezone(tz)
-    for day in range(0, 3):
-        date = (local + timedelta(days=day)).date()
-        for moment in schedule.times:
-            candidate = datetime.combine(date, moment, tzinfo=tz).astimezone(UTC)
-            if candidate > after:
-                return candidate
-    raise AssertionError("a daily schedule always has a next run within 3 days")
 
 
 # ------------------------------------------------------------------------------- building

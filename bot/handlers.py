@@ -36,17 +36,16 @@ from storage.repository import GLOBAL_SCOPE, AlreadyExists, NotFound
 from stories.digest import SearchHit
 from stories.model import Story
 from stories.query import QueryError, matches_everything, parse
-
-from .digests import (
+from stories.schedule import (
     SCHEDULE_HELP,
     Schedule,
     ScheduleError,
     next_run,
     parse_schedule,
     resolve_timezone,
-    send_digest_now,
-    story_developments,
 )
+
+from .digests import send_digest_now, story_developments
 from .i18n import LANGUAGE_NAMES, LANGUAGES, Translator, choose_language, translator
 from .keyboards import ButtonRefused, CallbackSigner, Press, load_signer, markup
 from .outbox import NO_PREVIEW

@@ -63,7 +63,8 @@ def test_config_check_exit_codes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('[digest]\nschedule = "hourly"\n', "digest.schedule: must look like"),
+        ('[digest]\nschedule = "hourly"\n', "digest.schedule: 'hourly' is not a schedule: a schedule is"),
+        ('[digest]\nschedule = "every 1m"\n', "digest.schedule: 'every 1m': the interval must be between 5m"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone: unknown time zone"),
         (
             '[[stories]]\nname = "x"\nquery = "\\"unclosed"\n',

@@ -1,10 +1,10 @@
 """Digest selection on real databases: new developments, updates, folded copies, no repeats,
-schedules, breaking alerts, and the terminal digest."""
+scheduled runs, breaking alerts, and the terminal digest (the schedule rule itself is
+tested in tests/stories/test_schedule.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +12,8 @@ from hypothesis import strategies as st
 
 from bot.config import Config, DigestConfig
 from bot.digests import (
-    ScheduleError,
     breaking_alerts,
     build_digest,
-    next_run,
-    parse_schedule,
     run_due_digests,
     send_digest_now,
     terminal_digest,
@@ -59,47 +56,6 @@ async def _world(storage: Storage) -> tuple[int, int]:
             storage, CHAT, story.id, schedule="daily 08:00", next_digest_at=datetime.now(UTC), user_id=1
         )
     return sudan.id, wagner.id
-
-
-def test_parse_schedule_forms() -> None:
-    assert parse_schedule("daily 20:00, 08:00").times == (time(8), time(20))
-    assert str(parse_schedule("Daily 8:05")) == "daily 08:05"
-    assert parse_schedule("every 6h").interval == timedelta(hours=6)
-    assert str(parse_schedule("every 90m")) == "every 90m"
-    assert parse_schedule("instant").kind == "instant"
-    assert parse_schedule("off").kind == "off"
-    for bad in ("weekly", "daily 25:00", "every 0h", "every 1m", "daily", ""):
-        with pytest.raises(ScheduleError):
-            parse_schedule(bad)
-
-
-def test_next_run_daily_in_zone_and_across_dst() -> None:
-    madrid = ZoneInfo("Europe/Madrid")
-    after = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)  # 08:30 in Madrid
-    run = next_run(parse_schedule("daily 08:00,20:00"), after, madrid)
-    assert run == datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
-    # The night clocks go forward (29 Mar 2026): 08:00 local is 06:00 UTC.
-    run = next_run(parse_schedule("daily 08:00"), datetime(2026, 3, 28, 12, 0, tzinfo=UTC), madrid)
-    assert run == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)
-    assert next_run(parse_schedule("instant"), after, madrid) is None
-    assert next_run(parse_schedule("every 30m"), after, madrid) == after + timedelta(minutes=30)
-
-
-@given(
-    times=st.lists(st.tuples(st.integers(0, 23), st.integers(0, 59)), min_size=1, max_size=4),
-    offset=st.integers(0, 10**8),
-    zone=st.sampled_from(
-        ["UTC", "Europe/Madrid", "America/Caracas", "Asia/Kathmandu", "Australia/Lord_Howe"]
-    ),
-)
-def test_next_run_is_strictly_later_and_within_two_days(
-    times: list[tuple[int, int]], offset: int, zone: str
-) -> None:
-    schedule = parse_schedule("daily " + ",".join(f"{h:02d}:{m:02d}" for h, m in times))
-    assert str(parse_schedule(str(schedule))) == str(schedule)
-    after = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=offset)
-    run = next_run(schedule, after, ZoneInfo(zone))
-    assert run is not None and after < run <= after + timedelta(days=2)
 
 
 async def test_digest_folds_copies_shows_updates_and_never_repeats(storage: Storage) -> None:
