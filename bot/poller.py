@@ -19,7 +19,7 @@ from types import TracebackType
 from feeds.fetch import Fetcher, FetchPolicy
 from feeds.poll import PollResult, poll_feeds
 from feeds.schedule import SchedulePolicy
-from storage.repository import Storage
+from storage.repository import FeedItems, Storage, StoreResult
 from stories.model import FeedState
 
 from .config import Config, FetchConfig
@@ -115,12 +115,16 @@ class Poller:
     """Runs poll cycles over the stored feeds with one shared Fetcher.
 
     Fetching and parsing run concurrently (bounded by the fetcher's limits); storing is
-    done by one consumer, in arrival order, so a thousand feeds never queue a thousand
-    database writers. A feed's items are stored before its new state (validators,
-    next fetch time) is saved, so a crash in between costs a re-fetch, never an item.
+    done by one consumer in batches (one transaction for the items and their search
+    rows), so a thousand feeds never queue a thousand database writers. A feed's items
+    are stored before its new state (validators, next fetch time) is saved, so a crash
+    in between costs a re-fetch, never an item.
     """
 
-    STATE_BATCH = 200
+    # Results are stored in batches: one transaction per cycle, or per STORE_BATCH
+    # feeds or STORE_SECONDS on long cycles (so items are not held back for long).
+    STORE_BATCH = 1_000
+    STORE_SECONDS = 2.0
 
     def __init__(
         self,
@@ -181,31 +185,18 @@ class Poller:
         )
         summary = PollSummary(feeds=len(states))
         stages = summary.stages = dict.fromkeys(STAGES, 0.0)
-        pending: list[tuple[FeedState, PollResult]] = []
+        batch: list[PollResult] = []
+        flushed = time.monotonic()
         async for result in poll_feeds(self.fetcher, states, schedule=self.schedule, executor=self.executor):
             stages["fetch"] += result.outcome.elapsed
             if result.feed is not None:
                 for stage, seconds in result.feed.timings.items():
                     stages[stage] += seconds
-            began = time.perf_counter()
-            try:
-                report = await self._store(result)
-            except Exception as exc:  # one feed's storage failure must not stop the others
-                log.exception("feed %s: storing failed", result.previous.url)
-                report = FeedReport(result.previous.url, "error", error=f"internal error: {exc}")
-            else:
-                pending.append((result.previous, result))
-            stored = time.perf_counter()
-            stages["store"] += stored - began
-            summary.reports.append(report)
-            if len(pending) >= self.STATE_BATCH:
-                await self._save_states(pending, summary)
-                stages["states"] += time.perf_counter() - stored
-            if progress:
-                progress(len(summary.reports), len(states), report)
-        began = time.perf_counter()
-        await self._save_states(pending, summary)
-        stages["states"] += time.perf_counter() - began
+            batch.append(result)
+            if len(batch) >= self.STORE_BATCH or time.monotonic() - flushed >= self.STORE_SECONDS:
+                await self._flush(batch, summary, len(states), progress)
+                flushed = time.monotonic()
+        await self._flush(batch, summary, len(states), progress)
         for report in summary.reports:
             summary.fetched += report.kind == "ok"
             summary.not_modified += report.kind == "not_modified"
@@ -214,7 +205,8 @@ class Poller:
             summary.new_items += report.new_items
             summary.updated_items += report.updated_items
         # After the totals: checked before them, the index was never updated here and the
-        # first /search had to index the whole backlog inside its handler.
+        # first /search had to index the whole backlog inside its handler. Each batch
+        # indexed its own items already; this catches what another writer queued.
         if summary.new_items or summary.updated_items:
             began = time.perf_counter()
             await index_new_items(self.storage)
@@ -222,15 +214,66 @@ class Poller:
         summary.seconds = (datetime.now(UTC) - started).total_seconds()
         return summary
 
-    async def _store(self, result: PollResult) -> FeedReport:
-        outcome = result.outcome
-        new_items = updated_items = 0
-        if result.feed is not None:
-            assert result.previous.id is not None
-            stored = await self.storage.store_items(
-                result.previous.id, result.items, fetched_at=outcome.fetched_at
+    async def _flush(
+        self, batch: list[PollResult], summary: PollSummary, total: int, progress: Progress | None
+    ) -> None:
+        """Store a batch of results' items (one transaction, search rows included), then
+        save their feeds' states; a feed whose items could not be stored keeps its old
+        state, so it is fetched again."""
+        if not batch:
+            return
+        results = list(batch)
+        batch.clear()
+        stages = summary.stages
+        began = time.perf_counter()
+        with_items = [r for r in results if r.feed is not None]
+        stored: dict[int, StoreResult | Exception] = {}
+        try:
+            done = await self.storage.store_batch(
+                [FeedItems(self._feed_id(r), r.items, r.outcome.fetched_at) for r in with_items], index=True
             )
-            new_items, updated_items = len(stored.new), len(stored.updated)
+        except Exception:
+            # One feed's bad data must not cost the others theirs: each on its own.
+            log.exception("storing a batch of %d feeds failed; storing them one by one", len(with_items))
+            for r in with_items:
+                try:
+                    stored[id(r)] = await self.storage.store_items(
+                        self._feed_id(r), r.items, fetched_at=r.outcome.fetched_at
+                    )
+                except Exception as exc:
+                    log.exception("feed %s: storing failed", r.previous.url)
+                    stored[id(r)] = exc
+        else:
+            stored = {id(r): one for r, one in zip(with_items, done.results, strict=True)}
+            stages["index"] += done.index_seconds
+            began += done.index_seconds
+        stages["store"] += time.perf_counter() - began
+        saved: list[tuple[FeedState, PollResult]] = []
+        for result in results:
+            outcome = stored.get(id(result))
+            if isinstance(outcome, Exception):
+                report = FeedReport(result.previous.url, "error", error=f"internal error: {outcome}")
+            else:
+                report = self._report(result, outcome)
+                saved.append((result.previous, result))
+            summary.reports.append(report)
+        began = time.perf_counter()
+        await self._save_states(saved, summary)
+        stages["states"] += time.perf_counter() - began
+        if progress:
+            done_before = len(summary.reports) - len(results)
+            for offset, report in enumerate(summary.reports[done_before:], start=1):
+                progress(done_before + offset, total, report)
+
+    @staticmethod
+    def _feed_id(result: PollResult) -> int:
+        assert result.previous.id is not None
+        return result.previous.id
+
+    def _report(self, result: PollResult, stored: StoreResult | None) -> FeedReport:
+        outcome = result.outcome
+        new_items = len(stored.new) if stored else 0
+        updated_items = len(stored.updated) if stored else 0
         error = outcome.error if outcome.is_failure or outcome.kind == "gone" else None
         log.info(
             "fetch url=%s kind=%s status=%s new=%d updated=%d errors=%d elapsed=%.2f%s",

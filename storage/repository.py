@@ -7,6 +7,7 @@ Every public method opens its own short transaction and speaks the core's types
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from stories.model import Decision, FeedState, Item, Story
 
 from .db import backend_name, make_async_engine
+from .known_items import KnownItems
 from .models import (
     DevelopmentRow,
     FeedRow,
@@ -29,6 +31,7 @@ from .models import (
     TrackerStateRow,
     utcnow,
 )
+from .search import index_pending
 
 GLOBAL_SCOPE = 0
 
@@ -61,6 +64,24 @@ class StoreResult:
     updated: tuple[tuple[int, Item], ...] = ()
     new_sources: int = 0
     unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItems:
+    """One feed's fetched items, as :meth:`Storage.store_batch` takes them."""
+
+    feed_id: int
+    items: Sequence[Item]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    """What :meth:`Storage.store_batch` did: one result per feed, in order, and the
+    seconds spent writing search-index rows (the poll benchmark's "index" stage)."""
+
+    results: tuple[StoreResult, ...]
+    index_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +185,7 @@ class Storage:
         self.url = url
         self.backend = backend_name(url)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._known = KnownItems()
 
     @classmethod
     def connect(cls, url: str) -> Storage:
@@ -220,6 +242,7 @@ class Storage:
                 raise NotFound(f"no such feed: {url}")
             await session.execute(delete(ItemSourceRow).where(ItemSourceRow.feed_id == row.id))
             await session.delete(row)
+        self._known.forget([row.id])
 
     async def set_feed_enabled(self, url: str, enabled: bool, *, reason: str | None = None) -> FeedState:
         """Enable (due at once, error count reset) or disable a feed."""
@@ -297,103 +320,140 @@ class Storage:
         title or summary updates it and is reported as updated); the same canonical
         URL from another feed becomes a second source of the existing item.
         """
-        # Within one fetch a feed may repeat an entry: keep the first.
-        unique: dict[str, Item] = {}
-        for item in items:
-            unique.setdefault(item.guid, item)
-        if not unique:
-            return StoreResult()
-        for attempt in range(4):
-            try:
-                return await self._store_once(feed_id, unique, fetched_at)
-            except IntegrityError:
-                # Another feed stored the same canonical URL (or this feed's entry) at the
-                # same moment; the next attempt sees it and records a second source.
-                if attempt == 3:
-                    raise
-        raise AssertionError("unreachable")
+        return (await self.store_batch([FeedItems(feed_id, items, fetched_at)])).results[0]
 
-    async def _store_once(self, feed_id: int, unique: dict[str, Item], fetched_at: datetime) -> StoreResult:
+    async def store_batch(self, batch: Sequence[FeedItems], *, index: bool = False) -> StoredBatch:
+        """Store several feeds' items in one transaction, as :meth:`store_items` each.
+
+        Entries this process stored from the same feed last time, with the same title
+        and summary, are counted unchanged without a query (:mod:`storage.known_items`);
+        the rest are looked up, inserted or updated. With ``index``, the search index
+        rows of everything new or changed are written in the same transaction.
+        """
+        prepared: list[tuple[FeedItems, dict[str, Item], dict[str, int], dict[str, Item]]] = []
+        for entry in batch:
+            # Within one fetch a feed may repeat an entry: keep the first.
+            unique: dict[str, Item] = {}
+            for item in entry.items:
+                unique.setdefault(item.guid, item)
+            unchanged, rest = self._known.split(entry.feed_id, unique)
+            prepared.append((entry, unique, unchanged, rest))
+        stored: list[tuple[StoreResult, dict[str, int]]] = [(StoreResult(), {})] * len(prepared)
+        index_seconds = 0.0
+        if any(rest for *_, rest in prepared):
+            for attempt in range(4):
+                try:
+                    async with self._sessions.begin() as session:
+                        stored = [
+                            await self._store_once(session, entry.feed_id, rest, entry.fetched_at)
+                            if rest
+                            else (StoreResult(), {})
+                            for entry, _, _, rest in prepared
+                        ]
+                        if index:
+                            began = time.perf_counter()
+                            await index_pending(session)
+                            index_seconds = time.perf_counter() - began
+                    break
+                except IntegrityError:
+                    # Another process stored the same canonical URL (or this feed's entry)
+                    # at the same moment; the next attempt sees it and records a second source.
+                    if attempt == 3:
+                        raise
+        results: list[StoreResult] = []
+        # Only after the commit: a rolled-back batch must be looked up again next time.
+        for (entry, unique, unchanged, _), (result, ids) in zip(prepared, stored, strict=True):
+            if unique:
+                self._known.remember(entry.feed_id, unique, {**ids, **unchanged})
+            results.append(replace(result, unchanged=result.unchanged + len(unchanged)))
+        return StoredBatch(tuple(results), index_seconds)
+
+    async def _store_once(
+        self, session: AsyncSession, feed_id: int, unique: dict[str, Item], fetched_at: datetime
+    ) -> tuple[StoreResult, dict[str, int]]:
+        """Store one feed's items in the caller's transaction: the result, and the item id of
+        each guid whose row now holds that entry's own title and summary (a second source
+        of another entry's row is not: it is looked up again next time)."""
         # Core statements, not ORM objects: this runs for every changed feed on every cycle.
         new: list[tuple[int, Item]] = []
         updated: list[tuple[int, Item]] = []
         unchanged = 0
-        async with self._sessions.begin() as session:
-            known: dict[str, tuple[int, str, str]] = {}
-            guids = list(unique)
-            for start in range(0, len(guids), 500):
-                rows = await session.execute(
-                    select(ItemSourceRow.guid, ItemRow.id, ItemRow.title, ItemRow.summary)
-                    .join(ItemRow, ItemRow.id == ItemSourceRow.item_id)
-                    .where(
-                        ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(guids[start : start + 500])
+        ids_by_guid: dict[str, int] = {}
+        known: dict[str, tuple[int, str, str]] = {}
+        guids = list(unique)
+        for start in range(0, len(guids), 500):
+            rows = await session.execute(
+                select(ItemSourceRow.guid, ItemRow.id, ItemRow.title, ItemRow.summary)
+                .join(ItemRow, ItemRow.id == ItemSourceRow.item_id)
+                .where(ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(guids[start : start + 500]))
+            )
+            known.update({guid: (item_id, title, summary) for guid, item_id, title, summary in rows})
+        urls = list({i.url for g, i in unique.items() if g not in known and i.url})
+        by_url: dict[str, int] = {}
+        for start in range(0, len(urls), 500):
+            rows2 = await session.execute(
+                select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[start : start + 500]))
+            )
+            by_url.update({url: item_id for url, item_id in rows2 if url})
+        fresh: list[tuple[str, Item]] = []
+        later_sources: list[tuple[str, Item]] = []  # same URL as a fresh item of this batch
+        sources: list[dict[str, object]] = []
+        fresh_urls: set[str] = set()
+        for guid, item in unique.items():
+            if guid in known:
+                item_id, title, summary = known[guid]
+                ids_by_guid[guid] = item_id
+                if title != item.title or summary != item.summary:
+                    await session.execute(
+                        update(ItemRow)
+                        .where(ItemRow.id == item_id)
+                        .values(title=item.title, summary=item.summary, updated_at=fetched_at)
                     )
-                )
-                known.update({guid: (item_id, title, summary) for guid, item_id, title, summary in rows})
-            urls = list({i.url for g, i in unique.items() if g not in known and i.url})
-            by_url: dict[str, int] = {}
-            for start in range(0, len(urls), 500):
-                rows2 = await session.execute(
-                    select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[start : start + 500]))
-                )
-                by_url.update({url: item_id for url, item_id in rows2 if url})
-            fresh: list[tuple[str, Item]] = []
-            later_sources: list[tuple[str, Item]] = []  # same URL as a fresh item of this batch
-            sources: list[dict[str, object]] = []
-            fresh_urls: set[str] = set()
-            for guid, item in unique.items():
-                if guid in known:
-                    item_id, title, summary = known[guid]
-                    if title != item.title or summary != item.summary:
-                        await session.execute(
-                            update(ItemRow)
-                            .where(ItemRow.id == item_id)
-                            .values(title=item.title, summary=item.summary, updated_at=fetched_at)
-                        )
-                        updated.append((item_id, item))
-                    else:
-                        unchanged += 1
-                elif item.url and item.url in by_url:
-                    sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
-                elif item.url and item.url in fresh_urls:
-                    later_sources.append((guid, item))
+                    updated.append((item_id, item))
                 else:
-                    fresh.append((guid, item))
-                    if item.url:
-                        fresh_urls.add(item.url)
-            if fresh:
-                ids = await session.scalars(
-                    insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "url": item.url,
-                            "title": item.title,
-                            "summary": item.summary,
-                            "outlet": item.outlet,
-                            "author": item.author,
-                            "language": item.language,
-                            "source_name": item.source_name,
-                            "source_url": item.source_url,
-                            "published": item.published,
-                            "first_seen": fetched_at,
-                            "kind": None,
-                            "tracked": False,
-                        }
-                        for _, item in fresh
-                    ],
-                )
-                for (guid, item), item_id in zip(fresh, ids, strict=True):
-                    sources.append(self._source(item_id, feed_id, guid, item, fetched_at))
-                    new.append((item_id, item))
-                    if item.url:
-                        by_url[item.url] = item_id
-            for guid, item in later_sources:
-                assert item.url is not None
+                    unchanged += 1
+            elif item.url and item.url in by_url:
                 sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
-            if sources:
-                await session.execute(insert(ItemSourceRow), sources)
+            elif item.url and item.url in fresh_urls:
+                later_sources.append((guid, item))
+            else:
+                fresh.append((guid, item))
+                if item.url:
+                    fresh_urls.add(item.url)
+        if fresh:
+            ids = await session.scalars(
+                insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "url": item.url,
+                        "title": item.title,
+                        "summary": item.summary,
+                        "outlet": item.outlet,
+                        "author": item.author,
+                        "language": item.language,
+                        "source_name": item.source_name,
+                        "source_url": item.source_url,
+                        "published": item.published,
+                        "first_seen": fetched_at,
+                        "kind": None,
+                        "tracked": False,
+                    }
+                    for _, item in fresh
+                ],
+            )
+            for (guid, item), item_id in zip(fresh, ids, strict=True):
+                sources.append(self._source(item_id, feed_id, guid, item, fetched_at))
+                new.append((item_id, item))
+                ids_by_guid[guid] = item_id
+                if item.url:
+                    by_url[item.url] = item_id
+        for guid, item in later_sources:
+            assert item.url is not None
+            sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
+        if sources:
+            await session.execute(insert(ItemSourceRow), sources)
         new_sources = len(sources) - len(new)
-        return StoreResult(tuple(new), tuple(updated), new_sources, unchanged)
+        return StoreResult(tuple(new), tuple(updated), new_sources, unchanged), ids_by_guid
 
     @staticmethod
     def _source(item_id: int, feed_id: int, guid: str, item: Item, seen_at: datetime) -> dict[str, object]:

@@ -1,0 +1,217 @@
+"""Known items skipped before the database (issue 14 item 1), and nothing lost for it.
+
+Real parts: feeds from a real HTTP server on 127.0.0.1, the real Poller, a real SQLite file
+and the real PostgreSQL server (``database_url``). What reaches the database is read from
+the engine's own statement stream (every statement and its parameters), not from a mock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+from sqlalchemy import event, select, text
+
+from bot.config import FetchConfig
+from bot.poller import Poller, fetch_policy, schedule_policy
+from feeds.fetch import Fetcher
+from storage.models import ItemRow
+from storage.repository import FeedItems, Storage
+from stories.model import Item
+from tests.fakes.feed_server import FeedServer, Reply
+
+Entry = tuple[str, str, str]  # guid, title, summary
+
+
+def rss(entries: list[Entry]) -> bytes:
+    items = "".join(
+        f"<item><guid>{escape(guid)}</guid><title>{escape(title)}</title>"
+        f"<link>https://wire.example/{escape(guid)}</link>"
+        f"<pubDate>Mon, 02 Nov 2026 10:{n:02d}:00 GMT</pubDate>"
+        f"<description>{escape(summary)}</description></item>"
+        for n, (guid, title, summary) in enumerate(entries)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://wire.example/</link>{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Storage]:
+    storage = Storage.connect(database_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _poller(store: Storage) -> Poller:
+    config = FetchConfig(allow_private_networks=True, jitter=0)
+    return Poller(store, Fetcher(fetch_policy(config)), schedule_policy(config))
+
+
+@contextmanager
+def statements(store: Storage) -> Iterator[list[str]]:
+    """Every statement the engine sends, with its parameters, as text."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append(f"{statement} {parameters!r}")
+
+    engine = store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def titles(store: Storage) -> dict[str, str]:
+    async with store.session() as session:
+        rows = await session.execute(select(ItemRow.url, ItemRow.title))
+        return {str(url).rsplit("/", 1)[1]: title for url, title in rows}
+
+
+def window(gen: int) -> list[Entry]:
+    """A rolling window of 10 entries: gen*2 .. gen*2+9; entry 'e5' is edited in gen 2."""
+    out = []
+    for k in range(gen * 2, gen * 2 + 10):
+        title = f"Ceasefire talks, report number {k}"
+        if k == 5 and gen >= 2:
+            title += " (updated: talks collapse)"
+        out.append((f"e{k}", title, f"Negotiators met again, report {k}."))
+    return out
+
+
+async def test_a_changed_feed_touches_the_database_only_for_new_and_edited_entries(
+    server: FeedServer, store: Storage
+) -> None:
+    url = server.url("/wire.xml")
+    await store.add_feed(url)
+    server.script("/wire.xml", Reply(body=rss(window(0)), etag='"g0"'))
+    async with _poller(store) as poller:
+        first = await poller.poll_once(include_all=True)
+        assert (first.new_items, first.updated_items) == (10, 0)
+
+        # Two new entries (e10, e11), eight known and unchanged: only the new reach the database.
+        server.script("/wire.xml", Reply(body=rss(window(1)), etag='"g1"'))
+        with statements(store) as seen:
+            second = await poller.poll_once(include_all=True)
+        assert (second.new_items, second.updated_items) == (2, 0)
+        sent = "\n".join(seen)
+        assert "'e10'" in sent and "'e11'" in sent
+        for known in range(2, 10):
+            assert f"'e{known}'" not in sent, f"known entry e{known} was sent to the database"
+
+        # Two more new (e12, e13) and e5 edited: e5 is updated, the new are stored.
+        server.script("/wire.xml", Reply(body=rss(window(2)), etag='"g2"'))
+        with statements(store) as seen:
+            third = await poller.poll_once(include_all=True)
+        assert (third.new_items, third.updated_items) == (2, 1)
+        sent = "\n".join(seen)
+        assert "'e5'" in sent and "'e4'" not in sent and "'e9'" not in sent
+
+    stored = await titles(store)
+    assert sorted(stored, key=lambda g: int(g[1:])) == [f"e{k}" for k in range(14)]
+    assert stored["e5"] == "Ceasefire talks, report number 5 (updated: talks collapse)"
+    assert stored["e9"] == "Ceasefire talks, report number 9"
+    async with store.engine.connect() as conn:
+        indexed = await conn.scalar(text("SELECT count(*) FROM item_search"))
+        queued = await conn.scalar(text("SELECT count(*) FROM search_queue"))
+    assert (indexed, queued) == (14, 0)  # search rows written with the items, none left queued
+
+
+async def test_nothing_is_lost_or_doubled_across_a_restart(
+    server: FeedServer, store: Storage, database_url: str
+) -> None:
+    url = server.url("/wire.xml")
+    await store.add_feed(url)
+    server.script("/wire.xml", Reply(body=rss(window(0)), etag='"g0"'))
+    async with _poller(store) as poller:
+        await poller.poll_once(include_all=True)
+    await store.close()
+
+    # A new process: its memory of the feed's window is empty, so it looks everything up.
+    restarted = Storage.connect(database_url)
+    try:
+        server.script("/wire.xml", Reply(body=rss(window(2)), etag='"g2"'))
+        async with _poller(restarted) as poller:
+            after = await poller.poll_once(include_all=True)
+            assert (after.new_items, after.updated_items) == (4, 1)
+            # And the window it now remembers still recognises the feed's entries.
+            server.script("/wire.xml", Reply(body=rss(window(2)), etag='"g2b"'))
+            again = await poller.poll_once(include_all=True)
+            assert (again.new_items, again.updated_items) == (0, 0)
+        assert await restarted.item_count() == 14
+        stored = await titles(restarted)
+        assert stored["e5"].endswith("(updated: talks collapse)")
+        assert len(stored) == 14
+    finally:
+        await restarted.close()
+
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def item(guid: str, url: str, title: str) -> Item:
+    return Item(guid=guid, url=url, title=title, summary="", published=T0, outlet="Wire")
+
+
+async def test_one_batch_of_feeds_sharing_a_url_makes_one_item_with_two_sources(store: Storage) -> None:
+    a = await store.add_feed("https://a.example/rss")
+    b = await store.add_feed("https://b.example/rss")
+    assert a.id and b.id
+    shared = "https://news.example/khartoum"
+    done = await store.store_batch(
+        [
+            FeedItems(
+                a.id,
+                [item("a1", shared, "Troops enter Khartoum"), item("a2", "https://a.example/2", "A")],
+                T0,
+            ),
+            FeedItems(b.id, [item("b1", shared, "Troops enter Khartoum")], T0),
+        ],
+        index=True,
+    )
+    assert [len(r.new) for r in done.results] == [2, 0]
+    assert done.results[1].new_sources == 1
+    assert await store.item_count() == 2
+    # Edited in one feed's next fetch, unchanged in the other's: one update, nothing new.
+    again = await store.store_batch(
+        [
+            FeedItems(
+                a.id,
+                [item("a1", shared, "Troops take Khartoum airport"), item("a2", "https://a.example/2", "A")],
+                T0,
+            ),
+            FeedItems(b.id, [item("b1", shared, "Troops take Khartoum airport")], T0),
+        ]
+    )
+    assert [(len(r.new), len(r.updated), r.unchanged) for r in again.results] == [(0, 1, 1), (0, 0, 1)]
+    assert await store.item_count() == 2
+
+
+async def test_a_removed_feed_added_again_stores_its_items_again(store: Storage) -> None:
+    feed = await store.add_feed("https://a.example/rss")
+    assert feed.id
+    entries = [item("a1", "https://a.example/1", "One"), item("a2", "https://a.example/2", "Two")]
+    await store.store_items(feed.id, entries, fetched_at=T0)
+    await store.remove_feed("https://a.example/rss")
+    again = await store.add_feed("https://a.example/rss")
+    assert again.id
+    # The items survive (their URL is known), and the new feed row gets its sources back.
+    stored = await store.store_items(again.id, entries, fetched_at=T0)
+    assert stored.new_sources == 2 and stored.unchanged == 0
+    feeds = {f.state.url: f.item_count for f in await store.list_feeds()}
+    assert feeds == {"https://a.example/rss": 2}
