@@ -7,16 +7,20 @@ Both come migrated to head.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from storage.db import upgrade
 from storage.repository import Storage
+
+T = TypeVar("T")
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
 PG_SKIP = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)"
@@ -61,6 +65,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated, fresh schema on the real PostgreSQL server (the test module skips without it)."""
+    for url in _pg_schema_url(os.environ[PG_ENV]):
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A migrated SQLite file, for tests that need only one backend."""
     url = f"sqlite:///{tmp_path / 'test.db'}"
@@ -76,3 +88,19 @@ async def storage(database_url: str) -> AsyncIterator[Storage]:
         yield store
     finally:
         await store.close()
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, what: str = "") -> T:
+    """Await until ``await check()`` is truthy and return it; fail after ``timeout`` seconds.
+
+    For conditions the code under test reaches on its own (a row marked sent, a chat paused):
+    it checks every 20 ms on the running loop instead of sleeping a fixed time and hoping."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() >= deadline:
+            raise AssertionError(f"not reached within {timeout}s: {what or check}")
+        await asyncio.sleep(0.02)

@@ -41,6 +41,16 @@ def tg() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Storage]:
+    """A Storage on a migrated SQLite file (the bot tests run on one backend unless they say)."""
+    storage = Storage.connect(sqlite_url)
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+@pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """A real feed server on 127.0.0.1."""
     with FeedServer() as server:
@@ -63,6 +73,9 @@ async def running(
 ) -> AsyncIterator[Runtime]:
     """Serve the bot (long polling against the fake) for the duration of the block."""
     app = build_application(services, intervals=intervals, rate_limit=rate_limit)
+    fake = FakeTelegram.serving(services.config.telegram.base_url or "")
+    if fake is not None:
+        fake.watch(app)  # so Chatter.ask knows when a command has been handled
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop, poll_timeout=1))
     for _ in range(500):
@@ -84,23 +97,17 @@ class Chatter:
 
     tg: FakeTelegram
 
-    async def ask(
-        self, chat: FakeChat, text: str, user: FakeUser | None = ALICE, *, settle: float = 0.3
-    ) -> list[SentMessage]:
-        """Send ``text`` and return every message the bot sent to the chat in response."""
+    async def ask(self, chat: FakeChat, text: str, user: FakeUser | None = ALICE) -> list[SentMessage]:
+        """Send ``text``, await until the bot has handled it, and return every message the bot
+        sent to the chat meanwhile (at least one: a command without a reply fails the test)."""
         before = len(self.tg.sent_messages(chat.id))
         if chat.type == "channel":
-            self.tg.push_channel_post(chat, text)
+            update = self.tg.push_channel_post(chat, text)
         else:
             assert user is not None
-            self.tg.push_message(chat, user, text)
-        await self.tg.wait_for_messages(before + 1, chat_id=chat.id, timeout=10)
-        while True:  # replies of several messages: wait until they stop coming
-            count = len(self.tg.sent_messages(chat.id))
-            await asyncio.sleep(settle)
-            if len(self.tg.sent_messages(chat.id)) == count:
-                break
-        return self.tg.sent_messages(chat.id)[before:]
+            update = self.tg.push_message(chat, user, text)
+        await self.tg.wait_handled(update["update_id"])
+        return (await self.tg.wait_for_messages(before + 1, chat_id=chat.id, timeout=10))[before:]
 
     async def say(self, chat: FakeChat, text: str, user: FakeUser | None = ALICE) -> str:
         """The visible text of the bot's reply (all parts joined)."""

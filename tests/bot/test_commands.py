@@ -4,7 +4,6 @@ private chat, a group (``/cmd@botname``) and a channel (channel posts), on a rea
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -26,15 +25,6 @@ from tests.bot.conftest import (
 from tests.fakes.feed_server import FeedServer, Reply, rss_feed
 from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram
 from tests.fakes.telegram_html import check_html
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def _numbers(text: str) -> list[int]:

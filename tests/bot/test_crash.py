@@ -75,7 +75,12 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
             await tg.wait_for(lambda: len(tg.sent_messages(CHANNEL.id)) >= 1, timeout=30)
             written = await delivery.chat_messages(store, CHANNEL.id)
             assert len(written) >= 3, "the digest should span several messages"
-            await asyncio.sleep(0.5)  # the second message is now held by the server
+            # Kill while the server holds the second message's request (the first is answered
+            # and recorded, so the request in flight is the next one).
+            await tg.wait_for(
+                lambda: tg.calls("sendMessage", chat_id=CHANNEL.id) and tg.in_flight("sendMessage") >= 1,
+                timeout=10,
+            )
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         finally:
@@ -83,7 +88,8 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
                 first.kill()
         before_restart = await delivery.chat_messages(store, CHANNEL.id)
         assert any(m.status == "pending" for m in before_restart), "killed too late: nothing left to resume"
-        await asyncio.sleep(1.5)  # let the server finish the request it was holding
+        # The server finishes the request it was holding (its answer goes nowhere).
+        await tg.wait_for(lambda: tg.in_flight("sendMessage") == 0, timeout=10)
         tg.set_delay("sendMessage", 0)
 
         second = _start(config_path, log_path)

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,21 +18,12 @@ from sqlalchemy import text
 from storage import delivery
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, seed_story_items
-from tests.conftest import PG_ENV, PG_SKIP, _pg_schema_url
+from tests.conftest import PG_ENV, PG_SKIP
 
 ROOT = Path(__file__).resolve().parents[2]
 CHATS = [-5000 - n for n in range(30)]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not os.environ.get(PG_ENV), reason=PG_SKIP)]
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    from storage.db import upgrade
-
-    for url in _pg_schema_url(os.environ[PG_ENV]):
-        upgrade(url)
-        yield url
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ valid messages, breaking alerts, and the hostile fixture feed rendered into vali
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,15 +26,6 @@ from tests.fakes.telegram_api import FakeTelegram, SentMessage
 from tests.fakes.telegram_html import MESSAGE_LIMIT, check_html, visible_length
 
 HOSTILE = Path(__file__).resolve().parents[1] / "data" / "hostile_feed.xml"
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def rss(title: str, entries: list[tuple[str, str, str]]) -> bytes:

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.keyboards import CALLBACK_LIMIT, load_signer
 from bot.services import Services
@@ -32,15 +29,6 @@ from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram, FakeU
 from tests.fakes.telegram_html import check_html
 
 FORUM = FakeChat.forum(-1005001, "Newsroom")
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 async def _sudan(store: Storage) -> int:

@@ -4,32 +4,22 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
-
+from bot.digests import run_due_digests
 from bot.observability import REGISTRY, TELEGRAM_429
 from bot.render import render_plain
 from bot.services import Services
 from bot.telegram import Intervals
 from storage import delivery
+from storage.delivery import ChatInfo
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, CHANNEL, GROUP, PRIVATE, Chatter, make_config, running, seed_story_items
+from tests.conftest import eventually
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_html import check_html
 
 FAST = Intervals(poll=3600, digest=0.3, outbox=0.2, first_poll=3600)
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 async def _due_digest(
@@ -50,6 +40,11 @@ def delivery_now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _all_sent(store: Storage, chat_id: int) -> bool:
+    rows = await delivery.chat_messages(store, chat_id)
+    return bool(rows) and all(row.status == "sent" for row in rows)
+
+
 async def test_429_waits_retry_after_and_delivers_once(
     tg: FakeTelegram, sqlite_url: str, store: Storage
 ) -> None:
@@ -57,9 +52,15 @@ async def test_429_waits_retry_after_and_delivers_once(
     await _due_digest(store, CHANNEL.id, "channel")
     tg.fail_retry_after("sendMessage", retry_after=2, chat_id=CHANNEL.id)
     seen_429 = REGISTRY.value(TELEGRAM_429)
-    async with running(Services(config, store), intervals=FAST, rate_limit=True):
+    async with running(Services(config, store), intervals=FAST, rate_limit=True) as rt:
         [message] = await tg.wait_for_messages(1, chat_id=CHANNEL.id, timeout=15)
-        time.sleep(0.5)  # nothing else may follow
+        # Nothing else may follow: once the row is marked sent the outbox has nothing left and
+        # no digest is due; running both once more (not waiting for their ticks) sends nothing.
+        await eventually(lambda: _all_sent(store, CHANNEL.id), what="the outbox row marked sent")
+        async with rt.digest_lock:
+            assert await run_due_digests(store, config) == 0
+        await rt.sender.send_pending()
+        assert len(tg.sent_messages(CHANNEL.id)) == 1
     calls = tg.calls("sendMessage", chat_id=CHANNEL.id)
     assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 2.0
@@ -76,13 +77,13 @@ async def test_403_pauses_subscriptions_visibly(tg: FakeTelegram, sqlite_url: st
     chatter = Chatter(tg)
     async with running(Services(config, store), intervals=FAST):
         await tg.wait_for(lambda: [c for c in tg.calls("sendMessage", chat_id=CHANNEL.id) if c.status == 403])
-        chat = None
-        for _ in range(100):
+
+        async def paused() -> ChatInfo | None:
             chat = await delivery.get_chat(store, CHANNEL.id)
-            if chat and chat.paused:
-                break
-            await asyncio.sleep(0.05)
-        assert chat is not None and chat.paused and "kicked" in (chat.paused_reason or "")
+            return chat if chat is not None and chat.paused else None
+
+        chat = await eventually(paused, what="the channel paused")
+        assert chat.paused and "kicked" in (chat.paused_reason or "")
         text = await chatter.say(PRIVATE, "/subscriptions")
         assert "You subscribed t" in text
         assert "Deliveries paused" in text and "kicked" in text

@@ -9,9 +9,6 @@ The real python-telegram-bot against the fake Bot API server, a real SQLite file
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.services import Services
 from bot.telegram import Intervals
@@ -22,15 +19,6 @@ from tests.fakes.telegram_api import FakeChat, FakeTelegram
 
 BACKLOG = 40
 TICKS = Intervals(poll=3600, digest=3600, outbox=0.2, first_poll=3600)
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 async def test_a_pending_backlog_with_a_flood_wait_does_not_block_commands(

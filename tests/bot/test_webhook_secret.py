@@ -29,15 +29,6 @@ pytest.importorskip("tornado", reason="PTB webhooks need python-telegram-bot[web
 QUIET = Intervals(3600, 3600, 0.2, 3600)
 
 
-@pytest.fixture
-async def store(sqlite_url: str) -> Any:
-    storage = Storage.connect(sqlite_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -362,6 +362,14 @@ class _State:
 # -- the server --------------------------------------------------------------------------------
 
 
+# The fakes listening now, by base_url: test helpers that build the bot from a config find the
+# fake it points at (``FakeTelegram.serving``) without every test handing it over.
+_SERVING: dict[str, FakeTelegram] = {}
+
+# The handler group after every group the bot uses: its handler runs once the bot is done.
+HANDLED_GROUP = 1_000_000
+
+
 class FakeTelegram:
     """A fake Bot API server. Start with ``start()`` (or ``with``), stop with ``stop()``."""
 
@@ -385,6 +393,8 @@ class FakeTelegram:
         self._update_ids = itertools.count(100001)
         self._query_ids = itertools.count(5000001)
         self._stopping = False
+        self._handled: set[int] = set()
+        self._in_flight: dict[str, int] = {}  # requests arrived and not yet answered, by method
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -400,10 +410,18 @@ class FakeTelegram:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        _SERVING[self.base_url] = self
         return self
+
+    @staticmethod
+    def serving(base_url: str) -> FakeTelegram | None:
+        """The started fake whose ``base_url`` this is, if any."""
+        return _SERVING.get(base_url)
 
     def stop(self) -> None:
         """Wake pending long polls and shut the server down."""
+        if self._server is not None:
+            _SERVING.pop(self.base_url, None)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -792,6 +810,37 @@ class FakeTelegram:
                 raise TimeoutError(self._timeout_message(timeout))
             time.sleep(interval)
 
+    def in_flight(self, method: str) -> int:
+        """How many ``method`` requests have arrived and are not answered yet (see ``set_delay``)."""
+        with self._lock:
+            return self._in_flight.get(method.lower(), 0)
+
+    def handled_updates(self) -> set[int]:
+        """The update ids the watched bot has finished handling (see ``watch``)."""
+        with self._lock:
+            return set(self._handled)
+
+    def watch(self, application: Any) -> None:
+        """Have a PTB ``Application`` talking to this fake report each update it has finished
+        handling (a handler in a group after all of the bot's own), for ``wait_handled``."""
+        from telegram import Update
+        from telegram.ext import TypeHandler
+
+        async def handled(update: Update, context: Any) -> None:
+            with self._lock:
+                self._handled.add(update.update_id)
+
+        application.add_handler(TypeHandler(Update, handled), group=HANDLED_GROUP)
+
+    async def wait_handled(self, update_id: int, timeout: float = 10.0) -> None:
+        """Await until the watched bot has handled update ``update_id`` (see ``watch``)."""
+
+        def done() -> bool:
+            with self._lock:
+                return update_id in self._handled
+
+        await self.wait_for(done, timeout)
+
     async def wait_for_messages(
         self, count: int = 1, *, chat_id: int | None = None, timeout: float = 5.0
     ) -> list[SentMessage]:
@@ -825,14 +874,18 @@ class FakeTelegram:
             else:
                 with self._lock:
                     delay = self._state.delays.get(method.lower(), 0.0)
-                if delay:
-                    time.sleep(delay)
+                    self._in_flight[method.lower()] = self._in_flight.get(method.lower(), 0) + 1
                 try:
+                    if delay:
+                        time.sleep(delay)
                     self._injected_fault(method, params)
                     result = impl(self, params)
                     status, body = 200, {"ok": True, "result": result}
                 except _Reply as reply:
                     status, body = reply.error.status, reply.error.payload()
+                finally:
+                    with self._lock:
+                        self._in_flight[method.lower()] -= 1
         with self._lock:
             self._state.calls.append(ApiCall(method, params, arrived, status, body))
         return status, body

@@ -7,24 +7,15 @@ over getUpdates, and the first keeps polling.
 
 from __future__ import annotations
 
-import inspect
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
-import bot.telegram
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.skipif(
-    "polling_lock" not in inspect.getsource(bot.telegram),
-    reason="bot/telegram.py does not take bot.singleton.polling_lock before long polling yet",
-)
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from storage.models import FeedRow, ItemRow, ItemSourceRow, utcnow
-from tests.conftest import PG_ENV, PG_SKIP, _pg_schema_url
+from tests.conftest import PG_ENV, PG_SKIP
 from tests.scale.farm import FeedFarm
 from tests.scale.test_worker import worker_command
 
@@ -33,15 +32,6 @@ FEEDS = 2000
 ITEMS = 2
 WORKERS = 3
 LEASE_SECONDS = 15
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    from storage.db import upgrade
-
-    for url in _pg_schema_url(os.environ[PG_ENV]):
-        upgrade(url)
-        yield url
 
 
 def _write_config(path: Path, url: str) -> Path:
