@@ -278,7 +278,7 @@ async def test_get_updates_long_polls_and_honours_offset(bot: Bot, tg: FakeTeleg
 
     # a pushed update wakes a waiting long poll at once
     async def push_later() -> None:
-        await asyncio.sleep(0.1)
+        await tg.wait_for(lambda: tg.in_flight("getUpdates") >= 1)  # the long poll is waiting
         tg.push_message(ALICE.id, ALICE, "wake up")
 
     pusher = asyncio.create_task(push_later())
