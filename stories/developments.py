@@ -231,6 +231,7 @@ class _Development:
     outlets: list[str]
     facts: set[str]
     prototypes: int  # live prototypes in the group; 0 means the development left
+    stems: set[str] = field(default_factory=set)  # name stems of ``facts``, kept in step
 
 
 _MAX_OUTLETS = 32
@@ -272,6 +273,7 @@ class Developments:
         decided: bool = False,
         development: int | None = None,
         names_comparable: bool = True,
+        facts: frozenset[str] | None = None,
     ) -> Assignment:
         """Assign one item (call in arrival order) and return the decision.
 
@@ -287,7 +289,8 @@ class Developments:
             self._now = when
         self._maybe_sweep()
         vec = self._vector(item)
-        facts = extract_facts(item) or self._rare_facts(item, vec)
+        # ``facts``: the caller's extract_facts(item), when it has it already.
+        facts = (extract_facts(item) if facts is None else facts) or self._rare_facts(item, vec)
         if not names_comparable:
             facts = frozenset(f for f in facts if is_number(f))
         if not decided:
@@ -358,7 +361,7 @@ class Developments:
     ) -> Assignment:
         """``update`` when the item states facts the development lacked, else ``rereport``."""
         dev = self._developments[dev_id]
-        added = new_facts(facts, dev.facts, stems_of(dev.facts), when)
+        added = new_facts(facts, dev.facts, dev.stems, when)
         names = sum(1 for f in added if not is_number(f) and " " not in f)
         if added and (len(added) > names or names >= self.config.update_names):
             self._remember(dev, added)
@@ -525,6 +528,7 @@ class Developments:
                 list(d["outlets"]),
                 set(d["facts"]),
                 int(d["prototypes"]),
+                stems_of(d["facts"]),
             )
         self._merged = {int(k): int(v) for k, v in data["merged"].items()}
         self._since_sweep = int(data["since_sweep"])
@@ -889,6 +893,7 @@ class Developments:
                 break
             if f not in dev.facts:
                 dev.facts.add(f)
+                dev.stems |= stems_of((f,))
                 room -= 1
 
     def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:

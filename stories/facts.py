@@ -125,11 +125,15 @@ _WIRE_TEXT = "reuters ap afp efe tass ria interfax xinhua associated press novos
 _WIRE_NAMES = frozenset(_WIRE_TEXT.split())
 
 
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+@functools.lru_cache(maxsize=131072)
 def _latin(word: str) -> str:
     """A name word folded and in Latin letters ("Пескова" -> "peskova")."""
     folded = fold(word)
     latin = folded if folded.isascii() else anyascii(folded).lower()
-    return "".join(c for c in latin if c.isalnum())
+    return _NOT_ALNUM.sub("", latin)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -237,12 +241,7 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
         starts.append(sentence_start)
         sentence_start = token[-1] in _SENTENCE_END
 
-    def capitalised(core: str) -> bool:
-        if not core or not core[0].isupper():
-            return False
-        folded = fold(core)
-        return folded not in STOP_WORDS and folded not in _NOT_NAMES
-
+    capitalised = _capitalised
     run: list[str] = []
     for i, core in enumerate(cores):
         ok = False
@@ -262,6 +261,15 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=131072)
+def _capitalised(core: str) -> bool:
+    """A capitalised word that may be (part of) a name: no stop word, weekday or month."""
+    if not core or not core[0].isupper():
+        return False
+    folded = fold(core)
+    return folded not in STOP_WORDS and folded not in _NOT_NAMES
+
+
 def _add_name(facts: set[str], run: list[str]) -> None:
     words = [w for w in (_latin(part) for core in run for part in _WORD.findall(core)) if len(w) > 1]
     words = [w for w in words if w not in _WIRE_NAMES]
@@ -277,6 +285,8 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
     "Machado"); at most ``limit``, numbers first (they are what an update most often adds).
     """
     keys = sorted(set(facts), key=lambda f: (not is_number(f), -len(f.split()), f))
+    if not keys:
+        return ()
     multi = [f.split() for f in keys if " " in f and not is_number(f)]
     text = item.text
     tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
@@ -303,7 +313,35 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
 
 def written(facts: Iterable[str], item: Item) -> dict[str, str]:
     """Each fact key with the words the item wrote it in (see :func:`surface`)."""
-    return {f: surface((f,), item, limit=1)[0] for f in facts}
+    keys = list(facts)
+    if not keys:
+        return {}
+    # surface() keeps a longer name's words out; here every key gets its own spelling.
+    return {f: surface((f,), item, limit=1)[0] for f in keys} if len(keys) <= 3 else _written_all(keys, item)
+
+
+def _written_all(keys: list[str], item: Item) -> dict[str, str]:
+    text = item.text
+    tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
+    latin = [_latin(t) for t in tokens]
+    numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
+    positions: dict[str, int] = {}
+    for i, w in enumerate(latin):
+        positions.setdefault(w, i)
+    out: dict[str, str] = {}
+    for f in keys:
+        if date_fact(f) is not None:
+            out[f] = _date_surface(f, tokens)
+        elif is_number(f):
+            out[f] = numbers.get(f, f)
+        else:
+            words = f.split()
+            at = positions.get(words[0])
+            if at is not None and latin[at : at + len(words)] == words:
+                out[f] = " ".join(tokens[at : at + len(words)])
+            else:
+                out[f] = f
+    return out
 
 
 def _date_surface(fact: str, tokens: list[str]) -> str:

@@ -98,17 +98,25 @@ def wire_of(text: str) -> str | None:
     return _WIRE_NAME.get(alias)
 
 
+# Words every notice contains: the notice patterns run only on text that has one.
+_NOTICE_WORDS = (
+    "originally", "first ", "republished", "reprinted", "permission", "publicad", "apareci",
+    "permiso", "autoriz", "впервые", "перепечат", "оригинал", "разрешени",
+)  # fmt: skip
+
+
 def read_signals(item: Item) -> Signals:
     """Read the syndication signals of one item (pure; cheap)."""
     text = item.summary or ""
     credited: str | None = None
     notice = False
-    m = _NOTICE.search(text)
+    lower = text.lower()
+    m = _NOTICE.search(text) if any(w in lower for w in _NOTICE_WORDS) else None
     if m is not None:
         notice = True
         name = _NAME_TAIL.sub("", m.group("name")).strip()
         credited = outlet_key(name) or None
-    elif _PERMISSION.search(text):
+    elif any(w in lower for w in _NOTICE_WORDS) and _PERMISSION.search(text):
         notice = True
     if credited is None and item.source_name:
         credited = outlet_key(item.source_name) or None

@@ -418,6 +418,7 @@ class Tracker:
         signals = read_signals(item)
         sk = self._dedup.sketch(item)
         when = item.published.timestamp()
+        facts = extract_facts(item)
         # What is older than the windows is forgotten before anything is compared with it.
         self._dedup.advance(when)
         self._recall.advance(when)
@@ -437,9 +438,9 @@ class Tracker:
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
                 return self._record(
                     Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts),
-                    written(extract_facts(item), item),
+                    written(facts, item),
                 )
-        origin = self._origin(item, signals, dup, similar)
+        origin = self._origin(item, signals, dup, similar, facts)
         if origin is not None:
             origin_key, origin_dev = origin
             dev_id = self._developments.join(origin_dev, item)
@@ -449,9 +450,9 @@ class Tracker:
                     Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
                 )
         if vector is None:
-            a = self._developments.assign(item)
+            a = self._developments.assign(item, facts=facts)
         else:
-            chosen, comparable = self._link(item, similar, when)
+            chosen, comparable = self._link(item, similar, when, facts)
             fallback = self.config.recall.lexical_fallback
             if chosen is None and fallback > 0:
                 # The vectors found no development: the lexical tracker may still know one
@@ -465,10 +466,10 @@ class Tracker:
                     ):
                         chosen = dev
             if chosen is None:
-                a = self._developments.assign(item, decided=True, development=None)
+                a = self._developments.assign(item, decided=True, development=None, facts=facts)
             else:
                 a = self._developments.assign(
-                    item, decided=True, development=chosen, names_comparable=comparable
+                    item, decided=True, development=chosen, names_comparable=comparable, facts=facts
                 )
         duplicate_of = None
         if a.kind == "rereport" and similar:
@@ -498,10 +499,15 @@ class Tracker:
             stories=stories,
             new_facts=surface(a.new_facts, item),
         )
-        return self._record(decision, written(extract_facts(item), item) if a.kind == "new" else None)
+        return self._record(decision, written(facts, item) if a.kind == "new" else None)
 
     def _origin(
-        self, item: Item, signals: Signals, dup: Duplicate | None, similar: list[tuple[float, int]]
+        self,
+        item: Item,
+        signals: Signals,
+        dup: Duplicate | None,
+        similar: list[tuple[float, int]],
+        facts: frozenset[str],
     ) -> tuple[int, int] | None:
         """The report this item copies, by what it says or shows: ``(key, development)``."""
         if item.source_url:
@@ -529,7 +535,6 @@ class Tracker:
                 if m.outlet == signals.credited or (m.wire is not None and m.wire == signals.credited):
                     return m.key, m.development
         if signals.wire:
-            facts = extract_facts(item)
             for sim, i in similar:
                 if sim < cfg.wire_similarity:
                     break
@@ -563,7 +568,9 @@ class Tracker:
                 return p
         return None
 
-    def _link(self, item: Item, similar: list[tuple[float, int]], when: float) -> tuple[int | None, bool]:
+    def _link(
+        self, item: Item, similar: list[tuple[float, int]], when: float, facts: frozenset[str]
+    ) -> tuple[int | None, bool]:
         """The development the item reports, by the link model (None: a new one), and
         whether names can be compared with it (it has a report in the item's language)."""
         meta = self._recall.meta
@@ -573,7 +580,6 @@ class Tracker:
             per_dev.setdefault(resolve(meta[i].development), []).append(i)
         if not per_dev:
             return None, True
-        facts = extract_facts(item)
         names = stems_of(f for f in facts if not is_number(f))
         numbers = {f for f in facts if is_number(f)}
         sims = dict((i, sim) for sim, i in similar)
