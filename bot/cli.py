@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config import Config, ConfigError, load_config
-from bot.errors import CommandFailed, UsageError
+from bot.config import Config, load_config
+from bot.errors import UsageError
+from stories.errors import EXIT_FAILURE, NewsbotError
+from stories.errors import EXIT_USAGE as EXIT_USAGE  # this module's name for it before
 
 log = logging.getLogger("newsbot")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def parse_since(value: str, *, now: datetime | None = None) -> datetime:
@@ -437,27 +439,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(getattr(args, "verbose", False))
     try:
         return int(args.func(args))
-    except (ConfigError, UsageError) as exc:
+    except NewsbotError as exc:  # ours, with what to do: the message and its exit status
         print(f"newsbot: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except CommandFailed as exc:
-        print(f"newsbot: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return EXIT_OK
     except Exception as exc:  # the last line of defence: say what failed, exit 1
-        from bot.singleton import AlreadyRunning
-        from storage.db import DatabaseURLError
-
-        if isinstance(exc, DatabaseURLError):
-            print(f"newsbot: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if isinstance(exc, AlreadyRunning):
-            print(f"newsbot: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
         log.exception("failed: %s", exc)
         return EXIT_FAILURE
 

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from stories.errors import EXIT_USAGE, NewsbotError
 from stories.query import QueryError, parse
 from stories.schedule import parse_schedule, resolve_timezone
 
@@ -35,8 +36,10 @@ DATABASE_ENV = "NEWSBOT_DATABASE_URL"
 CONFIG_ENV = "NEWSBOT_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(NewsbotError):
     """A configuration problem a user can fix; ``str()`` names the file and the key."""
+
+    exit_code = EXIT_USAGE
 
 
 class _Section(BaseModel):

@@ -33,13 +33,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from storage.repository import Storage
+from stories.errors import NewsbotError
 
 log = logging.getLogger("newsbot.singleton")
 
 POLLING_LOCK = "telegram-polling"
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(NewsbotError):
     """Another process holds the lock; ``str()`` says which lock and what to do."""
 
 

@@ -15,11 +15,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from stories.errors import EXIT_USAGE, NewsbotError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(NewsbotError, ValueError):
     """The configured database URL cannot be used."""
+
+    exit_code = EXIT_USAGE
 
 
 def _parse(url: str) -> URL:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from stories.errors import NewsbotError
 from stories.model import Decision, FeedState, Item, Story
 
 from .db import backend_name, make_async_engine
@@ -36,7 +37,7 @@ from .search import index_pending
 GLOBAL_SCOPE = 0
 
 
-class StorageError(Exception):
+class StorageError(NewsbotError):
     """A repository operation that cannot be done as asked; ``str()`` says why."""
 
 

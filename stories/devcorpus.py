@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from stories.errors import EXIT_USAGE, NewsbotError
 from stories.model import Item
 
 __all__ = [
@@ -45,8 +46,10 @@ __all__ = [
 KINDS = ("new", "update", "rereport", "noise")
 
 
-class CorpusError(ValueError):
+class CorpusError(NewsbotError, ValueError):
     """The corpus could not be read; the message names the file and the problem."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,22 @@ already carries is not repeated.
 
 from __future__ import annotations
 
-__all__ = ["NewsbotError"]
+from typing import ClassVar
+
+__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "NewsbotError"]
+
+EXIT_FAILURE = 1  # the command ran and failed
+EXIT_USAGE = 2  # the command was given something it cannot use (arguments, config, a query)
 
 
 class NewsbotError(Exception):
-    """An error newsbot reports to its user; ``str()`` carries the causes."""
+    """An error newsbot reports to its user; ``str()`` carries the causes.
+
+    ``exit_code`` is the command line's exit status when one reaches it: ``EXIT_USAGE`` for
+    errors in what the user gave, ``EXIT_FAILURE`` (the default) for everything else.
+    """
+
+    exit_code: ClassVar[int] = EXIT_FAILURE
 
     def __str__(self) -> str:
         text = super().__str__()

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from threadpoolctl import threadpool_limits
 
 from stories.encoder import Encoder, Vectors, encoder_text, make_encoder, pack, unpack
+from stories.errors import EXIT_USAGE, NewsbotError
 from stories.model import Decision, Item, ItemKind
 
 Order = Literal["file", "shuffle", "time"]
@@ -51,8 +52,10 @@ def default_data_dir() -> Path:
 _GOOGLENEWS_EPOCH = datetime(2013, 11, 27, tzinfo=UTC)
 
 
-class DatasetError(ValueError):
+class DatasetError(NewsbotError, ValueError):
     """A corpus could not be found or read; the message says which file and why."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from stories.errors import EXIT_USAGE, NewsbotError
 from stories.text import is_token, tokens
 
 MAX_LENGTH = 1000
@@ -54,12 +55,14 @@ _QUOTES = frozenset('"«»“”„')
 _SPECIAL = _QUOTES | frozenset("()|")
 
 
-class QueryError(ValueError):
+class QueryError(NewsbotError, ValueError):
     """A query that cannot be used, with the 0-based character position at fault.
 
     ``str(error)`` reads like ``unclosed quote at 17``; ``reason`` is the message
     without the position, ``position`` the offset into the query string.
     """
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, reason: str, position: int) -> None:
         super().__init__(f"{reason} at {position}")

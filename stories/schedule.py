@@ -25,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import NewsbotError
+from .errors import EXIT_USAGE, NewsbotError
 
 __all__ = [
     "MAX_INTERVAL",
@@ -68,6 +68,8 @@ class ScheduleError(NewsbotError, ValueError):
     """A schedule (or time zone) that cannot be used; ``str()`` says what is accepted.
 
     A ValueError too, so pydantic validators report it as the field's error."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)
