@@ -84,6 +84,8 @@ class RecallConfig:
     merge_similarity: float = 0.6
     """After each poll, two developments whose reports are this alike on average
     (average-link cosine of their sentence vectors) are merged: one event, found twice."""
+    merge_every: int = 32
+    """Items between two merge checks."""
     merge_gap_hours: float = 36.0
     """Only developments active within this time of each other merge."""
     link_bias: float = -8.085
@@ -282,6 +284,9 @@ class Tracker:
         # A recent lead's facts, each as it wrote it (shown if a merge makes it an update).
         self._lead_facts: dict[int, dict[str, str]] = {}
         self._members: dict[int, list[int]] = {}  # development id -> keys in _decided
+        # Developments decided since the last merge check -> those of their nearest reports.
+        self._near: dict[int, set[int]] = {}
+        self._since_merge = 0
         self._fact_cache: dict[int, tuple[int, set[str], set[str]]] = {}
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
         """When a list, the link model's candidates are recorded here (for fitting)."""
@@ -319,12 +324,10 @@ class Tracker:
         )
         vectors = vectors or {}
         out = [self.observe(key, item, vectors.get(key)) for key, item in ordered]
-        if vectors:
-            self._merge_alike({self.resolve(d.development_id) for d in out})
         out.extend(self.take_revisions())
         return out
 
-    def _merge_alike(self, touched: set[int]) -> None:
+    def _merge_alike(self) -> None:
         """Merge developments this poll touched with any that turn out to be the same event.
 
         Single-pass decisions split an event when its first reports differ (an update
@@ -335,32 +338,42 @@ class Tracker:
         """
         cfg = self.config.recall
         meta = self._recall.meta
-        if not meta or not touched:
+        if not meta or not self._near:
+            self._near = {}
             return
         resolve = self._developments.resolve
-        owner = [resolve(m.development) for m in meta]
-        devs = sorted(set(owner))
-        position = {d: n for n, d in enumerate(devs)}
-        index = np.fromiter((position[d] for d in owner), dtype=np.int64, count=len(owner))
-        order = np.argsort(index, kind="stable")
-        starts = np.searchsorted(index[order], np.arange(len(devs)))
-        sums = np.add.reduceat(self._recall.vectors[order], starts, axis=0)
-        counts = np.bincount(index, minlength=len(devs)).astype(np.float32)
+        # Candidate pairs: a touched development and those among its items' nearest reports.
+        wanted: dict[int, set[int]] = {}
+        for a, near in self._near.items():
+            a = resolve(a)
+            others = {resolve(b) for b in near} - {a}
+            if others:
+                wanted.setdefault(a, set()).update(others)
+        self._near = {}
+        if not wanted:
+            return
+        involved = set(wanted) | {b for near in wanted.values() for b in near}
+        rows: dict[int, list[int]] = {}
         latest: dict[int, float] = {}
-        for d, m in zip(owner, meta, strict=True):
-            if m.when > latest.get(d, -math.inf):
-                latest[d] = m.when
+        for i, m in enumerate(meta):
+            d = resolve(m.development)
+            if d in involved:
+                rows.setdefault(d, []).append(i)
+                if m.when > latest.get(d, -math.inf):
+                    latest[d] = m.when
+        vectors = self._recall.vectors
+        sums = {d: vectors[r].sum(axis=0) for d, r in rows.items()}
         gap = cfg.merge_gap_hours * 3600.0
         pairs: list[tuple[float, int, int]] = []
-        for a in sorted(touched):
-            n = position.get(a)
-            if n is None:
+        for a in sorted(wanted):
+            if a not in sums:
                 continue
-            avg = (sums @ sums[n]) / (counts * counts[n])
-            for hit in np.nonzero(avg >= cfg.merge_similarity)[0]:
-                b = devs[int(hit)]
-                if b != a and abs(latest[a] - latest[b]) <= gap:
-                    pairs.append((float(avg[hit]), min(a, b), max(a, b)))
+            for b in sorted(wanted[a]):
+                if b not in sums or abs(latest[a] - latest[b]) > gap:
+                    continue
+                avg = float(sums[a] @ sums[b]) / (len(rows[a]) * len(rows[b]))
+                if avg >= cfg.merge_similarity:
+                    pairs.append((avg, min(a, b), max(a, b)))
         for _, a, b in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             a, b = resolve(a), resolve(b)
             if a != b:
@@ -414,6 +427,12 @@ class Tracker:
 
     def observe(self, key: int, item: Item, vector: Vector | None = None) -> Decision:
         """Decide about one item; ``key`` identifies it (e.g. its database id)."""
+        # Every ``merge_every`` items (not per call or poll: a replay must merge at the same
+        # points), developments found alike are merged.
+        self._since_merge += 1
+        if self._since_merge > self.config.recall.merge_every:
+            self._since_merge = 1
+            self._merge_alike()
         stories = self._matcher.match(item.text) if self._matcher is not None else frozenset()
         signals = read_signals(item)
         sk = self._dedup.sketch(item)
@@ -471,6 +490,9 @@ class Tracker:
                 a = self._developments.assign(
                     item, decided=True, development=chosen, names_comparable=comparable, facts=facts
                 )
+        if similar:
+            meta = self._recall.meta
+            self._near.setdefault(a.development_id, set()).update(meta[i].development for _, i in similar)
         duplicate_of = None
         if a.kind == "rereport" and similar:
             duplicate_of = self._nearest_in(similar, a.development_id)
@@ -718,6 +740,8 @@ class Tracker:
                 for d in self._decided.values()
             ],
             "lead_facts": {str(k): v for k, v in self._lead_facts.items()},
+            "near": {str(k): sorted(v) for k, v in self._near.items()},
+            "since_merge": self._since_merge,
             "pending": [
                 [p.key, p.development, p.kind, list(p.new_facts), sorted(p.stories), p.credited, p.url]
                 for p in self._pending
@@ -753,6 +777,8 @@ class Tracker:
         }
         for d in self._decided.values():
             self._members.setdefault(d.development_id, []).append(d.key)
+        self._near = {int(k): {int(x) for x in v} for k, v in data["near"].items()}
+        self._since_merge = int(data["since_merge"])
         self._pending = deque(
             _Pending(int(k), int(d), kind, tuple(f), frozenset(s), c, u)
             for k, d, kind, f, s, c, u in data["pending"]

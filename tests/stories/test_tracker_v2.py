@@ -188,3 +188,25 @@ def test_decisions_do_not_depend_on_the_process(tmp_path: Path, encoder: Univers
         runs.append(json.loads(done.stdout))
     assert runs[0] == runs[1]
     assert len(runs[0]) == len(items)
+
+
+def test_replaying_item_by_item_decides_as_the_poll_batches_did(encoder: UniversalSentenceEncoder) -> None:
+    """A restart replays stored items one by one, in decision order: it must land where the
+    original poll batches did (merges included)."""
+    from stories.devcorpus import load_corpus, report_items, simulate_items
+
+    corpus = load_corpus(ROOT / "tests" / "data" / "developments", stories=["venezuela"])
+    items = report_items(corpus)
+    encoded = encoder.encode([encoder_text(items[n]) for n in range(len(items))])
+    vectors = {n: unpack(pack(v)) for n, v in enumerate(encoded)}
+    batched = Tracker()
+    first: dict[int, object] = {}
+    order: list[int] = []
+    for batch in simulate_items(corpus):
+        made = batched.observe_many(batch, {k: vectors[k] for k, _ in batch})
+        order += [d.key for d in made[: len(batch)]]
+        for d in made:
+            first[d.key] = d
+    replayed = Tracker()
+    again = {d.key: d for d in replayed.replay([(k, items[k]) for k in order], vectors)}
+    assert again == first
