@@ -64,14 +64,14 @@ class RecallConfig:
     """A development's semantic pull on a new item halves over this gap."""
     min_similarity: float = 0.3
     """Vector cosines below this are no evidence of the same event."""
-    nearest: int = 64
+    nearest: int = 32
     """Nearest remembered items an item is compared with (bounds the cost per item)."""
     lexical_fallback: float = 1.0
     """Where the link model finds no development, the item joins the one the lexical
     tracker scores best if that is at least this many times its join threshold (0: never)."""
     fallback_similarity: float = 0.5
     """...and if its nearest report there is at least this alike by vector."""
-    candidates: int = 12
+    candidates: int = 6
     """Developments (the nearest items' best) the link model weighs per item."""
     credit_similarity: float = 0.45
     """A reprint that names its origin outlet copies that outlet's most similar recent
