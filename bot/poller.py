@@ -54,7 +54,8 @@ class PollSummary:
     disabled: list[str] = field(default_factory=list)
     reports: list[FeedReport] = field(default_factory=list)
     seconds: float = 0.0
-    # Seconds per stage: fetch is the sum over concurrent requests (wall time each);
+    # Seconds per stage: fetch is the sum over concurrent requests of each one's wall
+    # time, waiting for a connection slot included (so far above the cycle's time);
     # decode, parse and normalise are CPU time in the parsing threads; store, index
     # and states are the consumer's wall time (one at a time).
     stages: dict[str, float] = field(default_factory=dict)
