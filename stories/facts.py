@@ -379,15 +379,18 @@ def new_facts(
     Блинкен" after "Antony Blinken": titles and first names are spelt many ways).
     """
     facts = set(facts)
+    unknown = facts - known
+    if not unknown:
+        return []  # the common case: a repeat states nothing the development lacks
     covered: set[str] = set()
     for f in facts:
-        if not is_number(f) and " " in f:
+        if " " in f and not is_number(f):
             words = f.split()
             if any(w in known or name_stem(w) in stems for w in words):
                 covered.update(words)
                 covered.add(f)
     if when is not None:
-        for f in facts:
+        for f in unknown:
             dm = date_fact(f)
             if dm is not None:
                 try:
@@ -396,7 +399,7 @@ def new_facts(
                     continue
                 if abs((day - when).total_seconds()) <= 2 * 86400:
                     covered.add(f)
-    return sorted(f for f in facts if f not in covered and not fact_is_known(f, known, stems))
+    return sorted(f for f in unknown if f not in covered and not fact_is_known(f, known, stems))
 
 
 def stems_of(facts: Iterable[str]) -> set[str]:
