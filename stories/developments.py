@@ -58,6 +58,7 @@ from anyascii import anyascii
 
 from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.model import Item, ItemKind
+from stories.text import STOP_TEXT
 
 __all__ = [
     "Assignment",
@@ -70,20 +71,7 @@ __all__ = [
 
 # Common function words of the languages feeds mostly carry (English first). They
 # match across unrelated events and would only add noise to short titles.
-_STOP_TEXT = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers him his how i if in into is
-    it its itself just me more most my no nor not now of off on once only or other our out
-    over own same she should so some such than that the their them then there these they
-    this those through to too under until up very via was we were what when where which
-    while who whom why will with would you your s t ll d re ve don new says said say
-    el la los las de del y en un una por con para al lo se que es su
-    le les des du et au aux une pour sur dans est
-    der die das und den dem des ein eine mit von zu im ist fur auf
-    и в на с по о к за из от что как для не
-"""
-_STOP_WORDS = frozenset(_STOP_TEXT.split())
+_STOP_WORDS = frozenset(STOP_TEXT.split())
 
 _WORD = re.compile(r"\w+")
 # A number as written in raw text: 3, 3.5, 1,200, 45%, and a currency sign in front.
@@ -780,18 +768,7 @@ class Developments:
         proto.norm2 = sum(w * w for w, _, _ in kept)
 
     def _new_development(self, item: Item, vec: dict[str, float], when: float) -> int:
-        pid = self._next_id
-        self._next_id += 1
-        proto = _Prototype(group=pid, size=1, last_seen=when, norm2=1.0, terms=list(vec))
-        self._prototypes[pid] = proto
-        self._rescale(pid, proto)
-        postings = self._postings
-        for t, x in vec.items():
-            plist = postings.get(t)
-            if plist is None:
-                postings[t] = {pid: x}
-            else:
-                plist[pid] = x
+        pid = self._next_id  # a development's id is its first prototype's
         self._developments[pid] = _Development(
             title=item.title,
             first_seen=when,
@@ -799,9 +776,9 @@ class Developments:
             items=1,
             outlets=[item.outlet] if item.outlet else [],
             facts=set(),
-            prototypes=1,
+            prototypes=0,
         )
-        return pid
+        return self._new_prototype(pid, vec, when)
 
     def _new_prototype(self, dev_id: int, vec: dict[str, float], when: float) -> int:
         """A fresh prototype in an existing development's group."""

@@ -27,6 +27,7 @@ from datetime import datetime
 from anyascii import anyascii
 
 from stories.model import Item
+from stories.text import STOP_TEXT
 
 __all__ = [
     "STEM",
@@ -46,24 +47,13 @@ __all__ = [
 STEM = 5
 """Letters of a transliterated name word that identify it across inflections."""
 
-# Common function words of the languages feeds mostly carry; a capitalised one (the
-# first word of a sentence, "El", "В") is no name.
-_STOP_TEXT = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers him his how i if in into is
-    it its itself just me more most my no nor not now of off on once only or other our out
-    over own same she should so some such than that the their them then there these they
-    this those through to too under until up very via was we were what when where which
-    while who whom why will with would you your s t ll d re ve don new says said say
-    el la los las de del y en un una por con para al lo se que es su sus tras ante sin
-    sobre entre desde hasta este esta estos estas ese esa segun según como mas más
-    le les des du et au aux une pour sur dans est
-    der die das und den dem des ein eine mit von zu im ist fur auf
-    и в на с по о к за из от что как для не во со а но же бы то его ее её их он она они
-    это этот эта после при до над под между также уже более
+# Common function words (stories.text.STOP_TEXT) and more Spanish and Russian ones; a
+# capitalised one (the first word of a sentence, "El", "В") is no name.
+_MORE_STOP_TEXT = """
+    sus tras ante sin sobre entre desde hasta este esta estos estas ese esa segun según como mas más
+    во со а но же бы то его ее её их он она они это этот эта после при до над под между также уже более
 """
-STOP_WORDS = frozenset(_STOP_TEXT.split())
+STOP_WORDS = frozenset(STOP_TEXT.split()) | frozenset(_MORE_STOP_TEXT.split())
 
 _WORD = re.compile(r"\w+")
 # Digits with thousands spaces ("1 200"), or digits with separators ("1,200", "51,2"),

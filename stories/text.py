@@ -24,6 +24,22 @@ import unicodedata
 from itertools import chain
 from typing import cast
 
+# Common function words of the languages feeds mostly carry (English first): the tracker's
+# terms and its name facts both leave them out.
+STOP_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers him his how i if in into is
+    it its itself just me more most my no nor not now of off on once only or other our out
+    over own same she should so some such than that the their them then there these they
+    this those through to too under until up very via was we were what when where which
+    while who whom why will with would you your s t ll d re ve don new says said say
+    el la los las de del y en un una por con para al lo se que es su
+    le les des du et au aux une pour sur dans est
+    der die das und den dem des ein eine mit von zu im ist fur auf
+    и в на с по о к за из от что как для не
+"""
+
 
 def _mark_ranges() -> list[tuple[int, int]]:
     """Code point ranges of the Unicode combining marks (Mn, Mc, Me).
