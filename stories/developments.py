@@ -180,6 +180,15 @@ class DevelopmentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownFacts:
+    """A development's facts with the name stems and numbers among them."""
+
+    facts: set[str]
+    stems: set[str]
+    numbers: set[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Where one item went: its development, its kind and the facts it added."""
 
@@ -220,6 +229,7 @@ class _Development:
     facts: set[str]
     prototypes: int  # live prototypes in the group; 0 means the development left
     stems: set[str] = field(default_factory=set)  # name stems of ``facts``, kept in step
+    numbers: set[str] = field(default_factory=set)  # the numbers among ``facts``, kept in step
 
 
 _MAX_OUTLETS = 32
@@ -381,15 +391,12 @@ class Developments:
         # The merged group's prototypes now answer to the surviving id.
         return keep
 
-    def facts_view(self, development_id: int) -> set[str] | None:
-        """The facts of an active development, not copied (do not change them), or None."""
+    def facts_of(self, development_id: int) -> KnownFacts | None:
+        """What an active development has stated so far, or None once it has left: its
+        facts, their name stems and their numbers, kept in step as it learns more. The
+        sets are the development's own (copy them to keep them across a merge)."""
         dev = self._developments.get(self._find(development_id))
-        return dev.facts if dev is not None else None
-
-    def facts_of(self, development_id: int) -> frozenset[str]:
-        """The facts an active development has stated so far (empty once it left)."""
-        dev = self._developments.get(self._find(development_id))
-        return frozenset(dev.facts) if dev is not None else frozenset()
+        return KnownFacts(dev.facts, dev.stems, dev.numbers) if dev is not None else None
 
     def _threshold(self, n_terms: int) -> float:
         cfg = self.config
@@ -517,6 +524,7 @@ class Developments:
                 set(d["facts"]),
                 int(d["prototypes"]),
                 stems_of(d["facts"]),
+                {f for f in d["facts"] if is_number(f)},
             )
         self._merged = {int(k): int(v) for k, v in data["merged"].items()}
         self._since_sweep = int(data["since_sweep"])
@@ -870,7 +878,10 @@ class Developments:
                 break
             if f not in dev.facts:
                 dev.facts.add(f)
-                dev.stems |= stems_of((f,))
+                if is_number(f):
+                    dev.numbers.add(f)
+                else:
+                    dev.stems |= stems_of((f,))
                 room -= 1
 
     def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:

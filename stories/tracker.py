@@ -33,7 +33,7 @@ import math
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -60,8 +60,6 @@ class RecallConfig:
     """Recent items kept with their vectors (float32, 2 KiB each at 512 dimensions)."""
     window_hours: float = 72.0
     """Items older than this (against the newest item time) are forgotten."""
-    half_life_hours: float = 36.0
-    """A development's semantic pull on a new item halves over this gap."""
     min_similarity: float = 0.3
     """Vector cosines below this are no evidence of the same event."""
     nearest: int = 32
@@ -82,8 +80,9 @@ class RecallConfig:
     pending: int = 256
     """Reprints remembered while their original has not arrived."""
     merge_similarity: float = 0.6
-    """After each poll, two developments whose reports are this alike on average
-    (average-link cosine of their sentence vectors) are merged: one event, found twice."""
+    """Every ``merge_every`` items, two developments whose reports are this alike on
+    average (average-link cosine of their sentence vectors) are merged: one event, found
+    twice."""
     merge_every: int = 32
     """Items between two merge checks."""
     merge_gap_hours: float = 36.0
@@ -287,7 +286,6 @@ class Tracker:
         # Developments decided since the last merge check -> those of their nearest reports.
         self._near: dict[int, set[int]] = {}
         self._since_merge = 0
-        self._fact_cache: dict[int, tuple[int, set[str], set[str]]] = {}
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
         """When a list, the link model's candidates are recorded here (for fitting)."""
         if stories:
@@ -328,7 +326,8 @@ class Tracker:
         return out
 
     def _merge_alike(self) -> None:
-        """Merge developments this poll touched with any that turn out to be the same event.
+        """Merge developments decided on since the last check with any that turn out to be
+        the same event.
 
         Single-pass decisions split an event when its first reports differ (an update
         that read like news of its own); average-link similarity over all their reports
@@ -380,7 +379,10 @@ class Tracker:
                 self._merge(a, b)
 
     def _merge(self, a: int, b: int) -> None:
-        keep_facts = self._developments.facts_of(min(a, b))
+        # What the surviving development knew before the merge teaches it the other's facts.
+        known = self._developments.facts_of(min(a, b))
+        keep_facts = set(known.facts) if known is not None else set()
+        keep_stems = set(known.stems) if known is not None else set()
         keep = self._developments.merge(a, b)
         gone = b if keep == a else a
         moved = self._members.pop(gone, [])
@@ -390,7 +392,7 @@ class Tracker:
                 continue  # forgotten, or decided again since
             if d.kind == "new":
                 written = self._lead_facts.get(key, {})
-                added = new_facts(written, set(keep_facts), stems_of(keep_facts))
+                added = new_facts(written, keep_facts, keep_stems)
                 kind: ItemKind = "update" if added else "rereport"
                 shown = tuple(written[f] for f in added)
                 revised = Decision(key, kind, keep, stories=d.stories, new_facts=shown)
@@ -481,7 +483,7 @@ class Tracker:
                     dev, ratio = max(lexical.items(), key=lambda kv: (kv[1], -kv[0]))
                     if (
                         ratio >= fallback
-                        and self._closest(similar, dev) >= self.config.recall.fallback_similarity
+                        and self._nearest(similar, dev)[0] >= self.config.recall.fallback_similarity
                     ):
                         chosen = dev
             if chosen is None:
@@ -495,7 +497,7 @@ class Tracker:
             self._near.setdefault(a.development_id, set()).update(meta[i].development for _, i in similar)
         duplicate_of = None
         if a.kind == "rereport" and similar:
-            duplicate_of = self._nearest_in(similar, a.development_id)
+            duplicate_of = self._nearest(similar, a.development_id, originals=True)[1]
         self._remember(key, item, signals, sk, vector, a.development_id, when, origin=duplicate_of)
         if signals.notice or signals.credited or signals.wire or item.source_url:
             # It says it is a copy but its original is not known yet: when that arrives,
@@ -563,7 +565,7 @@ class Tracker:
                 m = meta[i]
                 if m.outlet != own and (m.wire == signals.wire or m.outlet == signals.wire):
                     known = self._developments.facts_of(m.development)
-                    if not new_facts(facts, set(known), stems_of(known)):
+                    if known is not None and not new_facts(facts, known.facts, known.stems):
                         return m.key, m.development
         return None
 
@@ -610,7 +612,7 @@ class Tracker:
         tops = sorted(((sims[hits[0]], dev) for dev, hits in per_dev.items()), reverse=True)
         for _, dev in tops[: self.config.recall.candidates]:
             hits = per_dev[dev]
-            known = self._known_facts(dev)
+            known = self._developments.facts_of(dev)
             if known is None:
                 continue
             latest = max(meta[i].when for i in hits)
@@ -620,8 +622,8 @@ class Tracker:
                 [sims[i] for i in hits],
                 names,
                 numbers,
-                known[0],
-                known[1],
+                known.stems,
+                known.numbers,
                 abs(when - latest),
                 meta[nearest].language == language,
                 runner_up,
@@ -635,35 +637,17 @@ class Tracker:
             return None, True
         return best[1], best[2]
 
-    def _closest(self, similar: list[tuple[float, int]], development: int) -> float:
-        """The cosine of the item's nearest remembered report in a development (0 if none)."""
+    def _nearest(
+        self, similar: list[tuple[float, int]], development: int, *, originals: bool = False
+    ) -> tuple[float, int | None]:
+        """The cosine and key of the item's nearest remembered report in a development
+        (with ``originals``, not itself a copy: what a re-report copies); ``(0, None)``."""
         resolve = self._developments.resolve
         for sim, i in similar:
-            if resolve(self._recall.meta[i].development) == development:
-                return sim
-        return 0.0
-
-    def _known_facts(self, dev: int) -> tuple[set[str], set[str]] | None:
-        """A development's name stems and numbers (cached while its facts stay the same)."""
-        facts = self._developments.facts_view(dev)
-        if facts is None:
-            return None
-        cached = self._fact_cache.get(dev)
-        if cached is None or cached[0] != len(facts):
-            cached = (len(facts), stems_of(facts), {f for f in facts if is_number(f)})
-            self._fact_cache[dev] = cached
-            if len(self._fact_cache) > 4 * self.config.recall.max_items:
-                del self._fact_cache[next(iter(self._fact_cache))]
-        return cached[1], cached[2]
-
-    def _nearest_in(self, similar: list[tuple[float, int]], development: int) -> int | None:
-        """The most similar recent original of a development (what a re-report copies)."""
-        resolve = self._developments.resolve
-        for _, i in similar:
             m = self._recall.meta[i]
-            if m.original and resolve(m.development) == development:
-                return m.key
-        return None
+            if (m.original or not originals) and resolve(m.development) == development:
+                return sim, m.key
+        return 0.0, None
 
     def _remember(
         self,
@@ -755,7 +739,8 @@ class Tracker:
             raise ValueError(f"unsupported tracker state version {data.get('version')!r}")
         dedup = DuplicateIndex.from_dict(data["dedup"])
         developments = Developments.from_dict(data["developments"])
-        raw_recall = dict(data["recall_config"])
+        known = {f.name for f in fields(RecallConfig)}
+        raw_recall = {k: v for k, v in data["recall_config"].items() if k in known}
         raw_recall["link_weights"] = tuple(raw_recall.get("link_weights", RecallConfig().link_weights))
         recall_config = RecallConfig(**raw_recall)
         self = cls(TrackerConfig(dedup.config, developments.config, recall_config), stories)
