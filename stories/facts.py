@@ -275,49 +275,24 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
     "Machado"); at most ``limit``, numbers first (they are what an update most often adds).
     """
     keys = sorted(set(facts), key=lambda f: (not is_number(f), -len(f.split()), f))
-    if not keys:
-        return ()
     multi = [f.split() for f in keys if " " in f and not is_number(f)]
-    text = item.text
-    tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
-    latin = [_latin(t) for t in tokens]
-    numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
-    shown: list[str] = []
-    for f in keys:
-        if len(shown) >= limit:
-            break
-        if " " not in f and any(f in words for words in multi):
-            continue
-        if date_fact(f) is not None:
-            shown.append(_date_surface(f, tokens))
-        elif is_number(f):
-            shown.append(numbers.get(f, f))
-        else:
-            words = f.split()
-            found = next(
-                (i for i in range(len(latin) - len(words) + 1) if latin[i : i + len(words)] == words), None
-            )
-            shown.append(" ".join(tokens[found : found + len(words)]) if found is not None else f)
-    return tuple(shown)
+    shown = [f for f in keys if " " in f or not any(f in words for words in multi)][:limit]
+    spelt = written(shown, item)
+    return tuple(spelt[f] for f in shown)
 
 
 def written(facts: Iterable[str], item: Item) -> dict[str, str]:
-    """Each fact key with the words the item wrote it in (see :func:`surface`)."""
+    """Each fact key with the words the item wrote it in (the key itself if not found)."""
     keys = list(facts)
     if not keys:
         return {}
-    # surface() keeps a longer name's words out; here every key gets its own spelling.
-    return {f: surface((f,), item, limit=1)[0] for f in keys} if len(keys) <= 3 else _written_all(keys, item)
-
-
-def _written_all(keys: list[str], item: Item) -> dict[str, str]:
     text = item.text
     tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
     latin = [_latin(t) for t in tokens]
     numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
-    positions: dict[str, int] = {}
+    positions: dict[str, list[int]] = {}
     for i, w in enumerate(latin):
-        positions.setdefault(w, i)
+        positions.setdefault(w, []).append(i)
     out: dict[str, str] = {}
     for f in keys:
         if date_fact(f) is not None:
@@ -326,11 +301,8 @@ def _written_all(keys: list[str], item: Item) -> dict[str, str]:
             out[f] = numbers.get(f, f)
         else:
             words = f.split()
-            at = positions.get(words[0])
-            if at is not None and latin[at : at + len(words)] == words:
-                out[f] = " ".join(tokens[at : at + len(words)])
-            else:
-                out[f] = f
+            at = next((i for i in positions.get(words[0], ()) if latin[i : i + len(words)] == words), None)
+            out[f] = " ".join(tokens[at : at + len(words)]) if at is not None else f
     return out
 
 
