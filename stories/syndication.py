@@ -111,13 +111,14 @@ def read_signals(item: Item) -> Signals:
     credited: str | None = None
     notice = False
     lower = text.lower()
-    m = _NOTICE.search(text) if any(w in lower for w in _NOTICE_WORDS) else None
-    if m is not None:
-        notice = True
-        name = _NAME_TAIL.sub("", m.group("name")).strip()
-        credited = outlet_key(name) or None
-    elif any(w in lower for w in _NOTICE_WORDS) and _PERMISSION.search(text):
-        notice = True
+    if any(w in lower for w in _NOTICE_WORDS):
+        m = _NOTICE.search(text)
+        if m is not None:
+            notice = True
+            name = _NAME_TAIL.sub("", m.group("name")).strip()
+            credited = outlet_key(name) or None
+        elif _PERMISSION.search(text):
+            notice = True
     if credited is None and item.source_name:
         credited = outlet_key(item.source_name) or None
     wire = None
