@@ -31,6 +31,7 @@ from stories.model import Decision
 from stories.tracker import Tracker, Vector
 
 from .config import Config
+from .observability import log_event
 
 log = logging.getLogger("newsbot.track")
 
@@ -122,9 +123,9 @@ class TrackingService:
             if time.monotonic() - self._saved_at >= SAVE_INTERVAL:
                 await self._save()
             if decisions:
-                latest = {d.key: d for d in decisions}
+                latest = {d.key: d for d in decisions}  # a revision supersedes its item's decision
                 kinds = {k: sum(d.kind == k for d in latest.values()) for k in ("new", "update", "rereport")}
-                log.info("tracked items=%d new=%d update=%d rereport=%d", len(latest), *kinds.values())
+                log_event(log, "tracked", items=len(latest), **kinds)
             return decisions
 
     async def _vectors(self, batch: Sequence[TrackerInput]) -> dict[int, Vector]:

@@ -135,15 +135,6 @@ class FleetTracking(TrackingService):
         if decisions:
             await self.save()
         self._made.extend(decisions)
-        if decisions:
-            log_event(
-                log,
-                "tracked",
-                items=len(decisions),
-                new=sum(d.kind == "new" for d in decisions),
-                update=sum(d.kind == "update" for d in decisions),
-                rereport=sum(d.kind == "rereport" for d in decisions),
-            )
         return decisions
 
     def take_decisions(self) -> list[Decision]:
