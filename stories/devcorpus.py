@@ -13,7 +13,7 @@ keeps). This module is pure:
   link, a byline), so consecutive polls overlap as real feeds do;
 - :func:`score` compares what the tracker decided with the labels, per story.
 
-``newsbot eval developments`` (``bot/evaluation.py``) serves the snapshots over HTTP
+``newsbot eval developments`` (``bot/eval_developments.py``) serves the snapshots over HTTP
 and polls them through the real fetch path; see there.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -102,7 +102,6 @@ class Corpus:
     stories: dict[str, StorySpec]
     reports: dict[str, Report]
     polls: list[datetime]
-    developments: dict[str, str] = field(default_factory=dict)
 
     def feed_path(self, outlet: str) -> str:
         return f"/{outlet}.{'atom' if self.outlets[outlet].format == 'atom' else 'xml'}"
@@ -193,10 +192,6 @@ class Corpus:
             reverse=True,
         )[: self.outlets[outlet].window]
 
-    def labelled(self, story: str | None = None) -> list[Report]:
-        """Reports of one story (or all reports), in id order."""
-        return [r for r in self.reports.values() if story is None or r.story == story]
-
 
 def report_items(corpus: Corpus) -> dict[int, Item]:
     """Each report as the feed layer would make it (key: its position in the corpus)."""
@@ -265,7 +260,6 @@ def load_corpus(directory: Path, *, stories: Iterable[str] | None = None) -> Cor
         raise CorpusError(f"{directory / 'src'}: no story files (*.json)")
     specs: dict[str, StorySpec] = {}
     reports: dict[str, Report] = {}
-    developments: dict[str, str] = {}
     polls: set[datetime] = set()
     for path in files:
         try:
@@ -278,7 +272,6 @@ def load_corpus(directory: Path, *, stories: Iterable[str] | None = None) -> Cor
         specs[name] = StorySpec(name, data.get("title") or name, data["query"])
         story_polls = [_time(p, f"{path.name}: polls") for p in data["polls"]]
         polls.update(story_polls)
-        developments.update(data.get("developments", {}))
         for raw in data["items"]:
             where = f"{path.name}: {raw.get('id')}"
             if raw["outlet"] not in outlets:
@@ -317,7 +310,7 @@ def load_corpus(directory: Path, *, stories: Iterable[str] | None = None) -> Cor
                 raise CorpusError(f"{r.id}: refers to unknown report {ref!r}")
         if r.kind == "rereport" and r.copies is None:
             raise CorpusError(f"{r.id}: a rereport must name the report it copies")
-    return Corpus(outlets, specs, reports, sorted(polls), developments)
+    return Corpus(outlets, specs, reports, sorted(polls))
 
 
 @dataclass(frozen=True, slots=True)
