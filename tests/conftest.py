@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from storage.db import upgrade
 from storage.repository import Storage
+from tests.fakes.feed_server import FeedServer
 
 T = TypeVar("T")
 
@@ -88,6 +89,13 @@ async def storage(database_url: str) -> AsyncIterator[Storage]:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A real HTTP server on 127.0.0.1 serving scripted feeds."""
+    with FeedServer() as srv:
+        yield srv
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, what: str = "") -> T:

@@ -8,10 +8,7 @@ fake Bot API server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from bot.config import FetchConfig
 from bot.poller import Poller, fetch_policy, schedule_policy
@@ -33,21 +30,6 @@ RUSSIAN = """<?xml version="1.0" encoding="utf-8"?>
 # As reported: cut off inside the channel, a bare "&", an unclosed <b> and <title>.
 TRUNCATED = b"<rss><channel><title>x</title><item><title>Maduro & <b>broken</item></chan"
 HOPELESS = b"<rss><channel><title>x & y</title><item><title>Half an ite"
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(database_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def _poller(store: Storage) -> Poller:

@@ -7,13 +7,12 @@ the engine's own statement stream (every statement and its parameters), not from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-import pytest
 from sqlalchemy import event, select, text
 
 from bot.config import FetchConfig
@@ -39,21 +38,6 @@ def rss(entries: list[Entry]) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
         f"<link>https://wire.example/</link>{items}</channel></rss>"
     ).encode()
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(database_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def _poller(store: Storage) -> Poller:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.config import parse_config
 from bot.poller import Poller
@@ -37,12 +34,6 @@ KHARTOUM = (
     "The Rapid Support Forces said on Tuesday they had taken Khartoum international airport; "
     "the Sudanese army denied it and said fighting continued near the runway.",
 )
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as srv:
-        yield srv
 
 
 def config_for(database_url: str, tmp_path: Path) -> str:

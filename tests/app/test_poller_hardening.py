@@ -7,9 +7,6 @@ the real PostgreSQL server (``database_url``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import text
 
 from bot.config import FetchConfig
@@ -17,21 +14,6 @@ from bot.poller import Poller, fetch_policy, schedule_policy
 from feeds.fetch import Fetcher
 from storage.repository import Storage
 from tests.fakes.feed_server import FeedServer, Reply, rss_feed
-
-
-@pytest.fixture
-def server() -> FeedServer:
-    with FeedServer() as srv:
-        yield srv  # type: ignore[misc]
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(database_url)
-    try:
-        yield storage
-    finally:
-        await storage.close()
 
 
 def _poller(store: Storage, **fetch: object) -> Poller:

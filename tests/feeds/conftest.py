@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from feeds.fetch import FetchPolicy
 from feeds.schedule import SchedulePolicy
-from tests.fakes.feed_server import FeedServer
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as srv:
-        yield srv
 
 
 @pytest.fixture
