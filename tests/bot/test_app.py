@@ -4,11 +4,8 @@ and webhook mode with its secret token."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -21,6 +18,7 @@ from tests.bot.conftest import ALICE, PRIVATE, Chatter, make_config, running
 from tests.conftest import eventually
 from tests.fakes.feed_server import FeedServer, Reply
 from tests.fakes.telegram_api import ApiError, FakeTelegram
+from tests.fakes.webhook import post_update
 
 
 async def test_set_my_commands_failure_is_a_warning(
@@ -63,18 +61,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _post(url: str, body: dict[str, object], secret: str | None) -> int:
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 async def test_webhook_mode_checks_the_secret_token(
     tg: FakeTelegram, sqlite_url: str, store: Storage
 ) -> None:
@@ -109,11 +95,11 @@ async def test_webhook_mode_checks_the_secret_token(
                 "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
             },
         }
-        assert await asyncio.to_thread(_post, hook, update, "wrong") == 403
-        assert await asyncio.to_thread(_post, hook, update, None) == 403
+        assert await asyncio.to_thread(post_update, hook, update, "wrong") == 403
+        assert await asyncio.to_thread(post_update, hook, update, None) == 403
         # Updates are handled in order: once the signed one (id 2) is handled, a refused one
         # that had slipped into the queue would have been handled (and answered) before it.
-        assert await asyncio.to_thread(_post, hook, {**update, "update_id": 2}, STRONG_SECRET) == 200
+        assert await asyncio.to_thread(post_update, hook, {**update, "update_id": 2}, STRONG_SECRET) == 200
         await tg.wait_handled(2)
         assert tg.handled_updates() == {2}
         [reply] = tg.sent_messages(ALICE.id)

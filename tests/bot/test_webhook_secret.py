@@ -9,10 +9,7 @@ The real python-telegram-bot serves the webhook; the fake Bot API server posts t
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -23,6 +20,7 @@ from bot.telegram import Intervals, build_application, serve
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, make_config
 from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.webhook import post_update
 
 pytest.importorskip("tornado", reason="PTB webhooks need python-telegram-bot[webhooks]")
 
@@ -59,18 +57,6 @@ def _forged_update(text: str) -> dict[str, Any]:
     }
 
 
-def _post(url: str, body: dict[str, Any], secret: str | None) -> int:
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 async def _serving(config: Config, store: Storage) -> tuple[Any, asyncio.Event, asyncio.Task[None]]:
     app = build_application(Services(config, store), intervals=QUIET, rate_limit=False)
     stop = asyncio.Event()
@@ -97,9 +83,9 @@ async def test_without_a_configured_secret_one_is_generated_kept_and_required(
         [call] = tg.calls("setWebhook")
         secret = str(call.params.get("secret_token") or "")
         assert len(secret) >= 32  # a strong generated secret was given to Telegram
-        assert await asyncio.to_thread(_post, hook, forged, None) == 403
-        assert await asyncio.to_thread(_post, hook, forged, "") == 403
-        assert await asyncio.to_thread(_post, hook, forged, "wrong") == 403
+        assert await asyncio.to_thread(post_update, hook, forged, None) == 403
+        assert await asyncio.to_thread(post_update, hook, forged, "") == 403
+        assert await asyncio.to_thread(post_update, hook, forged, "wrong") == 403
         # What Telegram itself sends is accepted and answered.
         tg.push_message(ALICE.id, ALICE, "/start")
         assert await asyncio.to_thread(tg.deliver_to_webhook) == [200]
