@@ -104,7 +104,7 @@ async def _poll_corpus(
     server = _serve(feeds)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     config = parse_config(_config_text(database, corpus, base, encoder), source="eval", env={})
-    timings = {"fetch_s": 0.0, "track_s": 0.0, "encode_s": 0.0}
+    timings = {"fetch_s": 0.0, "track_s": 0.0}
     tracked = 0
     try:
         async with open_storage(config) as storage:

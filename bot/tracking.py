@@ -23,8 +23,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
 from storage.repository import Storage, TrackerInput
 from stories.encoder import Encoder, encoder_text, make_encoder, pack, unpack
 from stories.model import Decision
@@ -142,7 +140,7 @@ class TrackingService:
             await self.storage.save_vectors(packed)
             # The tracker reads what a restart would read: the stored float16 values.
             vectors.update({key: unpack(data) for key, data in packed})
-        return {k: np.asarray(v, dtype=np.float32) for k, v in vectors.items()}
+        return vectors
 
     async def save(self) -> None:
         """Save the tracker's state now (on shutdown; otherwise every SAVE_INTERVAL)."""
