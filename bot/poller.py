@@ -37,7 +37,6 @@ class FeedReport:
     new_items: int = 0
     updated_items: int = 0
     error: str | None = None
-    disabled_now: bool = False
 
 
 @dataclass(slots=True)
@@ -287,9 +286,7 @@ class Poller:
             outcome.elapsed,
             f" error={error!r}" if error else "",
         )
-        return FeedReport(
-            result.state.url, outcome.kind, new_items, updated_items, error, result.newly_disabled
-        )
+        return FeedReport(result.state.url, outcome.kind, new_items, updated_items, error)
 
     async def _save_states(self, pending: list[tuple[FeedState, PollResult]], summary: PollSummary) -> None:
         if not pending:

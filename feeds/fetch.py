@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -35,7 +36,6 @@ from urllib.request import url2pathname
 import httpcore
 import httpx
 
-from feeds.schedule import parse_retry_after
 from feeds.ssrf import AddressPolicy, BlockedAddressError, Guard, GuardedNetworkBackend, Resolver
 from feeds.ssrf import system_resolver as _system_resolver
 from stories.model import FeedState
@@ -46,6 +46,7 @@ __all__ = [
     "FetchOutcome",
     "FetchPolicy",
     "Fetcher",
+    "parse_retry_after",
     "resolve_file_url",
 ]
 
@@ -142,6 +143,25 @@ class FetchOutcome:
         as ``unchanged`` (which would reset the error count).
         """
         return replace(self, kind="error", body=None, content_hash=None, error=f"parse error: {reason}")
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
+
+    Returns None for a missing or unparseable header, 0 for a date in the past.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def resolve_file_url(url: str, base_dir: str | os.PathLike[str]) -> str:

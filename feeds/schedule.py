@@ -21,16 +21,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
 
+from feeds.fetch import FetchOutcome
 from stories.model import FeedState
 
-if TYPE_CHECKING:
-    from feeds.fetch import FetchOutcome
-
-__all__ = ["SchedulePolicy", "enable", "is_due", "next_state", "parse_retry_after"]
+__all__ = ["SchedulePolicy", "enable", "is_due", "next_state"]
 
 
 @dataclass(frozen=True)
@@ -54,25 +50,6 @@ class SchedulePolicy:
             raise ValueError("fetch.jitter must be in [0, 1)")
         if self.max_consecutive_errors < 1:
             raise ValueError("fetch.max_consecutive_errors must be at least 1")
-
-
-def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
-
-    Returns None for a missing or unparseable header, 0 for a date in the past.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(int(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _jittered(delay: timedelta, jitter: float, rng: random.Random) -> timedelta:

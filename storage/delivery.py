@@ -541,12 +541,6 @@ async def unseen_items(
         ]
 
 
-async def item_outlets(storage: Storage, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """Every distinct outlet that carried each item (its own and its other sources)."""
-    async with storage.session() as session:
-        return {k: tuple(v) for k, v in (await _outlets(session, list(item_ids))).items()}
-
-
 async def developments(storage: Storage, ids: Iterable[int]) -> dict[int, DevelopmentInfo]:
     """Developments by id, their outlets counted over every source of every item."""
     wanted = sorted(set(ids))
@@ -861,7 +855,6 @@ __all__ = [
     "get_chat",
     "get_message",
     "global_story_ids",
-    "item_outlets",
     "list_subscriptions",
     "managed_subscriptions",
     "mark_failed",

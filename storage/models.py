@@ -161,7 +161,6 @@ class ChatRow(Base):
     title: Mapped[str | None] = mapped_column(String(512))
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    digest_schedule: Mapped[str | None] = mapped_column(String(64))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(Text)
     migrated_to: Mapped[int | None] = mapped_column(BigInteger)

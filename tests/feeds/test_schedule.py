@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.fetch import FetchOutcome
-from feeds.schedule import SchedulePolicy, enable, is_due, next_state, parse_retry_after
+from feeds.fetch import FetchOutcome, parse_retry_after
+from feeds.schedule import SchedulePolicy, enable, is_due, next_state
 from stories.model import FeedState
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
