@@ -166,6 +166,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Full-text search over stored items."""
     from bot import search_cli
 
+    if args.rebuild:
+        log.warning("`newsbot search --rebuild` is deprecated: use `newsbot db reindex`")
+        return cmd_db_reindex(args)
     since = parse_since(args.since) if args.since else None
     return _run_async(lambda: search_cli.run(_config(args), args, since))
 
@@ -370,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--since", help="e.g. 7d, 12h, 2026-11-01")
     search.add_argument("--story", help="only items of this story")
     search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
-    search.add_argument("--rebuild", action="store_true", help="rebuild the search index and exit")
+    search.add_argument("--rebuild", action="store_true", help="deprecated: use `newsbot db reindex`")
 
     digest = add("digest", cmd_digest, "print the digest now", json_flag)
     digest.add_argument("--chat", type=int, help="the digest this chat would get (default: every story)")

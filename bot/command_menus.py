@@ -23,7 +23,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from .handlers import BOT_ADMIN_COMMANDS, CHAT_ADMIN_COMMANDS, READER_COMMANDS
+from .commands.welcome import BOT_ADMIN_COMMANDS, CHAT_ADMIN_COMMANDS, READER_COMMANDS
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 
 log = logging.getLogger("newsbot.telegram")

@@ -6,39 +6,31 @@ import argparse
 import json
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from storage.repository import AlreadyExists, NotFound, Storage
 
+from .actions import feeds as feed_actions
 from .app import open_storage
 from .config import Config
 from .errors import CommandFailed, UsageError
 from .poller import Poller
+from .tracking import TrackingService
 
 
-def check_feed_url(url: str, *, allow_files: bool) -> str:
-    """A feed URL a user typed: http(s) (or file: when allowed), else a UsageError saying why."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme == "file" and allow_files:
-        return url
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not a feed URL: {url!r} (expected http:// or https://)")
-    return url
-
-
-async def _add(storage: Storage, config: Config, url: str, title: str | None = None) -> dict[str, object]:
-    state = await storage.add_feed(url, title=title)
+async def _add(storage: Storage, config: Config, url: str) -> dict[str, object]:
+    """``feeds add``: add the feed, fetch it once and track what it brought, as ``/feed add`` does."""
+    tracking = TrackingService.from_config(storage, config)
+    await tracking.start()
     async with Poller.from_config(storage, config) as poller:
-        summary = await poller.poll_once(feeds=[state])
-    report = summary.reports[0]
-    feed = await storage.get_feed(state.id or url)
+        added = await feed_actions.add_feed(storage, url, poller=poller, tracking=tracking)
+    await tracking.save()
+    report = added.report
     return {
         "url": url,
-        "title": feed.title if feed else None,
-        "result": report.kind,
-        "new_items": report.new_items,
-        "error": report.error,
+        "title": added.title,
+        "result": report.kind if report else None,
+        "new_items": report.new_items if report else 0,
+        "error": report.error if report else None,
     }
 
 
@@ -54,9 +46,7 @@ async def run(config: Config, args: argparse.Namespace) -> int:
                 {
                     "url": f.state.url,
                     "title": f.state.title,
-                    "status": "disabled"
-                    if f.state.disabled
-                    else ("failing" if f.state.consecutive_errors else "ok"),
+                    "status": feed_actions.health(f.state),
                     "disabled_reason": f.state.disabled_reason,
                     "last_error": f.state.last_error,
                     "consecutive_errors": f.state.consecutive_errors,
@@ -81,7 +71,7 @@ async def run(config: Config, args: argparse.Namespace) -> int:
                     print(f"{'':<8} last error: {row['disabled_reason'] or row['last_error']}")
             return 0
         if action == "add":
-            url = check_feed_url(args.url, allow_files=config.fetch.allow_local_files)
+            url = feed_actions.check_feed_url(args.url, allow_files=config.fetch.allow_local_files)
             try:
                 result = await _add(storage, config, url)
             except AlreadyExists as exc:
@@ -117,10 +107,10 @@ async def run(config: Config, args: argparse.Namespace) -> int:
             added, skipped = [], []
             for url, title in entries:
                 try:
-                    check_feed_url(url, allow_files=config.fetch.allow_local_files)
+                    feed_actions.check_feed_url(url, allow_files=config.fetch.allow_local_files)
                     await storage.add_feed(url, title=title or None)
                     added.append(url)
-                except (AlreadyExists, UsageError) as exc:
+                except (AlreadyExists, feed_actions.BadFeedUrl) as exc:
                     skipped.append({"url": url, "reason": str(exc)})
             if args.json:
                 print(json.dumps({"added": added, "skipped": skipped}, ensure_ascii=False))

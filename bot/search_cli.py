@@ -1,4 +1,4 @@
-"""``newsbot search QUERY``: full-text search over stored items."""
+"""``newsbot search QUERY``: full-text search over stored items (``actions.search``)."""
 
 from __future__ import annotations
 
@@ -8,40 +8,41 @@ from datetime import datetime
 
 from stories.query import QueryError
 
+from .actions import search as search_actions
+from .actions import stories as story_actions
 from .app import open_storage
 from .config import Config
-from .errors import CommandFailed, UsageError, bad_query
+from .errors import CommandFailed, UsageError
+from .stories_cli import query_usage_error
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"
 
 
 async def run(config: Config, args: argparse.Namespace, since: datetime | None) -> int:
-    """Search and print results (or rebuild the index with --rebuild)."""
-    from storage.search import rebuild_index, search_items
-
+    """Search and print the results."""
+    if not args.query.strip():
+        raise UsageError('a query is needed, e.g. newsbot search "Wagner Group" --since 7d')
+    if args.limit < 1 or args.limit > 1000:
+        raise UsageError("--limit must be between 1 and 1000")
     async with open_storage(config) as storage:
-        if args.rebuild:
-            count = await rebuild_index(storage.engine)
-            print(
-                f"search index rebuilt ({count} items)" if isinstance(count, int) else "search index rebuilt"
-            )
-            return 0
-        if not args.query.strip():
-            raise UsageError('a query is needed, e.g. newsbot search "Wagner Group" --since 7d')
-        if args.limit < 1 or args.limit > 1000:
-            raise UsageError("--limit must be between 1 and 1000")
         story_id = None
         if args.story:
-            story = await storage.get_story(args.story)
-            if story is None:
-                raise CommandFailed(f"no story named {args.story!r}")
-            story_id = story.id
+            try:
+                story_id = (await story_actions.find_story(storage, args.story)).id
+            except story_actions.StoryNotFound:
+                raise CommandFailed(f"no story named {args.story!r}") from None
         try:
-            hits = await search_items(
-                storage.engine, args.query, since=since, story_id=story_id, limit=args.limit
+            found = await search_actions.search(
+                storage,
+                args.query,
+                since=since,
+                story_id=story_id,
+                limit=args.limit,
+                max_length=config.telegram.max_query_length,
             )
         except QueryError as exc:
-            raise bad_query(args.query, exc.position, str(exc)) from None
+            raise query_usage_error(args.query, exc) from None
+    hits = found.hits
     results: list[dict[str, object]] = [
         {
             "title": h.title,

@@ -3,77 +3,65 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 from datetime import datetime
 from typing import Any
 
-from storage.repository import AlreadyExists, NotFound, Storage, StoredItem
-from stories.query import QueryError, parse
+from storage.repository import AlreadyExists, NotFound
+from stories.digest import DigestDevelopment
+from stories.query import QueryError
 
+from .actions import stories as story_actions
 from .app import open_storage
 from .config import Config
 from .errors import CommandFailed, UsageError, bad_query
 
 
 def check_query(query: str, *, max_length: int | None = None) -> str:
-    """Validate a watchlist query; a UsageError points at the position of the problem."""
-    if max_length is not None and len(query) > max_length:
-        raise UsageError(f"query too long: {len(query)} characters, at most {max_length}")
+    """Validate a watchlist query (``actions.story_actions.check_query``); a UsageError points at the
+    position of the problem."""
     try:
-        parse(query)
+        story_actions.check_query(query, max_length=max_length)
     except QueryError as exc:
-        raise bad_query(query, exc.position, str(exc)) from None
+        raise query_usage_error(query, exc) from None
     return query
 
 
-def group_developments(items: list[StoredItem]) -> list[dict[str, Any]]:
-    """A story's items grouped into developments, newest development first."""
-    groups: dict[int, list[StoredItem]] = {}
-    for stored in items:
-        key = stored.development_id if stored.development_id is not None else -stored.id
-        groups.setdefault(key, []).append(stored)
-    developments = []
-    for dev_id, members in groups.items():
-        members.sort(key=lambda s: (s.first_seen, s.id))
-        # The lead is the earliest original report (never a copy), and it is listed first.
-        originals = sorted((m for m in members if m.kind == "new"), key=lambda s: (s.item.published, s.id))
-        lead = originals[0] if originals else members[0]
-        members.remove(lead)
-        members.insert(0, lead)
-        outlets = sorted({o for m in members for o in (m.sources or (m.item.outlet,))})
-        developments.append(
+def query_usage_error(query: str, exc: QueryError) -> UsageError:
+    """The command line's error for a query ``check_query`` refused: a caret under the position
+    at fault, unless the query is missing or too long as a whole."""
+    if isinstance(exc, story_actions.QueryMissing | story_actions.QueryTooLong):
+        return UsageError(exc.reason)
+    return bad_query(query, exc.position, str(exc))
+
+
+def development_json(dev: DigestDevelopment) -> dict[str, Any]:
+    """A development as ``newsbot story --json`` prints it: its lead report first; each item's
+    ``sources`` are the outlets that carried it (its own first, then those of folded copies)."""
+    return {
+        "id": dev.id,
+        "title": dev.title,
+        "first_seen": dev.first_seen.isoformat(),
+        "last_seen": dev.last_seen.isoformat(),
+        "outlets": sorted({o for item in dev.items for o in (item.outlet, *item.extra_outlets)}),
+        "items": [
             {
-                "id": dev_id,
-                "title": lead.item.title,
-                "first_seen": min(m.first_seen for m in members).isoformat(),
-                "last_seen": max(m.first_seen for m in members).isoformat(),
-                "outlets": outlets,
-                "items": [
-                    {
-                        "title": m.item.title,
-                        "url": m.item.url,
-                        "outlet": m.item.outlet,
-                        "published": m.item.published.isoformat(),
-                        "kind": m.kind or "new",
-                        "sources": list(m.sources),
-                    }
-                    for m in members
-                ],
+                "title": item.title,
+                "url": item.url,
+                "outlet": item.outlet,
+                "published": item.published.isoformat(),
+                "kind": item.kind,
+                "sources": [item.outlet, *item.extra_outlets],
+                "extra_sources": item.extra_sources,
             }
-        )
-    developments.sort(key=lambda d: str(d["last_seen"]), reverse=True)
-    return developments
+            for item in dev.items
+        ],
+    }
 
 
-async def _names(storage: Storage) -> list[str]:
-    return [s.name for s in await storage.list_stories(scope=0)]
-
-
-async def _missing(storage: Storage, name: str) -> CommandFailed:
-    close = difflib.get_close_matches(name, await _names(storage), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `newsbot stories list` shows them"
-    return CommandFailed(f"no story named {name!r}{hint}")
+def _missing(exc: story_actions.StoryNotFound) -> CommandFailed:
+    hint = f"; did you mean {', '.join(exc.close)}?" if exc.close else "; `newsbot stories list` shows them"
+    return CommandFailed(f"{exc}{hint}")
 
 
 async def run_stories(config: Config, args: argparse.Namespace) -> int:
@@ -94,7 +82,7 @@ async def run_stories(config: Config, args: argparse.Namespace) -> int:
                 print(f"{story.name}: {story.query}")
             return 0
         if action in ("add", "edit"):
-            query = check_query(args.query)
+            query = check_query(args.query, max_length=config.telegram.max_query_length)
             try:
                 if action == "add":
                     story = await storage.add_story(args.name, query, user_name="cli")
@@ -103,7 +91,7 @@ async def run_stories(config: Config, args: argparse.Namespace) -> int:
             except AlreadyExists as exc:
                 raise UsageError(str(exc)) from None
             except NotFound:
-                raise await _missing(storage, args.name) from None
+                raise _missing(await story_actions.missing_story(storage, args.name)) from None
             out = {"name": story.name, "query": story.query}
             print(
                 json.dumps(out, ensure_ascii=False)
@@ -115,13 +103,13 @@ async def run_stories(config: Config, args: argparse.Namespace) -> int:
             try:
                 await storage.remove_story(args.name, user_name="cli")
             except NotFound:
-                raise await _missing(storage, args.name) from None
+                raise _missing(await story_actions.missing_story(storage, args.name)) from None
             print(json.dumps({"removed": args.name}) if args.json else f"removed {args.name}")
             return 0
         if action == "show":
             shown = await storage.get_story(args.name)
             if shown is None:
-                raise await _missing(storage, args.name)
+                raise _missing(await story_actions.missing_story(storage, args.name))
             story = shown
             history = await storage.story_audit(story.name)
             if args.json:
@@ -156,20 +144,25 @@ async def run_stories(config: Config, args: argparse.Namespace) -> int:
 
 
 async def run_story(config: Config, name: str, since: datetime | None, as_json: bool) -> int:
-    """``newsbot story NAME``: developments newest first, with their items and kinds."""
+    """``newsbot story NAME``: the story's developments as ``/story`` lists them (most recent
+    first, lead report first), with their reports and kinds."""
     async with open_storage(config) as storage:
-        story = await storage.get_story(name)
-        if story is None or story.id is None:
-            raise await _missing(storage, name)
-        developments = group_developments(await storage.story_items(story.id, since=since))
+        try:
+            story = await story_actions.find_story(storage, name)
+        except story_actions.StoryNotFound as exc:
+            raise _missing(exc) from None
+        assert story.id is not None
+        developments = await story_actions.story_developments(storage, story.id, since=since)
     if as_json:
-        print(json.dumps({"story": story.name, "developments": developments}, ensure_ascii=False))
+        shown = [development_json(dev) for dev in developments]
+        print(json.dumps({"story": story.name, "developments": shown}, ensure_ascii=False))
         return 0
     if not developments:
         print(f"{story.name}: nothing yet (query: {story.query})")
     for dev in developments:
-        print(f"{dev['last_seen'][:16].replace('T', ' ')}  {dev['title']}  [{len(dev['outlets'])} outlets]")
-        for item in dev["items"]:
-            marker = {"new": "*", "update": "+", "rereport": "="}.get(item["kind"], "?")
-            print(f"   {marker} {item['outlet']}: {item['title']}  {item['url'] or ''}")
+        print(f"{dev.last_seen:%Y-%m-%d %H:%M}  {dev.title}  [{dev.outlets} outlets]")
+        for item in dev.items:
+            marker = {"new": "*", "update": "+", "rereport": "="}.get(item.kind, "?")
+            more = f"  (+{item.extra_sources} more sources)" if item.extra_sources else ""
+            print(f"   {marker} {item.outlet}: {item.title}  {item.url or ''}{more}")
     return 0

@@ -42,10 +42,10 @@ from storage.repository import Storage
 from storage.settings import get_or_create_setting
 from stories.model import FeedState
 
-from . import handlers
+from . import commands
+from .actions.digests import breaking_alerts, run_due_digests
 from .command_menus import register_commands
 from .config import Config, ConfigError, check_webhook_secret
-from .digests import breaking_alerts, run_due_digests
 from .maintenance import PRUNE_INTERVAL, prune_old_items
 from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction
 from .outbox import OutboxSender, SendReport
@@ -230,31 +230,31 @@ def build_application(
     app.bot_data[RUNTIME_KEY] = runtime
 
     updates = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
-    commands: list[tuple[str | tuple[str, ...], Any]] = [
-        (("start", "help"), handlers.start),
-        ("stories", handlers.stories),
-        ("story", handlers.story),
-        ("search", handlers.search),
-        ("subscribe", handlers.subscribe),
-        ("unsubscribe", handlers.unsubscribe),
-        ("subscriptions", handlers.subscriptions),
-        ("timezone", handlers.timezone),
-        ("digest", handlers.digest),
-        ("watch", handlers.watch),
-        ("feed", handlers.feed),
-        ("feeds", handlers.feeds),
-        ("status", handlers.status),
-        ("settings", handlers.settings),
+    command_handlers: list[tuple[str | tuple[str, ...], Any]] = [
+        (("start", "help"), commands.start),
+        ("stories", commands.stories),
+        ("story", commands.story),
+        ("search", commands.search),
+        ("subscribe", commands.subscribe),
+        ("unsubscribe", commands.unsubscribe),
+        ("subscriptions", commands.subscriptions),
+        ("timezone", commands.timezone),
+        ("digest", commands.digest),
+        ("watch", commands.watch),
+        ("feed", commands.feed),
+        ("feeds", commands.feeds),
+        ("status", commands.status),
+        ("settings", commands.settings),
     ]
-    for names, callback in commands:
+    for names, callback in command_handlers:
         app.add_handler(CommandHandler(names, callback, filters=updates))
-    app.add_handler(CallbackQueryHandler(handlers.on_button))
+    app.add_handler(CallbackQueryHandler(commands.on_button))
     app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED & updates, handlers.forwarded)
+        MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED & updates, commands.forwarded)
     )
-    app.add_handler(ChatMemberHandler(handlers.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.migrated))
-    app.add_error_handler(handlers.on_error)
+    app.add_handler(ChatMemberHandler(commands.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
+    app.add_error_handler(commands.on_error)
 
     jobs = app.job_queue
     if jobs is None:

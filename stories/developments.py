@@ -49,7 +49,7 @@ import math
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -272,6 +272,7 @@ class Developments:
         development: int | None = None,
         names_comparable: bool = True,
         facts: frozenset[str] | None = None,
+        update_if: Callable[[Sequence[str]], bool] | None = None,
     ) -> Assignment:
         """Assign one item (call in arrival order) and return the decision.
 
@@ -280,7 +281,8 @@ class Developments:
         start a new one when it is None; the item still updates the lexical state, so
         its words help later items. With ``names_comparable`` False (the development has
         no report in the item's language yet), only numbers can make it an update:
-        names are spelt differently across languages.
+        names are spelt differently across languages. ``update_if`` (given the facts the
+        item adds) replaces the rule that decides whether they make it an update.
         """
         when = item.published.timestamp()
         if when > self._now:
@@ -305,13 +307,13 @@ class Developments:
             self._add_to_prototype(pid, self._prototypes[pid], vec, dot, when)
             self._remember_item(vec, pid)
             self._touch(self._developments[chosen], item, when)
-            return self._kind(chosen, facts, dot, item.published)
+            return self._kind(chosen, facts, dot, item.published, update_if)
         # Few words in common (another language): the item opens a prototype of its own
         # inside the development, so its next copies find it by their words.
         pid = self._new_prototype(chosen, vec, when)
         self._remember_item(vec, pid)
         self._touch(self._developments[chosen], item, when)
-        return self._kind(chosen, facts, 0.0, item.published)
+        return self._kind(chosen, facts, 0.0, item.published, update_if)
 
     def _best_prototype_in(self, vec: dict[str, float], dev_id: int) -> tuple[int, float] | None:
         """The development's prototype nearest the item, if near enough to absorb it."""
@@ -355,32 +357,28 @@ class Developments:
         return self._kind(dev_id, facts, score, item.published)
 
     def _kind(
-        self, dev_id: int, facts: frozenset[str], score: float, when: datetime | None = None
+        self,
+        dev_id: int,
+        facts: frozenset[str],
+        score: float,
+        when: datetime | None = None,
+        update_if: Callable[[Sequence[str]], bool] | None = None,
     ) -> Assignment:
-        """``update`` when the item states facts the development lacked, else ``rereport``."""
+        """``update`` when the item states facts the development lacked, else ``rereport``.
+
+        By default a new number or date makes an update, or enough new names
+        (``update_names``); ``update_if`` decides instead when given."""
         dev = self._developments[dev_id]
         added = new_facts(facts, dev.facts, dev.stems, when)
         names = sum(1 for f in added if not is_number(f) and " " not in f)
-        if added and (len(added) > names or names >= self.config.update_names):
+        if update_if is not None:
+            is_update = bool(added) and update_if(added)
+        else:
+            is_update = bool(added) and (len(added) > names or names >= self.config.update_names)
+        if is_update:
             self._remember(dev, added)
             return Assignment(dev_id, "update", tuple(added), score)
         return Assignment(dev_id, "rereport", (), score)
-
-    def lexical_scores(self, item: Item) -> dict[int, float]:
-        """Development id -> the item's best lexical score with it, over the join threshold
-        (1.0 is where the lexical tracker alone would join); changes nothing."""
-        cfg = self.config
-        vec = self._vector(item, count=False)
-        if not vec:
-            return {}
-        when = item.published.timestamp()
-        threshold = self._threshold(len(vec))
-        out: dict[int, float] = {}
-        for score, pid, _ in self._ranked(vec, when, relax=min(1.0, cfg.lexical_floor / cfg.threshold)):
-            dev = self._find(self._prototypes[pid].group)
-            if dev not in out:
-                out[dev] = score / threshold
-        return out
 
     def merge(self, a: int, b: int) -> int:
         """Merge two active developments found to be one event; returns the surviving id."""

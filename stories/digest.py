@@ -15,6 +15,11 @@ development last reported 6 hours ago by 4 outlets ranks with one reported just 
 one last reported 12 hours ago by 4 outlets with a single fresh report. Ties go to the more
 recent ``last_seen``, then the lower id (for a stable order).
 
+Assembly (``assemble_development``): a development as people see it, from its tracked reports.
+The lead is the first original report (else the first report); copies (``duplicate_of``) fold
+into the report they copy, re-reports into the lead, as "+N more sources"; updates follow the
+lead. For a development the chat already saw there is no lead: only its updates are shown.
+
 Breaking (``is_breaking``): a development is breaking when it is still fresh — first seen no
 longer than ``window`` before ``now`` — and already carried by at least ``min_outlets``
 distinct outlets; in other words it reached that many outlets within ``window`` of its first
@@ -24,9 +29,10 @@ already alerted is the caller's job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from stories.model import ItemKind
 
@@ -34,11 +40,14 @@ __all__ = [
     "DEFAULT_HALF_LIFE",
     "HIGHLIGHT_END",
     "HIGHLIGHT_START",
+    "DevelopmentFacts",
     "Digest",
     "DigestDevelopment",
     "DigestItem",
     "DigestSection",
     "SearchHit",
+    "TrackedReport",
+    "assemble_development",
     "development_score",
     "is_breaking",
     "order_developments",
@@ -198,3 +207,128 @@ def is_breaking(dev: DigestDevelopment, min_outlets: int, window: timedelta, now
     if window <= timedelta(0):
         raise ValueError("window must be positive")
     return dev.outlets >= min_outlets and now - window <= dev.first_seen <= now
+
+
+# ------------------------------------------------------------------------------- assembly
+
+
+class TrackedReport(Protocol):
+    """A stored report with the tracker's verdict (storage's ``CandidateItem`` is one)."""
+
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def duplicate_of(self) -> int | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def outlet(self) -> str: ...
+    @property
+    def outlets(self) -> tuple[str, ...]: ...
+    @property
+    def published(self) -> datetime: ...
+    @property
+    def new_facts(self) -> tuple[str, ...]: ...
+
+
+class DevelopmentFacts(Protocol):
+    """What is known of a development apart from its reports (storage's ``DevelopmentInfo``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def outlets(self) -> int: ...
+    @property
+    def first_seen(self) -> datetime: ...
+    @property
+    def last_seen(self) -> datetime: ...
+
+
+def _kind(value: str | None) -> ItemKind:
+    if value == "update":
+        return "update"
+    if value == "rereport":
+        return "rereport"
+    return "new"
+
+
+@dataclass
+class _Report:
+    """A report being assembled: the report and the copies folded into it."""
+
+    item: TrackedReport
+    copies: list[TrackedReport] = field(default_factory=list)
+
+    def shown(self, kind: ItemKind) -> DigestItem:
+        # Other sources are other outlets: a copy from the report's own outlet (a feed that
+        # changes an entry's GUID and link each poll) is no second source.
+        outlets: list[str] = []
+        for name in (*self.item.outlets, *(o for c in self.copies for o in (c.outlets or (c.outlet,)))):
+            if name != self.item.outlet and name not in outlets:
+                outlets.append(name)
+        return DigestItem(
+            title=self.item.title,
+            url=self.item.url,
+            outlet=self.item.outlet,
+            published=self.item.published,
+            kind=kind,
+            extra_sources=len(outlets),
+            extra_outlets=tuple(outlets),
+            adds=self.item.new_facts if kind == "update" else (),
+        )
+
+
+def assemble_development(
+    dev: DevelopmentFacts, reports: Sequence[TrackedReport], *, already_seen: bool = False
+) -> DigestDevelopment | None:
+    """``dev`` as people see it, from its ``reports`` (oldest first); None when nothing in them
+    is worth showing (only copies, or, for a development ``already_seen``, no update)."""
+    originals: dict[int, _Report] = {}
+    loose: list[TrackedReport] = []
+    for report in reports:
+        if report.duplicate_of is not None:
+            loose.append(report)
+        else:
+            originals[report.item_id] = _Report(report)
+    lead: _Report | None = None
+    if not already_seen:
+        firsts = [r for r in originals.values() if r.item.kind in (None, "new")] or list(originals.values())
+        lead = firsts[0] if firsts else None
+    for report in loose:
+        target = originals.get(report.duplicate_of or -1)
+        if target is not None:
+            target.copies.append(report)
+        elif lead is not None:
+            lead.copies.append(report)
+    rest: list[_Report] = []
+    for original in originals.values():
+        kind = _kind(original.item.kind)
+        if original is lead:
+            continue
+        if kind == "update":
+            rest.append(original)
+        elif lead is not None and kind == "rereport":
+            lead.copies.append(original.item)
+        elif lead is not None:
+            rest.append(original)
+    # Built last, so the copies folded into the lead above are counted.
+    shown = ([lead.shown("new")] if lead is not None else []) + [
+        r.shown(_kind(r.item.kind)) for r in rest
+    ]
+    if not shown:
+        return None
+    return DigestDevelopment(
+        id=dev.id,
+        title=dev.title,
+        items=tuple(shown),
+        outlets=dev.outlets,
+        first_seen=dev.first_seen,
+        last_seen=dev.last_seen,
+        is_update=already_seen,
+    )

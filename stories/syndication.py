@@ -127,8 +127,11 @@ def read_signals(item: Item) -> Signals:
         wire = _WIRE_NAME.get(author) or wire_of(f"({author})")
     if wire is None:
         wire = wire_of(text[:200]) or wire_of(text[-80:])
-    if wire is None and credited is not None:
-        wire = _WIRE_NAME.get(credited)
+    if credited is not None and credited in _WIRE_NAME:
+        # Crediting a wire says "a Reuters story", not which outlet's report it copies:
+        # that is the wire rule's question (the same wire story, and no new facts).
+        wire = wire or _WIRE_NAME[credited]
+        credited = None
     if credited is not None and credited == outlet_key(item.outlet):
         credited = None  # crediting itself says nothing
     title_words = _WORD.findall(fold(item.title))

@@ -1,7 +1,7 @@
 """One bot process's digest turn, for the two-process test: ``python -m tests.bot.run_digests URL``.
 
 Connects to the database, prints ``ready``, waits for a line on stdin (so that two processes
-start their turn together), runs ``bot.digests.run_due_digests`` once and prints how many outbox
+start their turn together), runs ``bot.actions.digests.run_due_digests`` once and prints how many outbox
 messages it wrote.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from bot.config import Config, DatabaseConfig
-from bot.digests import run_due_digests
+from bot.actions.digests import run_due_digests
 from storage.repository import Storage
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, DigestConfig
-from bot.digests import (
+from bot.actions.digests import (
     breaking_alerts,
     build_digest,
     run_due_digests,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from bot.digests import run_due_digests
+from bot.actions.digests import run_due_digests
 from bot.observability import REGISTRY, TELEGRAM_429
 from bot.render import render_plain
 from bot.services import Services

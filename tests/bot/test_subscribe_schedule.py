@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from pydantic import ValidationError
 
-from bot import handlers
+from bot.commands import subscribing as subscribe_command
 from bot.cli import main as newsbot
 from bot.config import DigestConfig, load_config
 from bot.services import Services
@@ -32,9 +32,10 @@ def _config_accepts(text: str) -> str | None:
 
 def _subscribe_accepts(text: str) -> str | None:
     """What /subscribe makes of ``/subscribe NAME text``: Telegram hands the handler the words
-    after the command, which it joins and parses (handlers.parse_schedule, the very function)."""
+    after the command, which it joins and parses (the parse_schedule bot.commands.subscribing
+    calls)."""
     try:
-        return str(handlers.parse_schedule(" ".join(text.split())))
+        return str(subscribe_command.parse_schedule(" ".join(text.split())))
     except ScheduleError:
         return None
 

@@ -1,0 +1,225 @@
+"""What every command shares: the chat and sender of an update, replies (HTML, previews off,
+into the forum topic asked from), translation, and the HTML of refusals and errors.
+
+Every reply is Telegram HTML built from escaped pieces (``esc`` / ``bot.render.escape``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    Chat,
+    ChatFullInfo,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from storage import delivery
+from storage.delivery import ChatInfo
+from stories.query import QueryError
+
+from ..actions.stories import QueryMissing, QueryTooLong, StoryNotFound, check_query, missing_story
+from ..i18n import Translator, choose_language, translator
+from ..keyboards import CallbackSigner, load_signer
+from ..outbox import NO_PREVIEW
+from ..permissions import Actor, actor_of
+from ..render import escape, render_plain, visible_length
+from ..services import Runtime, runtime_of
+
+log = logging.getLogger("newsbot.bot")
+
+Context = ContextTypes.DEFAULT_TYPE
+
+MAX_STORY_BUTTONS = 40
+MAX_TITLE = 128
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; translated where it is shown."""
+    return message
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def esc(text: str, limit: int = 200) -> str:
+    """Untrusted text, shortened and escaped."""
+    return escape(shorten(text, limit))
+
+
+def when(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as "5 Mar 14:05" in ``tz``."""
+    local = moment.astimezone(tz)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
+
+
+def pack_lines(lines: Sequence[str], limit: int = 4096) -> list[str]:
+    """Join HTML lines (each valid on its own) into messages of at most ``limit`` visible chars."""
+    messages: list[str] = []
+    current: list[str] = []
+    used = 0
+    for line in lines:
+        width = visible_length(render_plain(line))
+        if current and used + 1 + width > limit:
+            messages.append("\n".join(current))
+            current, used = [], 0
+        current.append(line)
+        used += width + (1 if used else 0)
+    if current:
+        messages.append("\n".join(current))
+    return messages
+
+
+def thread_of(update: Update) -> int | None:
+    """The forum topic the update came from (None: General, or not a forum)."""
+    message = update.effective_message
+    if message is not None and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return None
+
+
+async def send(
+    update: Update,
+    context: Context,
+    text: str | Sequence[str],
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Send one or more HTML messages to the chat (and forum topic) the update came from,
+    previews off; ``markup`` goes under the last."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    thread = thread_of(update)
+    parts = [text] if isinstance(text, str) else list(text)
+    for n, part in enumerate(parts):
+        await context.bot.send_message(
+            chat.id,
+            part,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+            reply_markup=markup if n == len(parts) - 1 else None,
+            message_thread_id=thread,
+        )
+
+
+def tr_of(update: Update, chat: ChatInfo | None) -> Translator:
+    """The translator for a reply: the chat's language, else the user's, else English."""
+    user = update.effective_user
+    return translator(choose_language(chat.language if chat else None, user.language_code if user else None))
+
+
+async def signer_of(rt: Runtime) -> CallbackSigner:
+    """The runtime's button signer (its secret read from the database once)."""
+    if rt.signer is None:
+        rt.signer = await load_signer(rt.storage)
+    return rt.signer
+
+
+async def register_chat(rt: Runtime, chat: Chat | ChatFullInfo, *, added_by: int | None = None) -> ChatInfo:
+    """Remember the chat (new ones get the configured time zone; ``added_by``: who added the bot
+    there); what storage knows of it."""
+    return await delivery.upsert_chat(
+        rt.storage,
+        chat.id,
+        type=str(chat.type),
+        title=chat.title or chat.full_name or chat.username,
+        username=chat.username,
+        timezone=rt.config.digest.timezone,
+        added_by=added_by,
+    )
+
+
+async def prepare(update: Update, context: Context) -> tuple[Runtime, Actor, ChatInfo] | None:
+    """The runtime, who sent the update, and the (registered) chat; None if there is no chat."""
+    rt = runtime_of(context)
+    actor = actor_of(update)
+    chat = update.effective_chat
+    if actor is None or chat is None:
+        return None
+    info = await register_chat(rt, chat)
+    return rt, actor, info
+
+
+def text_after(update: Update, words: int) -> str:
+    """The message text after the command and ``words`` more words, spacing and quotes kept."""
+    message = update.effective_message
+    text = message.text if message and message.text else ""
+    rest = text.split(None, 1)[1] if len(text.split(None, 1)) > 1 else ""
+    for _ in range(words):
+        parts = rest.split(None, 1)
+        rest = parts[1] if len(parts) > 1 else ""
+    return rest.strip()
+
+
+async def refuse(update: Update, context: Context, why: str) -> None:
+    """Say why the sender may not do this."""
+    await send(update, context, f"⛔ {why}")
+
+
+async def is_chat_admin(rt: Runtime, context: Context, actor: Actor) -> bool:
+    """True when the sender is an admin of the chat the update came from."""
+    return await rt.permissions.is_chat_admin(context.bot, actor)
+
+
+async def presser_manages(update: Update, context: Context, rt: Runtime, chat_id: int) -> bool:
+    """True when the user who pressed a button is an admin of ``chat_id`` (in a private chat:
+    its own user). In channels every subscriber can press buttons, so they are checked too."""
+    user = update.effective_user
+    if user is None:
+        return False
+    if chat_id == user.id:
+        return True
+    return await rt.permissions.is_member_admin(context.bot, chat_id, user.id)
+
+
+def query_error_html(query: str, error: QueryError) -> str:
+    """A refused query as HTML: what is wrong and, for a syntax error, a caret under it."""
+    if isinstance(error, QueryMissing):
+        return "❌ The query is missing."
+    if isinstance(error, QueryTooLong):
+        return f"❌ The query is {error.length} characters long; the limit is {error.limit}."
+    position = max(0, min(error.position, len(query)))
+    shown = query
+    if len(shown) > 300:  # keep the caret in view
+        start = max(0, position - 150)
+        shown, position = shown[start : start + 300], position - start
+    return (
+        f"❌ Bad query: {escape(error.reason)} at position {error.position}:\n"
+        f"<code>{escape(shown)}</code>\n<code>{' ' * position}^</code>"
+    )
+
+
+def validate_query(rt: Runtime, query: str) -> str | None:
+    """An HTML error message for a watchlist query that cannot be used, else None."""
+    try:
+        check_query(query, max_length=rt.config.telegram.max_query_length)
+    except QueryError as exc:
+        return query_error_html(query, exc)
+    return None
+
+
+def story_not_found_html(error: StoryNotFound) -> str:
+    """No such story, as HTML: the names it may mean (else those there are) and /search."""
+    text = f"❓ No story named <b>{esc(error.name, 64)}</b>."
+    if error.close:
+        text += " Did you mean " + ", ".join(f"<b>{esc(n, 64)}</b>" for n in error.close) + "?"
+    elif error.known:
+        text += " Stories here: " + ", ".join(esc(n, 64) for n in error.known[:20]) + "."
+    text += f"\n/search takes free keywords: <code>/search {esc(error.name, 100)}</code>"
+    return text
+
+
+async def story_not_found(rt: Runtime, chat_id: int, name: str) -> str:
+    """``story_not_found_html`` for ``name`` among the stories ``chat_id`` sees."""
+    return story_not_found_html(await missing_story(rt.storage, name, chat_id=chat_id))
