@@ -40,7 +40,7 @@ from typing import Any
 
 from stories.model import Item
 
-__all__ = ["DedupConfig", "Duplicate", "DuplicateIndex", "Sketch", "normalise_text", "sketch"]
+__all__ = ["DedupConfig", "Duplicate", "DuplicateIndex", "Sketch", "sketch"]
 
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -102,11 +102,6 @@ def _fold(text: str) -> str:
     if text.isascii():
         return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def normalise_text(item: Item) -> str:
-    """Title and summary, folded to lowercase words separated by single spaces."""
-    return " ".join(_WORD.findall(_fold(item.text)))
 
 
 def _canonical_url(url: str | None) -> str | None:

@@ -67,6 +67,17 @@ def make_config(tg: FakeTelegram, database_url: str, **digest: Any) -> Config:
     )
 
 
+async def started(app: Any, task: asyncio.Task[None], timeout: float = 10.0) -> None:
+    """Return once ``app`` (served by ``task``) runs; raise what ``task`` failed with."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (app.running or task.done()) and loop.time() < deadline:
+        await asyncio.sleep(0.01)  # PTB signals no event for "running": its flag is polled
+    if task.done():
+        task.result()
+    assert app.running, f"the bot did not start within {timeout} s"
+
+
 @contextlib.asynccontextmanager
 async def running(
     services: Services, *, intervals: Intervals = QUIET, rate_limit: bool = False
@@ -78,12 +89,7 @@ async def running(
         fake.watch(app)  # so Chatter.ask knows when a command has been handled
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop, poll_timeout=1))
-    for _ in range(500):
-        if app.running or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()
+    await started(app, task)
     try:
         yield runtime_of(app)
     finally:

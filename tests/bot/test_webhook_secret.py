@@ -18,7 +18,7 @@ from bot.config import Config, ConfigError, WebhookConfig, parse_config
 from bot.services import Services
 from bot.telegram import Intervals, build_application, serve
 from storage.repository import Storage
-from tests.bot.conftest import ALICE, make_config
+from tests.bot.conftest import ALICE, make_config, started
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.webhook import post_update
 
@@ -61,12 +61,7 @@ async def _serving(config: Config, store: Storage) -> tuple[Any, asyncio.Event, 
     app = build_application(Services(config, store), intervals=QUIET, rate_limit=False)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop))
-    for _ in range(1000):
-        if app.running or task.done():
-            break
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()
+    await started(app, task)
     return app, stop, task
 
 
