@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from storage.db import url_password
 from stories.errors import EXIT_USAGE, NewsbotError
 from stories.query import QueryError, parse
 from stories.schedule import parse_schedule, resolve_timezone
@@ -126,13 +127,7 @@ class DatabaseConfig(_Section):
     @property
     def password(self) -> str | None:
         """The password in the URL, if any (to redact it from logs)."""
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            return make_url(self.url).password
-        except (ArgumentError, ValueError):
-            return None
+        return url_password(self.url)
 
     def __repr__(self) -> str:
         return f"DatabaseConfig(url={self.display_url!r})"

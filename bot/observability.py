@@ -328,7 +328,8 @@ def database_gauges(storage: Storage, metrics: Metrics = REGISTRY) -> Callable[[
     """
 
     async def collect() -> None:
-        from storage.leasing import count_due, count_leased, outbox_depth
+        from storage.leasing import count_due, count_leased
+        from storage.outbox import outbox_depth
 
         metrics.set(FEEDS_DUE, await count_due(storage))
         metrics.set(FEEDS_LEASED, await count_leased(storage))

@@ -29,9 +29,19 @@ from datetime import UTC, datetime, timedelta
 from telegram import Bot, LinkPreviewOptions, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from storage import delivery
-from storage.delivery import OutboxMessage
-from storage.leasing import claim_outbox, release_outbox, worker_name
+from storage.chats import migrate_chat, pause_chat
+from storage.leasing import worker_name
+from storage.outbox import (
+    PENDING,
+    OutboxMessage,
+    claim_outbox,
+    defer,
+    fail_pending_for_chat,
+    get_message,
+    mark_failed,
+    mark_sent,
+    release_outbox,
+)
 from storage.repository import Storage
 
 from .observability import REGISTRY, TELEGRAM_429, TELEGRAM_SEND_SECONDS, log_event
@@ -128,8 +138,8 @@ class OutboxSender:
                 for outbox_id in ids:
                     if self._stopping.is_set():
                         break
-                    message = await delivery.get_message(self.storage, outbox_id)
-                    if message is None or message.status != delivery.PENDING or message.chat_id in skip:
+                    message = await get_message(self.storage, outbox_id)
+                    if message is None or message.status != PENDING or message.chat_id in skip:
                         continue
                     outcome = await self._deliver(message)
                     if outcome == "sent":
@@ -155,7 +165,7 @@ class OutboxSender:
                 REGISTRY.inc(TELEGRAM_429)
                 wait = min(_retry_after(exc), MAX_RETRY_AFTER)
                 log.warning("outbox %d: flood control, waiting %.1fs (chat %d)", message.id, wait, chat_id)
-                await delivery.defer(
+                await defer(
                     self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)
                 )
                 with contextlib.suppress(TimeoutError):
@@ -165,15 +175,15 @@ class OutboxSender:
                 continue
             except ChatMigrated as exc:
                 log.info("chat %d migrated to %d; following it", chat_id, exc.new_chat_id)
-                await delivery.migrate_chat(self.storage, chat_id, exc.new_chat_id)
+                await migrate_chat(self.storage, chat_id, exc.new_chat_id)
                 chat_id = exc.new_chat_id
                 continue
             except Forbidden as exc:
                 reason = f"{exc.message} (at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
                 log.warning("chat %d: %s; pausing its subscriptions", chat_id, exc.message)
-                await delivery.pause_chat(self.storage, chat_id, reason)
-                await delivery.mark_failed(self.storage, message.id, exc.message)
-                await delivery.fail_pending_for_chat(self.storage, chat_id, f"chat paused: {exc.message}")
+                await pause_chat(self.storage, chat_id, reason)
+                await mark_failed(self.storage, message.id, exc.message)
+                await fail_pending_for_chat(self.storage, chat_id, f"chat paused: {exc.message}")
                 return "failed"
             except BadRequest as exc:
                 if parse_mode and "can't parse entities" in exc.message.lower():
@@ -186,27 +196,27 @@ class OutboxSender:
                     note = f"sent as plain text: {exc.message}"
                     continue
                 log.error("outbox %d to chat %d refused: %s", message.id, chat_id, exc.message)
-                await delivery.mark_failed(self.storage, message.id, exc.message)
+                await mark_failed(self.storage, message.id, exc.message)
                 return "failed"
             except NetworkError as exc:
                 # Includes TimedOut: the message may have arrived; resending risks one repeat,
                 # which the outbox accepts rather than losing a message.
                 delay = min(2 ** (message.attempts + 1), 600)
                 log.warning("outbox %d: network error (%s); retrying in %ds", message.id, exc, delay)
-                await delivery.defer(
+                await defer(
                     self.storage, message.id, datetime.now(UTC) + timedelta(seconds=delay), str(exc)
                 )
                 return "deferred"
             except TelegramError as exc:
                 log.error("outbox %d to chat %d failed: %s", message.id, chat_id, exc)
-                await delivery.mark_failed(self.storage, message.id, str(exc))
+                await mark_failed(self.storage, message.id, str(exc))
                 return "failed"
             seconds = time.monotonic() - started
             REGISTRY.observe(TELEGRAM_SEND_SECONDS, seconds)
-            await delivery.mark_sent(self.storage, message.id, sent.message_id, note=note)
+            await mark_sent(self.storage, message.id, sent.message_id, note=note)
             log_event(
                 log, "delivery", outbox_id=message.id, chat=chat_id, status="sent", seconds=round(seconds, 3)
             )
             return "sent"
-        await delivery.mark_failed(self.storage, message.id, f"gave up after {self.max_attempts} attempts")
+        await mark_failed(self.storage, message.id, f"gave up after {self.max_attempts} attempts")
         return "failed"

@@ -20,10 +20,10 @@ from feeds.fetch import Fetcher, FetchPolicy
 from feeds.poll import PollResult, poll_feeds
 from feeds.schedule import SchedulePolicy
 from storage.repository import FeedItems, Storage, StoreResult
+from storage.retention import index_new_items
 from stories.model import FeedState
 
 from .config import Config, FetchConfig
-from .maintenance import index_new_items
 
 log = logging.getLogger("newsbot.poll")
 

@@ -37,7 +37,7 @@ from telegram.ext import (
     filters,
 )
 
-from storage import delivery
+from storage.outbox import enqueue
 from storage.repository import Storage
 from storage.settings import get_or_create_setting
 from stories.model import FeedState
@@ -164,7 +164,7 @@ def _notify_admins(runtime: Runtime) -> Any:
             f"/feed enable {escape(state.url)} to try again."
         )
         for admin in runtime.config.telegram.admins:
-            await delivery.enqueue(runtime.storage, admin, text, kind="notice")
+            await enqueue(runtime.storage, admin, text, kind="notice")
 
     return hook
 

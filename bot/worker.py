@@ -39,18 +39,16 @@ from datetime import UTC, datetime, timedelta
 from feeds.fetch import Fetcher, FetchOutcome, FetchPolicy
 from storage.db import backend_name, make_async_engine
 from storage.leasing import (
-    TRACKER_LOCK,
     LeasePolicy,
-    SessionLock,
     count_leased,
     hold_host,
     host_key,
     lease_due_feeds,
     release_feeds,
     renew_feeds,
-    upgrade_once,
     worker_name,
 )
+from storage.locks import TRACKER_LOCK, SessionLock, upgrade_once
 from storage.repository import Storage
 from stories.encoder import Encoder, make_encoder
 from stories.model import Decision, FeedState

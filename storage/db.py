@@ -45,6 +45,14 @@ def backend_name(url: str) -> str:
     return _parse(url).get_backend_name()
 
 
+def url_password(url: str) -> str | None:
+    """The password in a database URL, if any (to redact it from logs); None for a bad URL."""
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+
+
 def async_url(url: str) -> URL:
     """The URL with the asyncio driver (aiosqlite or psycopg)."""
     parsed = _parse(url)

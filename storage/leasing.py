@@ -1,4 +1,4 @@
-"""Leases: how several fetch workers (and several senders) share one database.
+"""Feed leases and host holds: how several fetch workers share the due feeds of one database.
 
 A worker *leases* a batch of due feeds: it writes its name and an expiry into the
 rows, fetches them, and releases them. Rows leased by someone else are invisible to
@@ -18,22 +18,19 @@ that answered 429/503 with Retry-After is *held* until that time, and no worker
 leases its feeds before then; ``hosts.concurrency`` overrides the configured
 per-host limit for one host.
 
-The outbox is claimed the same way (``claim_outbox``), so several bot processes
-behind a load balancer never send one message twice.
-
-Advisory locks are per database, while tests (and some deployments) keep several
-newsbot schemas in one database; every lock key therefore includes the schema.
+The outbox is claimed the same way (``storage.outbox.claim_outbox``), so several bot
+processes behind a load balancer never send one message twice; the locks themselves
+live in ``storage.locks``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -48,17 +45,15 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stories.model import FeedState
 
-from .db import backend_name, make_sync_engine, upgrade
-from .models import NAMING, FeedRow, OutboxRow, TrackerStateRow, UTCDateTime, utcnow
+from .locks import FEED_LEASE_LOCK, xact_lock
+from .models import NAMING, FeedRow, UTCDateTime, utcnow
 from .repository import Storage, _feed_state
 
 log = logging.getLogger("newsbot.leasing")
@@ -77,15 +72,9 @@ hosts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
-FEED_LEASE_LOCK = "lease-feeds"
-OUTBOX_LEASE_LOCK = "claim-outbox"
-MIGRATION_LOCK = "migrate"
-TRACKER_LOCK = "tracker"
-
 # How many due rows are looked at to fill one batch when some hosts are at their limit.
 _SCAN_FACTOR = 20
 _SCAN_MIN = 500
-_PENDING = "pending"
 
 
 def worker_name() -> str:
@@ -102,23 +91,6 @@ def host_key(url: str) -> str:
     except ValueError:  # a bad port: the host alone still groups the URL sensibly
         return (urlsplit(url).hostname or "").lower()
     return f"{host}:{port}" if port else host
-
-
-def _lock_sql(name: str, function: str) -> tuple[str, dict[str, str]]:
-    # hashtext() gives a stable int4 key; the schema keeps test schemas (and several
-    # newsbot installations in one database) from blocking each other.
-    return (
-        f"SELECT {function}(hashtext(current_schema() || :key))",
-        {"key": f":newsbot:{name}"},
-    )
-
-
-async def _xact_lock(session: AsyncSession, name: str) -> None:
-    """Serialise with other holders of ``name`` until this transaction ends (PostgreSQL only)."""
-    if session.bind.dialect.name != "postgresql":
-        return
-    sql, params = _lock_sql(name, "pg_advisory_xact_lock")
-    await session.execute(text(sql), params)
 
 
 # ------------------------------------------------------------------------ feeds
@@ -186,7 +158,7 @@ async def lease_due_feeds(
     now = now or utcnow()
     expires = now + timedelta(seconds=policy.lease_seconds)
     async with storage.session() as session, session.begin():
-        await _xact_lock(session, FEED_LEASE_LOCK)
+        await xact_lock(session, FEED_LEASE_LOCK)
         active: Counter[str] = Counter()
         if policy.per_host is not None:
             leased = await session.scalars(
@@ -390,249 +362,19 @@ async def scale_status(storage: Storage, *, now: datetime | None = None) -> Scal
     return ScaleStatus(await count_due(storage, now=now), sum(workers.values()), workers, held)
 
 
-# ----------------------------------------------------------------------- outbox
-
-
-async def claim_outbox(
-    storage: Storage,
-    owner: str,
-    *,
-    limit: int = 20,
-    lease_seconds: float = 60.0,
-    now: datetime | None = None,
-) -> list[int]:
-    """Claim up to ``limit`` pending, due outbox messages for ``owner``; returns their ids, oldest first.
-
-    A chat whose messages are claimed by another live sender is skipped entirely, so
-    each chat's messages still go out in order with several senders. Mark each one
-    sent/deferred/failed (storage.delivery) and then ``release_outbox``; a sender that
-    dies leaves its claims to expire after ``lease_seconds``.
-    """
-    now = now or utcnow()
-    async with storage.session() as session, session.begin():
-        await _xact_lock(session, OUTBOX_LEASE_LOCK)
-        busy = select(OutboxRow.chat_id).where(
-            OutboxRow.status == _PENDING,
-            OutboxRow.lease_expires_at > now,
-            OutboxRow.lease_owner != owner,
-        )
-        query = (
-            select(OutboxRow.id)
-            .where(
-                OutboxRow.status == _PENDING,
-                OutboxRow.not_before <= now,
-                or_(OutboxRow.lease_expires_at.is_(None), OutboxRow.lease_expires_at <= now),
-                OutboxRow.chat_id.not_in(busy),
-            )
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        )
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(await session.scalars(query))
-        if ids:
-            result = await session.scalars(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id.in_(ids),
-                    or_(OutboxRow.lease_expires_at.is_(None), OutboxRow.lease_expires_at <= now),
-                )
-                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
-                .returning(OutboxRow.id)
-                .execution_options(synchronize_session=False)
-            )
-            ids = sorted(result)
-        return ids
-
-
-async def release_outbox(storage: Storage, owner: str, outbox_ids: Sequence[int] | None = None) -> int:
-    """Give back ``owner``'s outbox claims (these, or all); returns how many."""
-    async with storage.session() as session, session.begin():
-        query = update(OutboxRow).where(OutboxRow.lease_owner == owner)
-        if outbox_ids is not None:
-            if not outbox_ids:
-                return 0
-            query = query.where(OutboxRow.id.in_(list(outbox_ids)))
-        result = await session.execute(
-            query.values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def outbox_depth(storage: Storage) -> int:
-    """Pending outbox messages (sent or failed ones are not counted)."""
-    async with storage.session() as session:
-        return int(
-            await session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.status == _PENDING)) or 0
-        )
-
-
-# ---------------------------------------------------------------- process locks
-
-
-@contextlib.asynccontextmanager
-async def advisory_lock(storage: Storage, name: str) -> AsyncIterator[bool]:
-    """Try to take the database-wide lock ``name``; yields whether this process got it.
-
-    PostgreSQL: a session advisory lock on a dedicated connection, released on exit
-    or when the connection dies with the process (no stale locks after SIGKILL).
-    SQLite: always True (one process per database file is the SQLite deployment).
-    """
-    if storage.backend != "postgresql":
-        yield True
-        return
-    async with storage.engine.connect() as conn:
-        sql, params = _lock_sql(name, "pg_try_advisory_lock")
-        got = bool(await conn.scalar(text(sql), params))
-        await conn.commit()
-        try:
-            yield got
-        finally:
-            if got:
-                unlock, unlock_params = _lock_sql(name, "pg_advisory_unlock")
-                with contextlib.suppress(Exception):  # a dead connection has dropped it already
-                    await conn.scalar(text(unlock), unlock_params)
-                    await conn.commit()
-
-
-def claim_chat_digest(storage: Storage, chat_id: int) -> contextlib.AbstractAsyncContextManager[bool]:
-    """Claim building and sending ``chat_id``'s due digest: yields whether this process has it.
-
-    Several bot processes (webhook mode) run the digest job at once; whoever holds the claim
-    builds the digest, and the others skip that chat. The holder must re-read what is due
-    under the claim: a process that saw the chat due a moment ago may get the claim just
-    after another one has written the digest and moved the schedule on. PostgreSQL: a
-    session advisory lock, gone with its process. SQLite (one process): always granted.
-    """
-    return advisory_lock(storage, f"digest-chat:{chat_id}")
-
-
-class SessionLock:
-    """A database-wide lock held across transactions, for leadership (e.g. the one tracker).
-
-    PostgreSQL: a session advisory lock on a connection of its own, kept until
-    ``release`` or until the connection (the process) dies. SQLite: always granted.
-    """
-
-    def __init__(self, storage: Storage, name: str) -> None:
-        self.storage = storage
-        self.name = name
-        self._conn: AsyncConnection | None = None
-        self._held = False
-
-    @property
-    def held(self) -> bool:
-        """Whether this process believes it holds the lock."""
-        return self._held
-
-    async def try_acquire(self) -> bool:
-        """Take the lock if it is free; True when held (now or already)."""
-        if self._held:
-            return True
-        if self.storage.backend != "postgresql":
-            self._held = True
-            return True
-        conn = await self.storage.engine.connect()
-        try:
-            sql, params = _lock_sql(self.name, "pg_try_advisory_lock")
-            got = bool(await conn.scalar(text(sql), params))
-            await conn.commit()
-        except BaseException:
-            await conn.close()
-            raise
-        if not got:
-            await conn.close()
-            return False
-        self._conn, self._held = conn, True
-        return True
-
-    async def still_held(self) -> bool:
-        """Check the lock's connection; on failure the lock is gone (the server dropped it)."""
-        if not self._held:
-            return False
-        if self._conn is None:
-            return True
-        try:
-            await self._conn.scalar(text("SELECT 1"))
-            await self._conn.commit()
-        except Exception as exc:
-            log.error("lost the %r lock: %s", self.name, exc)
-            await self._drop()
-            return False
-        return True
-
-    async def release(self) -> None:
-        """Give the lock up (closing the connection releases it too)."""
-        if self._conn is not None and self._held:
-            with contextlib.suppress(Exception):
-                sql, params = _lock_sql(self.name, "pg_advisory_unlock")
-                await self._conn.scalar(text(sql), params)
-                await self._conn.commit()
-        await self._drop()
-
-    async def _drop(self) -> None:
-        conn, self._conn, self._held = self._conn, None, False
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-
-async def tracker_position(storage: Storage, name: str) -> int | None:
-    """The last item id the saved tracker state has seen (None: never saved)."""
-    async with storage.session() as session:
-        value = await session.scalar(select(TrackerStateRow.last_item_id).where(TrackerStateRow.name == name))
-        return None if value is None else int(value)
-
-
-@contextlib.contextmanager
-def _migration_lock(url: str) -> Iterator[None]:
-    engine = make_sync_engine(url)
-    try:
-        with engine.connect() as conn:
-            sql, params = _lock_sql(MIGRATION_LOCK, "pg_advisory_lock")
-            conn.execute(text(sql), params)
-            conn.commit()
-            try:
-                yield
-            finally:
-                unlock, unlock_params = _lock_sql(MIGRATION_LOCK, "pg_advisory_unlock")
-                conn.execute(text(unlock), unlock_params)
-                conn.commit()
-    finally:
-        engine.dispose()
-
-
-def upgrade_once(url: str) -> None:
-    """Apply migrations, one process at a time (workers starting together must not race)."""
-    if backend_name(url) != "postgresql":
-        upgrade(url)
-        return
-    with _migration_lock(url):
-        upgrade(url)
-
-
 __all__ = [
-    "FEED_LEASE_LOCK",
-    "TRACKER_LOCK",
     "HostState",
     "LeasePolicy",
     "ScaleStatus",
-    "SessionLock",
-    "advisory_lock",
-    "claim_outbox",
     "count_due",
     "count_leased",
     "hold_host",
     "host_key",
     "host_states",
     "lease_due_feeds",
-    "outbox_depth",
     "release_feeds",
-    "release_outbox",
     "renew_feeds",
     "scale_status",
     "set_host_concurrency",
-    "tracker_position",
-    "upgrade_once",
     "worker_name",
 ]

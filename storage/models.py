@@ -241,6 +241,12 @@ class SentItemRow(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# OutboxRow.status: waiting to be sent, sent, given up on.
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
 class OutboxRow(Base):
     """A message written before it is sent; marked sent with Telegram's message id."""
 
@@ -252,7 +258,7 @@ class OutboxRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     parse_mode: Mapped[str | None] = mapped_column(String(16), default="HTML")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

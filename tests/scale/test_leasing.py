@@ -10,8 +10,6 @@ from sqlalchemy import select
 
 from storage.leasing import (
     LeasePolicy,
-    advisory_lock,
-    claim_outbox,
     count_due,
     count_leased,
     hold_host,
@@ -19,12 +17,13 @@ from storage.leasing import (
     host_states,
     lease_due_feeds,
     release_feeds,
-    release_outbox,
     renew_feeds,
     scale_status,
     set_host_concurrency,
 )
+from storage.locks import advisory_lock
 from storage.models import FeedRow, OutboxRow, utcnow
+from storage.outbox import claim_outbox, release_outbox
 from storage.repository import Storage
 
 UNLIMITED = LeasePolicy(batch_size=1000, lease_seconds=60, per_host=None)
