@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -35,6 +36,8 @@ from .models import (
 from .search import index_pending
 
 GLOBAL_SCOPE = 0
+# Entries or URLs per lookup statement (SQLite allows 32,766 parameters, psycopg 65,535).
+_LOOKUP_CHUNK = 2_000
 
 
 class StorageError(NewsbotError):
@@ -345,12 +348,9 @@ class Storage:
             for attempt in range(4):
                 try:
                     async with self._sessions.begin() as session:
-                        stored = [
-                            await self._store_once(session, entry.feed_id, rest, entry.fetched_at)
-                            if rest
-                            else (StoreResult(), {})
-                            for entry, _, _, rest in prepared
-                        ]
+                        stored = await self._store_many(
+                            session, [(e.feed_id, rest, e.fetched_at) for e, _, _, rest in prepared]
+                        )
                         if index:
                             began = time.perf_counter()
                             await index_pending(session)
@@ -369,61 +369,91 @@ class Storage:
             results.append(replace(result, unchanged=result.unchanged + len(unchanged)))
         return StoredBatch(tuple(results), index_seconds)
 
-    async def _store_once(
-        self, session: AsyncSession, feed_id: int, unique: dict[str, Item], fetched_at: datetime
-    ) -> tuple[StoreResult, dict[str, int]]:
-        """Store one feed's items in the caller's transaction: the result, and the item id of
-        each guid whose row now holds that entry's own title and summary (a second source
-        of another entry's row is not: it is looked up again next time)."""
-        # Core statements, not ORM objects: this runs for every changed feed on every cycle.
-        new: list[tuple[int, Item]] = []
-        updated: list[tuple[int, Item]] = []
-        unchanged = 0
-        ids_by_guid: dict[str, int] = {}
-        known: dict[str, tuple[int, str, str]] = {}
-        guids = list(unique)
-        for start in range(0, len(guids), 500):
+    async def _store_many(
+        self, session: AsyncSession, feeds: Sequence[tuple[int, dict[str, Item], datetime]]
+    ) -> list[tuple[StoreResult, dict[str, int]]]:
+        """Store several feeds' items in the caller's transaction, with a fixed number of
+        statements per batch whatever the number of feeds: one lookup of the entries'
+        (feed, guid) pairs, one of their URLs, one executemany of edits, one multi-row
+        insert of new items (RETURNING their ids) and one of sources. Per feed: the
+        result, and the item id of each guid whose row now holds that entry's own title
+        and summary (a second source of another entry's row is not: it is looked up again
+        next time). Feeds are taken in order, so the first feed to bring a URL owns its
+        row and later ones (in this batch or after) become its sources."""
+        # Core tables, not the ORM classes: no ORM bulk machinery on the hot path.
+        items_table = cast(Table, ItemRow.__table__)
+        sources_table = cast(Table, ItemSourceRow.__table__)
+        pairs = [(feed_id, guid) for feed_id, unique, _ in feeds for guid in unique]
+        known: dict[tuple[int, str], tuple[int, str, str]] = {}
+        entry_key = tuple_(ItemSourceRow.feed_id, ItemSourceRow.guid)
+        for start in range(0, len(pairs), _LOOKUP_CHUNK):
             rows = await session.execute(
-                select(ItemSourceRow.guid, ItemRow.id, ItemRow.title, ItemRow.summary)
+                select(ItemSourceRow.feed_id, ItemSourceRow.guid, ItemRow.id, ItemRow.title, ItemRow.summary)
                 .join(ItemRow, ItemRow.id == ItemSourceRow.item_id)
-                .where(ItemSourceRow.feed_id == feed_id, ItemSourceRow.guid.in_(guids[start : start + 500]))
+                .where(entry_key.in_(pairs[start : start + _LOOKUP_CHUNK]))
             )
-            known.update({guid: (item_id, title, summary) for guid, item_id, title, summary in rows})
-        urls = list({i.url for g, i in unique.items() if g not in known and i.url})
+            known.update({(f, g): (item_id, title, summary) for f, g, item_id, title, summary in rows})
+        urls = list(
+            {
+                item.url: None
+                for feed_id, unique, _ in feeds
+                for guid, item in unique.items()
+                if item.url and (feed_id, guid) not in known
+            }
+        )
         by_url: dict[str, int] = {}
-        for start in range(0, len(urls), 500):
+        for start in range(0, len(urls), _LOOKUP_CHUNK):
             rows2 = await session.execute(
-                select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[start : start + 500]))
+                select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(urls[start : start + _LOOKUP_CHUNK]))
             )
             by_url.update({url: item_id for url, item_id in rows2 if url})
-        fresh: list[tuple[str, Item]] = []
-        later_sources: list[tuple[str, Item]] = []  # same URL as a fresh item of this batch
-        sources: list[dict[str, object]] = []
+        # Per feed (by its index in ``feeds``): new, updated, unchanged, ids by guid; across
+        # the batch: edits, fresh items (one per URL, first come), sources.
+        new: list[list[tuple[int, Item]]] = [[] for _ in feeds]
+        updated: list[list[tuple[int, Item]]] = [[] for _ in feeds]
+        unchanged = [0] * len(feeds)
+        ids_by_guid: list[dict[str, int]] = [{} for _ in feeds]
+        edits: list[dict[str, object]] = []
+        text_now: dict[int, tuple[str, str]] = {}  # item id -> title and summary once edited
+        fresh: list[tuple[int, str, Item]] = []  # (feed index, guid, item)
+        later: list[tuple[int, str, Item]] = []  # same URL as a fresh item of this batch
+        sources: list[tuple[int, str, Item, int]] = []  # (feed index, guid, item, item id)
         fresh_urls: set[str] = set()
-        for guid, item in unique.items():
-            if guid in known:
-                item_id, title, summary = known[guid]
-                ids_by_guid[guid] = item_id
-                if title != item.title or summary != item.summary:
-                    await session.execute(
-                        update(ItemRow)
-                        .where(ItemRow.id == item_id)
-                        .values(title=item.title, summary=item.summary, updated_at=fetched_at)
-                    )
-                    updated.append((item_id, item))
+        for index, (feed_id, unique, fetched_at) in enumerate(feeds):
+            for guid, item in unique.items():
+                row = known.get((feed_id, guid))
+                if row is not None:
+                    item_id = row[0]
+                    ids_by_guid[index][guid] = item_id
+                    # An earlier feed of this batch may have edited the same row already.
+                    title, summary = text_now.get(item_id, row[1:])
+                    if title != item.title or summary != item.summary:
+                        text_now[item_id] = (item.title, item.summary)
+                        edits.append(
+                            {
+                                "b_id": item_id,
+                                "title": item.title,
+                                "summary": item.summary,
+                                "updated_at": fetched_at,
+                            }
+                        )
+                        updated[index].append((item_id, item))
+                    else:
+                        unchanged[index] += 1
+                elif item.url and item.url in by_url:
+                    sources.append((index, guid, item, by_url[item.url]))
+                elif item.url and item.url in fresh_urls:
+                    later.append((index, guid, item))
                 else:
-                    unchanged += 1
-            elif item.url and item.url in by_url:
-                sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
-            elif item.url and item.url in fresh_urls:
-                later_sources.append((guid, item))
-            else:
-                fresh.append((guid, item))
-                if item.url:
-                    fresh_urls.add(item.url)
+                    fresh.append((index, guid, item))
+                    if item.url:
+                        fresh_urls.add(item.url)
+        if edits:
+            await session.execute(update(items_table).where(items_table.c.id == bindparam("b_id")), edits)
         if fresh:
-            ids = await session.scalars(
-                insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),
+            fresh_ids = await self._insert_items(
+                session,
+                items_table,
                 [
                     {
                         "url": item.url,
@@ -435,26 +465,66 @@ class Storage:
                         "source_name": item.source_name,
                         "source_url": item.source_url,
                         "published": item.published,
-                        "first_seen": fetched_at,
+                        "first_seen": feeds[index][2],
                         "kind": None,
                         "tracked": False,
                     }
-                    for _, item in fresh
+                    for index, _, item in fresh
                 ],
             )
-            for (guid, item), item_id in zip(fresh, ids, strict=True):
-                sources.append(self._source(item_id, feed_id, guid, item, fetched_at))
-                new.append((item_id, item))
-                ids_by_guid[guid] = item_id
+            for (index, guid, item), item_id in zip(fresh, fresh_ids, strict=True):
+                new[index].append((item_id, item))
+                ids_by_guid[index][guid] = item_id
                 if item.url:
                     by_url[item.url] = item_id
-        for guid, item in later_sources:
+        for index, guid, item in later:
             assert item.url is not None
-            sources.append(self._source(by_url[item.url], feed_id, guid, item, fetched_at))
-        if sources:
-            await session.execute(insert(ItemSourceRow), sources)
-        new_sources = len(sources) - len(new)
-        return StoreResult(tuple(new), tuple(updated), new_sources, unchanged), ids_by_guid
+            sources.append((index, guid, item, by_url[item.url]))
+        source_rows = [
+            self._source(ids_by_guid[index][guid], feeds[index][0], guid, item, feeds[index][2])
+            for index, guid, item in fresh
+        ]
+        source_rows += [
+            self._source(item_id, feeds[index][0], guid, item, feeds[index][2])
+            for index, guid, item, item_id in sources
+        ]
+        if source_rows:
+            await session.execute(insert(sources_table), source_rows)
+        extra_sources = [0] * len(feeds)
+        for index, *_ in sources:
+            extra_sources[index] += 1
+        return [
+            (
+                StoreResult(tuple(new[i]), tuple(updated[i]), extra_sources[i], unchanged[i]),
+                ids_by_guid[i],
+            )
+            for i in range(len(feeds))
+        ]
+
+    @staticmethod
+    async def _insert_items(session: AsyncSession, table: Table, rows: list[dict[str, object]]) -> list[int]:
+        """Insert item rows; their ids in the order of ``rows``.
+
+        PostgreSQL: multi-row INSERT ... RETURNING, 1,000 rows a statement (SQLAlchemy's
+        insertmanyvalues). SQLite: SQLAlchemy cannot promise the order of RETURNING there and
+        would send one INSERT per row, so the rows go in one executemany and the ids are
+        counted back from ``last_insert_rowid()``: an INTEGER PRIMARY KEY without
+        AUTOINCREMENT gives each new row the table's largest rowid plus one, and this
+        transaction holds SQLite's write lock from the first row to the commit, so the rows
+        got consecutive ids in order."""
+        if session.get_bind().dialect.name != "sqlite":
+            returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return list(await session.scalars(returning, rows))
+        await session.execute(insert(table), rows)
+        last = int((await session.execute(text("SELECT last_insert_rowid()"))).scalar_one())
+        first = last - len(rows) + 1
+        check = await session.execute(
+            select(func.count()).select_from(table).where(table.c.id.between(first, last))
+        )
+        if first < 1 or check.scalar_one() != len(rows):
+            # Only if the largest rowid ever reached 2**63 - 1 (SQLite then picks at random).
+            raise StorageError("item ids were not assigned in sequence")
+        return list(range(first, last + 1))
 
     @staticmethod
     def _source(item_id: int, feed_id: int, guid: str, item: Item, seen_at: datetime) -> dict[str, object]:
