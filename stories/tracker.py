@@ -66,9 +66,10 @@ class RecallConfig:
     """Nearest remembered items an item is compared with (bounds the cost per item)."""
     candidates: int = 6
     """Developments (the nearest items' best) the link model weighs per item."""
-    credit_similarity: float = 0.45
+    credit_similarity: float = 0.8
     """A reprint that names its origin outlet copies that outlet's most similar recent
-    item, if at least this similar."""
+    item, if at least this similar (a reprint is close to verbatim; at 0.45 it took
+    another report of the outlet on the same story: chosen on the fit stories)."""
     wire_similarity: float = 0.7
     """An item crediting a wire copies another outlet's copy of the same wire story if
     at least this similar and it adds no facts."""
@@ -393,6 +394,7 @@ class Tracker:
         self._decided: dict[int, Decision] = {}
         # A recent lead's facts, each as it wrote it (shown if a merge makes it an update).
         self._lead_facts: dict[int, dict[str, str]] = {}
+        self._lead_when: dict[int, float] = {}  # a recent lead's publish time
         self._members: dict[int, list[int]] = {}  # development id -> keys in _decided
         # Developments decided since the last merge check -> those of their nearest reports.
         self._near: dict[int, set[int]] = {}
@@ -524,6 +526,7 @@ class Tracker:
             old = next(iter(decided))
             del decided[old]
             self._lead_facts.pop(old, None)
+            self._lead_when.pop(old, None)
         if len(self._members) > limit:
             # Forget developments none of whose remembered decisions is still remembered.
             self._members = {
@@ -574,6 +577,8 @@ class Tracker:
                 )
                 self._dedup.reroot(awaited.key, key, dev_id)
                 self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
+                if awaited.kind == "new":
+                    self._lead_when[key] = when
                 return self._record(
                     Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts),
                     written(facts, item),
@@ -606,8 +611,22 @@ class Tracker:
             meta = self._recall.meta
             self._near.setdefault(a.development_id, set()).update(meta[i].development for _, i in similar)
         duplicate_of = None
-        if a.kind == "rereport" and similar:
+        kind = a.kind
+        if kind == "rereport" and similar:
             duplicate_of = self._nearest(similar, a.development_id, originals=True)[1]
+            lead = self._later_lead(a.development_id, when)
+            if lead is not None:
+                # Published before the development's lead, seen after it (a slow feed): a
+                # copy of nothing the development has, it is the original, and the lead
+                # its copy.
+                old = self._decided[lead]
+                self._revised.append(
+                    self._record(
+                        Decision(lead, "rereport", a.development_id, duplicate_of=key, stories=old.stories)
+                    )
+                )
+                self._dedup.reroot(lead, key, a.development_id)
+                kind, duplicate_of = "new", None
         self._remember(key, item, signals, sk, vector, a.development_id, when, origin=duplicate_of)
         if signals.notice or signals.credited or signals.wire or item.source_url:
             # It says it is a copy but its original is not known yet: when that arrives,
@@ -627,13 +646,24 @@ class Tracker:
                 self._pending.popleft()
         decision = Decision(
             key,
-            a.kind,
+            kind,
             a.development_id,
             duplicate_of=duplicate_of,
             stories=stories,
             new_facts=surface(a.new_facts, item),
         )
-        return self._record(decision, written(facts, item) if a.kind == "new" else None)
+        if kind == "new":
+            self._lead_when[key] = when
+        return self._record(decision, written(facts, item) if kind == "new" else None)
+
+    def _later_lead(self, development: int, when: float) -> int | None:
+        """The development's lead (its ``new`` report), if it was published after ``when``."""
+        for k in reversed(self._members.get(development, ())):
+            d = self._decided.get(k)
+            if d is not None and d.kind == "new" and d.development_id == development:
+                lead_when = self._lead_when.get(k)
+                return k if lead_when is not None and when < lead_when else None
+        return None
 
     def _origin(
         self,
@@ -864,6 +894,7 @@ class Tracker:
                 for d in self._decided.values()
             ],
             "lead_facts": {str(k): v for k, v in self._lead_facts.items()},
+            "lead_when": {str(k): v for k, v in self._lead_when.items()},
             "near": {str(k): sorted(v) for k, v in self._near.items()},
             "since_merge": self._since_merge,
             "pending": [
@@ -904,6 +935,7 @@ class Tracker:
         self._lead_facts = {
             int(k): {str(f): str(w) for f, w in v.items()} for k, v in data["lead_facts"].items()
         }
+        self._lead_when = {int(k): float(v) for k, v in data.get("lead_when", {}).items()}
         for d in self._decided.values():
             self._members.setdefault(d.development_id, []).append(d.key)
         self._near = {int(k): {int(x) for x in v} for k, v in data["near"].items()}

@@ -33,7 +33,9 @@ def encoder() -> UniversalSentenceEncoder:
     return UniversalSentenceEncoder()
 
 
-def decide(items: list[Item], encoder: UniversalSentenceEncoder | None, polls: list[int]) -> dict[int, object]:
+def decide(
+    items: list[Item], encoder: UniversalSentenceEncoder | None, polls: list[int]
+) -> dict[int, object]:
     """Decide ``items`` in poll batches (``polls`` gives each item's poll); the last decision wins."""
     vecs = {}
     if encoder is not None:
@@ -60,7 +62,8 @@ ORIGINAL = item(
 def test_a_reprint_with_a_notice_folds_into_the_original_even_when_it_arrives_first() -> None:
     reprint = item(
         ORIGINAL.title,
-        ORIGINAL.summary + " This article was originally published by WireWatch and is reprinted with permission.",
+        ORIGINAL.summary
+        + " This article was originally published by WireWatch and is reprinted with permission.",
         "Frontline Post",
         -30,
         "https://frontline.example/2",
@@ -72,8 +75,9 @@ def test_a_reprint_with_a_notice_folds_into_the_original_even_when_it_arrives_fi
 
 
 def test_a_canonical_link_names_the_original() -> None:
-    copy = item("Rostov HQ seized", "Short rewrite.", "Other", 10, "https://other.example/3",
-                source_url=ORIGINAL.url)
+    copy = item(
+        "Rostov HQ seized", "Short rewrite.", "Other", 10, "https://other.example/3", source_url=ORIGINAL.url
+    )
     decisions = decide([ORIGINAL, copy], None, polls=[0, 1])
     assert decisions[1].kind == "rereport" and decisions[1].duplicate_of == 0  # type: ignore[attr-defined]
 
@@ -113,14 +117,29 @@ def test_a_translation_is_folded_and_a_new_event_is_not(encoder: UniversalSenten
 
 
 def test_facts_compare_across_languages() -> None:
-    en = item("Peskov says case against Prigozhin will be dropped",
-              "Kremlin spokesman Dmitry Peskov said 1,200 fighters would return to base.", "A", 0, "u1")
-    ru = item("Песков: дело против Пригожина прекратят",
-              "Пресс-секретарь Кремля Дмитрий Песков заявил, что 1 200 бойцов вернутся на базы.", "B", 5, "u2")
+    en = item(
+        "Peskov says case against Prigozhin will be dropped",
+        "Kremlin spokesman Dmitry Peskov said 1,200 fighters would return to base.",
+        "A",
+        0,
+        "u1",
+    )
+    ru = item(
+        "Песков: дело против Пригожина прекратят",
+        "Пресс-секретарь Кремля Дмитрий Песков заявил, что 1 200 бойцов вернутся на базы.",
+        "B",
+        5,
+        "u2",
+    )
     known = extract_facts(en)
     assert new_facts(extract_facts(ru), set(known), stems_of(known), ru.published) == []
-    update = item("Песков: Пригожин уедет в Белоруссию",
-                  "Пригожин уедет в Белоруссию, а 400 бойцов подпишут контракты, заявил Песков.", "B", 9, "u3")
+    update = item(
+        "Песков: Пригожин уедет в Белоруссию",
+        "Пригожин уедет в Белоруссию, а 400 бойцов подпишут контракты, заявил Песков.",
+        "B",
+        9,
+        "u3",
+    )
     assert "400" in new_facts(extract_facts(update), set(known), stems_of(known), update.published)
 
 
@@ -139,8 +158,13 @@ def test_wire_credits_and_notices_are_read() -> None:
 
 def test_state_round_trips_and_decides_on_identically(encoder: UniversalSentenceEncoder) -> None:
     items = [ORIGINAL] + [
-        item(f"Report {n} on the Rostov events", f"Prigozhin said {n} things in Rostov.", f"O{n}", 10 * n,
-             f"https://x.example/{n}")
+        item(
+            f"Report {n} on the Rostov events",
+            f"Prigozhin said {n} things in Rostov.",
+            f"O{n}",
+            10 * n,
+            f"https://x.example/{n}",
+        )
         for n in range(1, 8)
     ]
     vecs = {n: unpack(pack(v)) for n, v in enumerate(encoder.encode([encoder_text(i) for i in items]))}
@@ -184,7 +208,9 @@ def test_decisions_do_not_depend_on_the_process(tmp_path: Path, encoder: Univers
     runs = []
     for seed in ("1", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
         runs.append(json.loads(done.stdout))
     assert runs[0] == runs[1]
     assert len(runs[0]) == len(items)
@@ -210,3 +236,52 @@ def test_replaying_item_by_item_decides_as_the_poll_batches_did(encoder: Univers
     replayed = Tracker()
     again = {d.key: d for d in replayed.replay([(k, items[k]) for k in order], vectors)}
     assert again == first
+
+
+def test_a_report_published_first_but_seen_later_becomes_the_lead(encoder: UniversalSentenceEncoder) -> None:
+    # A Spanish translation (no notice, no link) reaches us one poll before the English
+    # report it translates, which a slow feed publishes late: the English report, though
+    # seen second, is the original and leads; the translation is its copy.
+    translation = item(
+        "Combatientes de Wagner toman el cuartel del ejército en Rostov",
+        "Los combatientes del grupo Wagner tomaron el sábado el cuartel general del distrito militar sur en "
+        "Rostov del Don, dijo Yevgueni Prigozhin en un video.",
+        "Noticias del Sur",
+        40,
+        "https://noticias.example/6",
+        language="es",
+    )
+    original = item(
+        ORIGINAL.title, ORIGINAL.summary, "Liberty Desk", 0, "https://liberty.example/7", language="en"
+    )
+    decisions = decide([translation, original], encoder, polls=[0, 1])
+    assert decisions[1].kind == "new"  # type: ignore[attr-defined]
+    assert decisions[0].kind == "rereport" and decisions[0].duplicate_of == 1  # type: ignore[attr-defined]
+    assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
+
+
+def test_crediting_a_wire_names_no_outlet_to_copy() -> None:
+    # "<source>Reuters</source>" says the item is a Reuters story, not that it copies
+    # another outlet's Reuters report on the same story.
+    signals = read_signals(
+        item(
+            "Peru recognizes González",
+            "Lima said.",
+            "WireWatch",
+            0,
+            "https://w.example/8",
+            source_name="Reuters",
+        )
+    )
+    assert signals.credited is None and signals.wire == "reuters"
+    signals = read_signals(
+        item(
+            "Rostov HQ seized",
+            "Text.",
+            "Frontline Post",
+            0,
+            "https://f.example/9",
+            source_name="Liberty Desk",
+        )
+    )
+    assert signals.credited == "liberty desk"
