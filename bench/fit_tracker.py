@@ -98,6 +98,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
     window = config.recall.window_hours * 3600
     floor = config.recall.min_similarity
     facts = {k: extract_facts(items[k]) for k in order}
+    signals = {k: read_signals(items[k]) for k in order}
     # The story means as the tracker keeps them: by the stories an item's text matches.
     names_ = dict(enumerate(sorted(corpus.stories)))
     matcher = Matcher.compile({i: corpus.stories[s].query for i, s in names_.items()})
@@ -136,6 +137,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
                     abs(when - max(items[j].published.timestamp() for j in members)),
                     reports[sims[0][1]].lang == r.lang,
                     next((c for c, d in tops if d != dev), 0.0),
+                    signals[k].commentary,
                 )
                 rows.append((features, 1.0 if dev == r.development else 0.0, k))
         seen.append(k)
@@ -180,6 +182,7 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
                     float(vectors[k] @ vectors[near]),
                     reports[near].lang == r.lang,
                     bool(signals.notice or signals.credited or signals.wire),
+                    signals.commentary,
                 )
                 rows.append((features, 1.0 if r.kind == "update" else 0.0))
         members.setdefault(dev, []).append(k)

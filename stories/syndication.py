@@ -53,6 +53,16 @@ _PERMISSION = re.compile(
     r"publicado con autorizaci[oó]n|перепечатан[оа]? с разрешения|публикуется с разрешения",
     re.IGNORECASE,
 )
+# A piece about an event rather than news of it: "Explainer: ...", "Analysis: ...",
+# "What we know about ...", "Why ...", "Что известно ...", "Por qué ...".
+_COMMENTARY = re.compile(
+    r"^(?:explainer|analysis|opinion|comment|factbox|q&a|análisis|opinión|explicador|claves"
+    r"|анализ|мнение|комментарий)\s*[:|—–-]"
+    r"|\b(?:what we know|what is at stake|what next|what it means|explained|why\s)"
+    r"|\b(?:qué se sabe|por qué|lo que sabemos|las claves)\b"
+    r"|(?:что известно|почему|зачем|что такое|кто такие|что означа\w*|что показал\w*)",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\w+")
 _NAME_TAIL = re.compile(r"\s+(?:and|y|и)\s+(?:is|are|es|fue|был[оа]?)\b.*$", re.IGNORECASE)
 
@@ -68,10 +78,16 @@ def outlet_key(name: str) -> str:
 class Signals:
     """What one item says about where it comes from."""
 
-    __slots__ = ("credited", "lead", "notice", "title", "wire")
+    __slots__ = ("commentary", "credited", "lead", "notice", "title", "wire")
 
     def __init__(
-        self, credited: str | None, wire: str | None, notice: bool, title: str | None, lead: str | None
+        self,
+        credited: str | None,
+        wire: str | None,
+        notice: bool,
+        title: str | None,
+        lead: str | None,
+        commentary: bool = False,
     ) -> None:
         self.credited = credited
         """The outlet the item credits as its origin (outlet key), if it names one."""
@@ -83,6 +99,8 @@ class Signals:
         """A hash of its folded title when long enough to identify a report."""
         self.lead = lead
         """A hash of its folded first sentence when long enough to identify a report."""
+        self.commentary = commentary
+        """Its title marks an explainer or an analysis: it reports no event of its own."""
 
 
 def _hash(words: list[str]) -> str:
@@ -141,4 +159,4 @@ def read_signals(item: Item) -> Signals:
     first = re.sub(r"^[^a-zа-я]*?\([^)]{1,30}\)\s*[-—–]\s*", "", first, flags=re.IGNORECASE)
     lead_words = _WORD.findall(fold(first))
     lead = _hash(lead_words) if len(lead_words) >= 8 else None
-    return Signals(credited, wire, notice, title, lead)
+    return Signals(credited, wire, notice, title, lead, _COMMENTARY.search(item.title or "") is not None)

@@ -87,14 +87,26 @@ class RecallConfig:
     """Each story's mean vector (see :class:`_Centres`) forgets this share per item."""
     centre_prior: float = 8.0
     """...and counts as this many zero vectors more, so a young story's mean is weak."""
-    link_bias: float = -3.158
-    link_weights: tuple[float, ...] = (-0.202, -0.504, 5.91, 8.129, 0.38, -0.806, -0.194, -2.595, -1.115, 0.0)
+    link_bias: float = -3.78
+    link_weights: tuple[float, ...] = (
+        0.544,
+        0.043,
+        5.781,
+        7.809,
+        0.253,
+        -0.697,
+        -0.098,
+        -2.693,
+        -1.138,
+        0.0,
+        1.983,
+    )
     """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
     the highest ``bias + weights . features`` if that is above 0, else starts one.
     Fitted by ``bench/fit_tracker.py`` on two stories of the development corpus (Wagner
     and Sudan; Venezuela is held out), as the README says."""
-    kind_bias: float = -0.505
-    kind_weights: tuple[float, ...] = (1.818, 0.535, -0.01, -1.454, 1.094, 0.161, -0.819)
+    kind_bias: float = -0.424
+    kind_weights: tuple[float, ...] = (1.711, 0.513, 0.156, -1.776, 1.116, 0.081, -1.033, -2.033)
     """A logistic model over :data:`KIND_FEATURES`: an item that joins a development and
     states facts it lacked is an ``update`` if ``bias + weights . features`` is above 0,
     else a ``rereport`` (a copy that words a known fact anew). Empty: the lexical rule
@@ -112,6 +124,7 @@ LINK_FEATURES = (
     "gap_days",  # days since the development's latest report
     "same_language",  # the nearest report is in the item's language
     "margin",  # cos_max minus the best cos_max of the other candidate developments
+    "commentary",  # the item's title marks an explainer or an analysis (syndication)
 )
 
 
@@ -123,11 +136,12 @@ KIND_FEATURES = (
     "same_language",  # that report is in the item's language
     "same_language_names",  # new one-word names, counted only in the same language
     "says_copy",  # it credits a wire or an outlet, or carries a reprint notice
+    "commentary",  # its title marks an explainer or an analysis
 )
 
 
 def kind_features(
-    added: Sequence[str], cos_nearest: float, same_language: bool, says_copy: bool
+    added: Sequence[str], cos_nearest: float, same_language: bool, says_copy: bool, commentary: bool = False
 ) -> tuple[float, ...]:
     """The features of "these new facts make the item an update" (see :data:`KIND_FEATURES`)."""
     numbers = sum(1 for f in added if is_number(f))
@@ -141,6 +155,7 @@ def kind_features(
         float(same_language),
         float(same_language) * min(names, 4),
         float(says_copy),
+        float(commentary),
     )
 
 
@@ -159,6 +174,7 @@ def link_features(
     gap_seconds: float,
     same_language: bool,
     runner_up: float = 0.0,
+    commentary: bool = False,
 ) -> tuple[float, ...]:
     """The features of "this item reports this development" (see :data:`LINK_FEATURES`)."""
     top = sorted(sims, reverse=True)
@@ -181,6 +197,7 @@ def link_features(
         gap_seconds / 86400.0,
         float(same_language),
         cos_max - runner_up,
+        float(commentary),
     )
 
 
@@ -595,7 +612,7 @@ class Tracker:
         if vector is None:
             a = self._developments.assign(item, facts=facts)
         else:
-            chosen, comparable = self._link(item, vector, mean, similar, when, facts)
+            chosen, comparable = self._link(item, vector, mean, similar, when, facts, signals.commentary)
             if chosen is None:
                 a = self._developments.assign(item, decided=True, development=None, facts=facts)
             else:
@@ -740,6 +757,7 @@ class Tracker:
         similar: list[tuple[float, int]],
         when: float,
         facts: frozenset[str],
+        commentary: bool = False,
     ) -> tuple[int | None, bool]:
         """The development the item reports, by the link model (None: a new one), and
         whether names can be compared with it (it has a report in the item's language)."""
@@ -775,6 +793,7 @@ class Tracker:
                 abs(when - latest),
                 meta[nearest].language == language,
                 runner_up,
+                commentary,
             )
             z = link_score(self.config.recall, features)
             if self.trace is not None:
@@ -802,7 +821,7 @@ class Tracker:
         says_copy = bool(signals.notice or signals.credited or signals.wire)
 
         def update_if(added: Sequence[str]) -> bool:
-            return kind_score(cfg, kind_features(added, cos, same, says_copy)) > 0
+            return kind_score(cfg, kind_features(added, cos, same, says_copy, signals.commentary)) > 0
 
         return update_if
 

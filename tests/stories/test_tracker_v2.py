@@ -285,3 +285,18 @@ def test_crediting_a_wire_names_no_outlet_to_copy() -> None:
         )
     )
     assert signals.credited == "liberty desk"
+
+
+@pytest.mark.parametrize(
+    ("title", "commentary"),
+    [
+        ("Explainer: Who are Sudan's Rapid Support Forces?", True),
+        ("Análisis: por qué las treguas no se sostienen en Sudán", True),
+        ("Перемирие на сутки: что известно о попытке остановить войну", True),
+        ("Why Lukashenko ended up brokering the deal", True),
+        ("Sudan army launches air strikes on paramilitary bases", False),
+        ("Победа Мадуро подтверждена ЦИК", False),
+    ],
+)
+def test_explainers_and_analysis_pieces_are_marked(title: str, commentary: bool) -> None:
+    assert read_signals(item(title, "Text.", "Outlet", 0, "https://o.example/10")).commentary is commentary
