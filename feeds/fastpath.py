@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -136,15 +136,49 @@ def _text(el: ET.Element | None) -> str | None:
     if len(el):  # child elements: HTML that was not escaped, or XHTML
         raise Unsupported("markup inside a text element")
     text = el.text or ""
-    if _C1.search(text):
+    if not text.isascii() and _C1.search(text):
         raise Unsupported("C1 controls or double-encoded UTF-8")
     return text
+
+
+# The RFC 822 form nearly every RSS feed uses ("Mon, 02 Nov 2026 10:00:00 GMT"), read
+# without email.utils (a third of the entry's time there); anything else goes that way.
+_RFC822 = re.compile(
+    r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (GMT|UT|UTC|Z|[+-]\d{4})"
+)
+_MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
+    )
+}
+
+
+def _rfc822(value: str) -> time.struct_time | None:
+    m = _RFC822.fullmatch(value)
+    if m is None:
+        return None
+    day, month, year, hour, minute, second, zone = m.groups()
+    number = _MONTHS.get(month)
+    if number is None or int(year) < 1900:
+        return None
+    try:
+        when = datetime(int(year), number, int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    except ValueError:
+        return None
+    if zone[0] in "+-":
+        minutes = int(zone[1:3]) * 60 + int(zone[3:])
+        when -= timedelta(minutes=-minutes if zone[0] == "-" else minutes)
+    return when.timetuple()
 
 
 def _date(value: str | None) -> time.struct_time | None:
     if not value:
         return None
     value = value.strip()
+    fast = _rfc822(value)
+    if fast is not None:
+        return fast
     try:
         if value[:4].isdigit() and "-" in value[:8]:
             when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -170,11 +204,27 @@ def _known_children(el: ET.Element, known: frozenset[str]) -> None:
             raise Unsupported(f"nested elements in {child.tag!r}")
 
 
+def _rss_children(item: ET.Element) -> dict[str, ET.Element]:
+    """The item's first child of each tag, in one pass (what ``find`` would return),
+    refusing unknown or nested elements as :func:`_known_children` does."""
+    first: dict[str, ET.Element] = {}
+    for child in item:
+        tag = child.tag
+        if tag not in _RSS_ITEM_TAGS:
+            raise Unsupported(f"element {tag!r}")
+        if len(child):
+            raise Unsupported(f"nested elements in {tag!r}")
+        if tag not in first:
+            first[tag] = child
+    return first
+
+
 def _rss_entry(item: ET.Element, lang: str | None) -> dict[str, Any]:
-    _known_children(item, _RSS_ITEM_TAGS)
+    first = _rss_children(item)
+    get = first.get
     entry: dict[str, Any] = {}
-    guid_el = item.find("guid")
-    link = _text(item.find("link"))
+    guid_el = get("guid")
+    link = _text(get("link"))
     if guid_el is not None:
         guid = (_text(guid_el) or "").strip()
         if guid:
@@ -184,27 +234,28 @@ def _rss_entry(item: ET.Element, lang: str | None) -> dict[str, Any]:
                 entry["guidislink"] = True
     if link:
         entry["link"] = link.strip()
-    title = _text(item.find("title"))
+    title = _text(get("title"))
     if title is not None:
         entry["title"] = title
-    description = _text(item.find("description"))
-    encoded = _text(item.find(CONTENT + "encoded"))
+    description = _text(get("description"))
+    encoded = _text(get(CONTENT + "encoded"))
     if description:
         entry["summary"] = description
     if encoded:
         entry["content"] = [{"value": encoded}]
         entry.setdefault("summary", encoded)
-    pub = _text(item.find("pubDate")) or _text(item.find(DC + "date"))
+    pub = _text(get("pubDate")) or _text(get(DC + "date"))
     published = _date(pub)
     if pub and published is None:
         raise Unsupported("date format")
     if published is not None:
         entry["published_parsed"] = published
         entry["published"] = pub
-    author = _text(item.find(DC + "creator")) or _text(item.find("author"))
+    author = _text(get(DC + "creator")) or _text(get("author"))
     if author:
         entry["author"] = author
-    _syndication(item, entry)
+    if "source" in first or DC + "source" in first or ATOM + "link" in first:
+        _syndication(item, entry)
     if lang:
         entry["language"] = lang
     return entry

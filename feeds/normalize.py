@@ -113,6 +113,25 @@ def _canonical_host(host: str) -> str | None:
     return encoded if _HOST_OK.match(encoded) else None
 
 
+# An absolute http(s) URL whose canonical form is cheap to see: lower-case scheme and
+# host (no port, user info, IDN or trailing dot), a path of characters quote() keeps,
+# a query without '+' or escapes, no fragment. urljoin and urlsplit leave such a URL as
+# it is, so canonical_url() only sorts its query and drops tracking parameters;
+# tests/feeds/test_normalize.py checks that both ways agree.
+_SIMPLE_URL = re.compile(
+    r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(/[A-Za-z0-9/._~!$&'()*,=:@-]*)?(?:\?([A-Za-z0-9._~=&-]*))?"
+)
+
+
+def _canonical_simple(scheme: str, host: str, path: str | None, query: str | None) -> str:
+    if not query:
+        return f"{scheme}://{host}{path or '/'}"
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _is_tracking(k)]
+    pairs.sort()
+    rest = urlencode(pairs, quote_via=quote, safe="")
+    return f"{scheme}://{host}{path or '/'}" + (f"?{rest}" if rest else "")
+
+
 def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """The canonical form of an http(s) URL, or None if it is not one.
 
@@ -125,6 +144,14 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     url = _CONTROL.sub("", url).strip()
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple is not None:
+        return _canonical_simple(*simple.groups())
+    return _canonical_general(url, base)
+
+
+def _canonical_general(url: str, base: str | None) -> str | None:
+    """:func:`canonical_url` of a control-free, stripped URL, the long way."""
     try:
         if base:
             url = urljoin(base, url)
@@ -249,7 +276,7 @@ def html_to_text(html: str | None, max_len: int | None = None) -> str:
         html = html[:limit]
     # C1 controls in text are nearly always Windows-1252 punctuation decoded as
     # Latin-1 ("don\x92t"); map them back to what the author typed.
-    text = _fold(_C1.sub(_c1_to_cp1252, html) if _C1.search(html) else html)
+    text = _fold(_C1.sub(_c1_to_cp1252, html) if not html.isascii() and _C1.search(html) else html)
     for _ in range(8):  # each pass shrinks the text, or it is done
         if "<" not in text and "&" not in text:
             break

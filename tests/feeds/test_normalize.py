@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from feeds import normalize
 from feeds.normalize import (
     SUMMARY_MAX,
     canonical_url,
@@ -221,3 +222,25 @@ def test_outlet_name() -> None:
     assert outlet_name("  <b>Reuters</b> ", None, "https://x") == "Reuters"
     assert outlet_name(None, "https://www.bbc.co.uk/news", "https://feeds.bbci.co.uk/x") == ("bbc.co.uk")
     assert outlet_name("", None, "https://feeds.example.org/rss") == "feeds.example.org"
+
+
+_PATH_CHARS = "abcXYZ019/._~!$&'()*,;=:@-"
+_QUERY_CHARS = "abXY01._~=&-"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z0-9](?:[a-z0-9.-]{0,12}[a-z0-9])?", fullmatch=True),
+    st.none() | st.text(alphabet=_PATH_CHARS, max_size=30).map(lambda p: "/" + p),
+    st.none() | st.text(alphabet=_QUERY_CHARS, max_size=30),
+    st.sampled_from([None, "https://feeds.example/rss.xml", "http://other.example/a/b?c=d"]),
+)
+def test_canonical_url_shortcut_agrees_with_the_long_way(
+    scheme: str, host: str, path: str | None, query: str | None, base: str | None
+) -> None:
+    # The shortcut for plain absolute URLs (most feed links) gives what urljoin,
+    # urlsplit and quote would have made of them.
+    url = f"{scheme}://{host}{path or ''}" + ("" if query is None else f"?{query}")
+    assume(normalize._SIMPLE_URL.fullmatch(url) is not None)
+    assert canonical_url(url, base=base) == normalize._canonical_general(url, base)
