@@ -27,7 +27,6 @@ differences and zero losses; speed is only read after that.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
 import statistics
@@ -97,7 +96,7 @@ def lxml_candidate() -> Candidate | None:
 
 def fastfeedparser_candidate() -> Candidate | None:
     try:
-        import fastfeedparser
+        import fastfeedparser  # type: ignore[import-untyped]
     except ImportError:
         return None
 
@@ -144,7 +143,8 @@ def documents(corpus: Path | None) -> list[tuple[str, bytes, dict[str, str]]]:
         for path in sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")):
             body = path.read_bytes()
             headers = {
-                k.decode("latin-1").strip().lower(): v.decode("latin-1").strip() for k, v in HEADER.findall(body)
+                k.decode("latin-1").strip().lower(): v.decode("latin-1").strip()
+                for k, v in HEADER.findall(body)
             }
             out.append((f"corpus/{path.relative_to(corpus)}", body, headers))
     return out
@@ -187,7 +187,9 @@ def agreement(name: str, run: Candidate, docs: list[tuple[str, bytes, dict[str, 
                         if getattr(a, f) != getattr(b, f)
                     }
                 )
-                examples.append(f"{label}: items {len(parsed.items)} vs {len(reference.items)}, fields {fields}")
+                examples.append(
+                    f"{label}: items {len(parsed.items)} vs {len(reference.items)}, fields {fields}"
+                )
     return {**counts, "examples": examples}
 
 
