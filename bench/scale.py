@@ -48,7 +48,7 @@ from tests.scale.farm import FeedFarm  # noqa: E402
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
 ENTRY = (
     "import sys; from bot.cli import setup_logging; from bot.config import load_config; "
-    "from bot.worker import run_worker; setup_logging(False); sys.exit(run_worker(load_config(sys.argv[1])))"
+    "from bot.app import run_worker; setup_logging(False); sys.exit(run_worker(load_config(sys.argv[1])))"
 )
 
 

@@ -1,36 +1,51 @@
-"""Composition root: the only place that builds concrete objects from the config.
+"""Composition root: where every newsbot process builds its objects from the config.
 
-``run`` is ``newsbot run``: migrations, seeding, then either the Telegram bot (with a
-token) or terminal mode (no token: fetch, track and print digests to stdout).
-``fetch_once``, ``print_status`` and ``print_digest`` back the matching CLI commands.
+``run`` is ``newsbot run``: the Telegram bot with a token (``run_telegram``), else terminal
+mode (fetch, track and print digests to stdout). ``run_worker`` is ``newsbot worker``.
+``fetch_once``, ``print_status`` and ``print_digest`` back the matching CLI commands, and
+the other commands open the database through ``open_storage`` or ``open_services``.
+
+The database is opened one way everywhere: migrations under the migration lock
+(``storage.locks.upgrade_once``, so a bot and workers starting together take turns), then
+the configured feeds and stories seeded on first start. The process lifetimes (one event
+loop that SIGINT and SIGTERM stop, see ``run_until_signalled``) are here too. What is built
+here is handed on: the Telegram application is wired by ``bot.telegram.build_application``
+from the ``Services``, a worker's loop by ``bot.worker.Worker``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds.fetch import resolve_file_url
-from storage.db import upgrade
+from storage.db import backend_name
+from storage.locks import upgrade_once
 from storage.repository import Storage
+from stories.errors import EXIT_USAGE
 from stories.model import Decision
 
+from .actions.digests import terminal_digest
 from .config import TOKEN_ENV, Config
 from .maintenance import PRUNE_INTERVAL, prune_old_items
-from .observability import install_log_redaction
+from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction, log_event
 from .poller import FeedReport, Poller, PollSummary
+from .services import Services
+from .status import collect_status
+from .telegram import build_application, intervals_from_env, serve
 from .tracking import TrackingService
+from .worker import SQLITE_REFUSAL, Worker, connect_storage
 
 log = logging.getLogger("newsbot")
+worker_log = logging.getLogger("newsbot.worker")
 
 # How often run mode looks for due feeds; each feed keeps its own interval.
 POLL_TICK_SECONDS = 30.0
@@ -43,11 +58,14 @@ def feed_url(config: Config, url: str) -> str:
 
 
 @asynccontextmanager
-async def open_storage(config: Config, *, seed: bool = True) -> AsyncIterator[Storage]:
-    """Migrate the database, open it, and seed configured feeds and stories on first start."""
+async def open_storage(
+    config: Config, *, seed: bool = True, connect: Callable[[Config], Storage] | None = None
+) -> AsyncIterator[Storage]:
+    """Migrate the database (under the migration lock), open it (with ``connect``, default
+    ``Storage.connect``), and seed configured feeds and stories on first start."""
     install_log_redaction(*config.secrets())
-    await asyncio.to_thread(upgrade, config.database.url)
-    storage = Storage.connect(config.database.url)
+    await asyncio.to_thread(upgrade_once, config.database.url)
+    storage = connect(config) if connect else Storage.connect(config.database.url)
     try:
         if seed:
             feeds, stories = await storage.seed(
@@ -59,6 +77,18 @@ async def open_storage(config: Config, *, seed: bool = True) -> AsyncIterator[St
         yield storage
     finally:
         await storage.close()
+
+
+@asynccontextmanager
+async def open_services(config: Config, *, fetch: bool = True, seed: bool = True) -> AsyncIterator[Services]:
+    """Storage, and with ``fetch`` an entered poller and a (not yet started) tracking service;
+    the tracker's state is saved when the block ends normally."""
+    async with open_storage(config, seed=seed) as storage, AsyncExitStack() as stack:
+        poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
+        tracking = TrackingService.from_config(storage, config) if fetch else None
+        yield Services(config, storage, poller=poller, tracking=tracking)
+        if tracking is not None:
+            await tracking.save()
 
 
 class ProgressBar:
@@ -99,13 +129,12 @@ def _summary_text(summary: PollSummary, tracked: list[Decision]) -> str:
 
 async def fetch_once(config: Config, *, include_all: bool = False, as_json: bool = False) -> int:
     """``newsbot fetch --once``: one poll cycle over due (or all) feeds, then tracking."""
-    async with open_storage(config) as storage:
-        tracking = TrackingService.from_config(storage, config)
+    async with open_services(config) as services:
+        poller, tracking = services.poller, services.tracking
+        assert poller is not None and tracking is not None
         await tracking.start()
-        async with Poller.from_config(storage, config) as poller:
-            summary = await poller.poll_once(include_all=include_all, progress=ProgressBar("fetching"))
+        summary = await poller.poll_once(include_all=include_all, progress=ProgressBar("fetching"))
         decisions = await tracking.track_pending()
-        await tracking.save()
     if as_json:
         data = summary.as_dict()
         data["developments_new"] = sum(d.kind == "new" for d in decisions)
@@ -118,8 +147,6 @@ async def fetch_once(config: Config, *, include_all: bool = False, as_json: bool
 
 async def print_status(config: Config, *, as_json: bool = False) -> int:
     """``newsbot status``: feeds by health, items, developments, outbox depth."""
-    from .status import collect_status
-
     async with open_storage(config, seed=False) as storage:
         status = await collect_status(storage)
     if as_json:
@@ -134,8 +161,6 @@ async def print_digest(
     config: Config, *, chat_id: int | None = None, since: datetime | None = None, as_json: bool = False
 ) -> int:
     """``newsbot digest``: the digest of every story (or one chat's) as plain text."""
-    from .digests import terminal_digest
-
     since = since or datetime.now(UTC) - timedelta(days=1)
     async with open_storage(config) as storage:
         messages = await terminal_digest(storage, config, since=since, chat_id=chat_id)
@@ -150,55 +175,63 @@ async def print_digest(
 
 async def run_terminal(config: Config, *, fetch: bool = True, stop: asyncio.Event | None = None) -> None:
     """No token: fetch and track on schedule and print each new digest to stdout."""
-    from .digests import terminal_digest
-
     stop = stop or asyncio.Event()
-    async with open_storage(config) as storage:
-        tracking = TrackingService.from_config(storage, config)
-        await tracking.start()
-        async with Poller.from_config(storage, config) as poller:
-            since = datetime.now(UTC) - timedelta(days=1)
-            last_prune = 0.0
-            while not stop.is_set():
-                if time.monotonic() - last_prune >= PRUNE_INTERVAL:
-                    await prune_old_items(storage, config)
-                    last_prune = time.monotonic()
-                if fetch:
-                    summary = await poller.poll_once()
-                    decisions = await tracking.track_pending()
-                    if summary.feeds:
-                        # Each feed's error is already on its own fetch line.
-                        log.info(
-                            "poll: feeds=%d fetched=%d not_modified=%d errors=%d new_items=%d decisions=%d",
-                            summary.feeds,
-                            summary.fetched,
-                            summary.not_modified,
-                            summary.errors,
-                            summary.new_items,
-                            len(decisions),
-                        )
-                now = datetime.now(UTC)
-                messages = await terminal_digest(storage, config, since=since)
-                since = now
-                for message in messages:
-                    print(message, flush=True)
-                    print("-" * 40, flush=True)
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), POLL_TICK_SECONDS)
-        await tracking.save()
+    async with open_services(config, fetch=fetch) as services:
+        storage, poller, tracking = services.storage, services.poller, services.tracking
+        if tracking is not None:
+            await tracking.start()
+        since = datetime.now(UTC) - timedelta(days=1)
+        last_prune = 0.0
+        while not stop.is_set():
+            if time.monotonic() - last_prune >= PRUNE_INTERVAL:
+                await prune_old_items(storage, config)
+                last_prune = time.monotonic()
+            if poller is not None and tracking is not None:
+                summary = await poller.poll_once()
+                decisions = await tracking.track_pending()
+                if summary.feeds:
+                    # Each feed's error is already on its own fetch line.
+                    log.info(
+                        "poll: feeds=%d fetched=%d not_modified=%d errors=%d new_items=%d decisions=%d",
+                        summary.feeds,
+                        summary.fetched,
+                        summary.not_modified,
+                        summary.errors,
+                        summary.new_items,
+                        len(decisions),
+                    )
+            now = datetime.now(UTC)
+            messages = await terminal_digest(storage, config, since=since)
+            since = now
+            for message in messages:
+                print(message, flush=True)
+                print("-" * 40, flush=True)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_TICK_SECONDS)
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix
-            loop.add_signal_handler(sig, stop.set)
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run ``main(stop)`` in a new event loop until it returns; SIGINT and SIGTERM set ``stop``.
+
+    Every long-running process (bot, terminal mode, worker) stops this one way.
+    """
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError, RuntimeError):  # non-Unix, or not the main thread
+                loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(body())
 
 
 def run(config: Config, *, fetch: bool = True) -> int:
     """``newsbot run``: apply migrations, then run the bot (or terminal mode) until stopped.
 
-    Both modes open the database through ``open_storage``, which applies the migrations.
+    Both modes open the database through ``open_storage``, which applies the migrations
+    under the migration lock.
     From here on no log line shows the token, the webhook secret or the database password.
     """
     install_log_redaction(*config.secrets())
@@ -212,21 +245,73 @@ def run(config: Config, *, fetch: bool = True) -> int:
             flush=True,
         )
 
-        async def terminal() -> None:
-            stop = asyncio.Event()
-            _install_signal_handlers(stop)
-            await run_terminal(config, fetch=fetch, stop=stop)
-
-        asyncio.run(terminal())
+        run_until_signalled(lambda stop: run_terminal(config, fetch=fetch, stop=stop))
         return 0
-    from .telegram import run_telegram
-
     return run_telegram(config, fetch=fetch)
 
 
-def run_worker(config: Config) -> int:
-    """``newsbot worker``: fetch and track only, leasing feeds in a shared PostgreSQL database."""
-    from .worker import run_worker as worker_main
+def run_telegram(config: Config, *, fetch: bool = True) -> int:
+    """``newsbot run`` with a token: open storage, poller and tracker, serve until SIGINT/SIGTERM."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its log lines carry the token
+    install_log_redaction(*config.secrets())  # and so do PTB's InvalidToken and its traceback
 
+    async def main(stop: asyncio.Event) -> None:
+        # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.
+        async with open_services(config, fetch=fetch) as services, AsyncExitStack() as stack:
+            if config.telegram.metrics_port:
+                metrics = MetricsServer(
+                    REGISTRY,
+                    host=config.telegram.metrics_listen,
+                    port=config.telegram.metrics_port,
+                    collect=database_gauges(services.storage),
+                )
+                await stack.enter_async_context(metrics)
+            await serve(build_application(services, intervals=intervals_from_env()), stop)
+
+    run_until_signalled(main)
+    return 0
+
+
+def run_worker(config: Config) -> int:
+    """``newsbot worker``: fetch and track only, leasing feeds in a shared PostgreSQL database.
+
+    SQLite is refused (exit 2): one ``newsbot run`` does everything there.
+    """
     install_log_redaction(*config.secrets())
-    return worker_main(config)
+    url = config.database.url
+    backend = backend_name(url)
+    if backend != "postgresql":
+        print(f"newsbot: {SQLITE_REFUSAL.format(url=url, backend=backend)}", file=sys.stderr)
+        return EXIT_USAGE
+    run_until_signalled(lambda stop: serve_worker(config, stop=stop))
+    return 0
+
+
+async def serve_worker(config: Config, *, stop: asyncio.Event | None = None) -> None:
+    """Run one worker (and its metrics server, if configured) until ``stop`` is set."""
+    stop = stop or asyncio.Event()
+    async with open_storage(config, seed=False, connect=connect_storage) as storage:
+        worker = Worker(storage, config)
+        log_event(
+            worker_log,
+            "worker_start",
+            worker=worker.name,
+            batch_size=worker.lease.batch_size,
+            lease_seconds=worker.lease.lease_seconds,
+            per_host=worker.lease.per_host,
+            started=datetime.now(UTC).isoformat(),
+        )
+        settings = config.worker
+        async with AsyncExitStack() as stack:
+            if settings.metrics_port:
+                server = MetricsServer(
+                    worker.metrics,
+                    host=settings.metrics_listen,
+                    port=settings.metrics_port,
+                    collect=worker.collect,
+                    health=worker.health,
+                )
+                port = await server.start()
+                stack.push_async_callback(server.close)
+                log_event(worker_log, "metrics_listen", address=f"{settings.metrics_listen}:{port}")
+            await worker.run(stop)

@@ -80,11 +80,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    """Apply database migrations up to the newest."""
-    from storage.db import current_revision, upgrade
+    """Apply database migrations up to the newest (under the migration lock, as ``run`` does)."""
+    from storage.db import current_revision
+    from storage.locks import upgrade_once
 
     config = _config(args)
-    upgrade(config.database.url)
+    upgrade_once(config.database.url)
     print(f"database at revision {current_revision(config.database.url)}: {config.database.display_url}")
     return EXIT_OK
 

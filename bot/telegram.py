@@ -2,8 +2,8 @@
 
 ``build_application(services)`` builds the python-telegram-bot ``Application`` (token and
 ``base_url`` from config, AIORateLimiter, handlers, one error handler, jobs); ``serve(app)``
-runs it (long polling, or webhook with its secret token) until a stop event; ``run_telegram``
-is ``newsbot run`` with a token: it opens storage, poller and tracker and serves.
+runs it (long polling, or webhook with its secret token) until a stop event. What it runs on
+(storage, poller, tracker) is built by the composition root, ``bot.app``.
 
 Jobs (PTB JobQueue): the poll cycle (fetch due feeds, track, breaking alerts), the digest
 scheduler (due subscriptions to the outbox) and the outbox sender. Whatever is written to the
@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +46,7 @@ from .actions.digests import breaking_alerts, run_due_digests
 from .command_menus import register_commands
 from .config import Config, ConfigError, check_webhook_secret
 from .maintenance import PRUNE_INTERVAL, prune_old_items
-from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction
+from .observability import install_log_redaction
 from .outbox import OutboxSender, SendReport
 from .permissions import Permissions
 from .render import escape
@@ -64,7 +63,6 @@ __all__ = [
     "digest_cycle",
     "intervals_from_env",
     "poll_cycle",
-    "run_telegram",
     "sender_name",
     "serve",
 ]
@@ -362,42 +360,6 @@ async def _serve_started(
         await app.stop()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
-
-
-def run_telegram(config: Config, *, fetch: bool = True) -> int:
-    """``newsbot run`` with a token: open storage, poller and tracker, serve until SIGINT/SIGTERM."""
-    from .app import open_storage
-    from .poller import Poller
-    from .tracking import TrackingService
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its log lines carry the token
-    install_log_redaction(*config.secrets())  # and so do PTB's InvalidToken and its traceback
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        async with open_storage(config) as storage, contextlib.AsyncExitStack() as stack:
-            poller = await stack.enter_async_context(Poller.from_config(storage, config)) if fetch else None
-            if config.telegram.metrics_port:
-                metrics = MetricsServer(
-                    REGISTRY,
-                    host=config.telegram.metrics_listen,
-                    port=config.telegram.metrics_port,
-                    collect=database_gauges(storage),
-                )
-                await stack.enter_async_context(metrics)
-            # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.
-            tracking = TrackingService.from_config(storage, config) if fetch else None
-            services = Services(config, storage, poller=poller, tracking=tracking)
-            await serve(build_application(services, intervals=intervals_from_env()), stop)
-            if tracking is not None:
-                await tracking.save()
-
-    asyncio.run(main())
-    return 0
 
 
 def intervals_from_env() -> Intervals:

@@ -21,7 +21,8 @@ SIGTERM/SIGINT: the batch in hand gets ``worker.shutdown_grace`` seconds to fini
 then it is cancelled, and either way its leases are released before exit, so other
 workers take over at once rather than after the lease expiry.
 
-SQLite is refused: one process (``newsbot run``) does everything there.
+SQLite is refused: one process (``newsbot run``) does everything there. The composition
+root, ``bot.app.run_worker``, builds a worker and runs it until a signal.
 """
 
 from __future__ import annotations
@@ -29,15 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from feeds.fetch import Fetcher, FetchOutcome, FetchPolicy
-from storage.db import backend_name, make_async_engine
+from storage.db import make_async_engine
 from storage.leasing import (
     LeasePolicy,
     count_leased,
@@ -48,7 +47,7 @@ from storage.leasing import (
     renew_feeds,
     worker_name,
 )
-from storage.locks import TRACKER_LOCK, SessionLock, upgrade_once
+from storage.locks import TRACKER_LOCK, SessionLock
 from storage.repository import Storage
 from stories.encoder import Encoder, make_encoder
 from stories.model import Decision, FeedState
@@ -64,7 +63,6 @@ from .observability import (
     REGISTRY,
     TRACK_RUNS,
     Metrics,
-    MetricsServer,
     database_gauges,
     log_event,
 )
@@ -73,7 +71,6 @@ from .tracking import TrackingService
 
 log = logging.getLogger("newsbot.worker")
 
-EXIT_OK, EXIT_USAGE = 0, 2
 # Batches one worker keeps in flight.
 LANES = 2
 # Database connections per worker (measured: wider pools do not fetch faster).
@@ -407,13 +404,6 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 def connect_storage(config: Config) -> Storage:
     """Storage with a small, fixed connection pool for one worker.
 
@@ -426,57 +416,3 @@ def connect_storage(config: Config) -> Storage:
     url = config.database.url
     size = min(config.fetch.concurrency, POOL_SIZE)
     return Storage(make_async_engine(url, pool_size=size, max_overflow=POOL_OVERFLOW), url)
-
-
-async def serve(config: Config, *, stop: asyncio.Event | None = None) -> None:
-    """Run one worker (and its metrics server, if configured) until stopped."""
-    stop = stop or asyncio.Event()
-    storage = connect_storage(config)
-    try:
-        worker = Worker(storage, config)
-        log_event(
-            log,
-            "worker_start",
-            worker=worker.name,
-            batch_size=worker.lease.batch_size,
-            lease_seconds=worker.lease.lease_seconds,
-            per_host=worker.lease.per_host,
-            started=datetime.now(UTC).isoformat(),
-        )
-        settings = config.worker
-        server: MetricsServer | None = None
-        if settings.metrics_port:
-            server = MetricsServer(
-                worker.metrics,
-                host=settings.metrics_listen,
-                port=settings.metrics_port,
-                collect=worker.collect,
-                health=worker.health,
-            )
-            port = await server.start()
-            log_event(log, "metrics_listen", address=f"{settings.metrics_listen}:{port}")
-        try:
-            await worker.run(stop)
-        finally:
-            if server is not None:
-                await server.close()
-    finally:
-        await storage.close()
-
-
-def run_worker(config: Config) -> int:
-    """``newsbot worker``: refuse SQLite (exit 2), else migrate and run until SIGTERM/SIGINT."""
-    url = config.database.url
-    backend = backend_name(url)
-    if backend != "postgresql":
-        print(f"newsbot: {SQLITE_REFUSAL.format(url=url, backend=backend)}", file=sys.stderr)
-        return EXIT_USAGE
-    upgrade_once(url)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        _install_signal_handlers(stop)
-        await serve(config, stop=stop)
-
-    asyncio.run(main())
-    return EXIT_OK

@@ -1,6 +1,6 @@
 """The bot as a real process, for the crash test: ``python -m tests.bot.run_bot CONFIG.toml``.
 
-Runs ``bot.telegram.run_telegram`` (what ``newsbot run`` runs with a token) without fetching,
+Runs ``bot.app.run_telegram`` (what ``newsbot run`` runs with a token) without fetching,
 against the config's ``base_url`` and database, until SIGTERM. Job intervals come from
 ``NEWSBOT_*_TICK`` (see ``bot.telegram.intervals_from_env``).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from bot.app import run_telegram
 from bot.config import load_config
-from bot.telegram import run_telegram
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -33,17 +32,8 @@ def _config(url: str, **worker: object) -> Config:
 
 
 def worker_command(config: Path) -> list[str]:
-    """``newsbot worker --config X`` as a subprocess (a thin entry while bot.app cannot import)."""
-    if importlib.util.find_spec("stories.tracker") is not None:
-        return [sys.executable, "-m", "bot.cli", "worker", "--config", str(config)]
-    # Until the story tracker lands, bot.app (and so the CLI) cannot be imported.
-    return [sys.executable, "-c", THIN_ENTRY, str(config)]
-
-
-THIN_ENTRY = (
-    "import sys; from bot.cli import setup_logging; from bot.config import load_config; "
-    "from bot.worker import run_worker; setup_logging(False); sys.exit(run_worker(load_config(sys.argv[1])))"
-)
+    """``newsbot worker --config X`` as a subprocess."""
+    return [sys.executable, "-m", "bot.cli", "worker", "--config", str(config)]
 
 
 def test_worker_refuses_sqlite_with_a_clear_message(tmp_path: Path) -> None:
