@@ -8,7 +8,9 @@ is its ``VmHWM`` (peak resident set) read from /proc before it is stopped with S
 
 The baseline, in the same run, is the single-process path with no leasing at all:
 ``Poller.poll_once()`` over the same N feeds (what ``newsbot fetch --once`` does). Ratios
-are feeds/s against the 1-worker run and against the baseline.
+are feeds/s against the 1-worker run and against the baseline. A second baseline runs the
+same single process on a SQLite file (``sqlite_baseline``); the 1-worker run's
+``ratio_vs_sqlite_process`` is its feeds/s against that one's.
 
 Run: ``NEWSBOT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
 /work/venv/bin/python bench/scale.py [--feeds 2000] [--items 2] [--workers 1,2,4]``.
@@ -242,6 +244,49 @@ def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
         }
 
 
+def run_sqlite_baseline(feeds: int, items: int, tmp: Path) -> dict[str, object]:
+    """The same single-process baseline on a SQLite file: what one PostgreSQL worker
+    should match (issue 14: per-worker throughput at least one SQLite process's)."""
+    with FeedFarm(items=items) as farm:
+        url = f"sqlite:///{tmp}/baseline.db"
+        upgrade(url)
+        now = utcnow() - timedelta(seconds=1)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(FeedRow),
+                [
+                    {
+                        "url": farm.url(n),
+                        "next_fetch_at": now,
+                        "consecutive_errors": 0,
+                        "disabled": False,
+                        "created_at": now,
+                    }
+                    for n in range(feeds)
+                ],
+            )
+        engine.dispose()
+        child = subprocess.run(
+            [sys.executable, __file__, "--baseline-child", url, str(feeds)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        seconds, done, peak, cpu = json.loads(child.stdout)
+        return {
+            "what": f"one process on SQLite, Poller.poll_once() in batches of {BATCH}, no leasing",
+            "feeds": feeds,
+            "fetched": done,
+            "seconds": round(seconds, 3),
+            "feeds_per_s": round(feeds / seconds, 1),
+            "peak_rss_mb": peak,
+            "cpu_seconds": cpu,
+            "feeds_per_cpu_s": round(feeds / cpu, 1) if cpu else None,
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=2000)
@@ -263,8 +308,13 @@ def main() -> None:
         for workers in counts:
             runs.append(run_workers(base, workers, args.feeds, args.items, Path(tmp)))
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-    baseline = run_baseline(base, args.feeds, args.items)
+        baseline = run_baseline(base, args.feeds, args.items)
+        sqlite = run_sqlite_baseline(args.feeds, args.items, Path(tmp))
     one = next((r for r in runs if r["workers"] == 1), runs[0])
+    one["ratio_vs_sqlite_process"] = round(
+        float(one["feeds_per_s"]) / float(sqlite["feeds_per_s"]),  # type: ignore[arg-type]
+        2,
+    )
     for run in runs:
         run["ratio_vs_1_worker"] = round(float(run["feeds_per_s"]) / float(one["feeds_per_s"]), 2)  # type: ignore[arg-type]
         run["ratio_vs_baseline"] = round(
@@ -282,6 +332,7 @@ def main() -> None:
                 "feeds": args.feeds,
                 "items_per_feed": args.items,
                 "baseline": baseline,
+                "sqlite_baseline": sqlite,
                 "runs": runs,
             },
             indent=2,
