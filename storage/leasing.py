@@ -52,9 +52,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from stories.model import FeedState
 
+from .feed_store import _feed_state
 from .locks import FEED_LEASE_LOCK, xact_lock
 from .models import NAMING, FeedRow, UTCDateTime, utcnow
-from .repository import Storage, _feed_state
+from .repository import Storage
 
 log = logging.getLogger("newsbot.leasing")
 
