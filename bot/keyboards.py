@@ -29,12 +29,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from storage.repository import Storage
 from storage.settings import get_or_create_setting
 
+from .i18n import Translator
+from .render import DigestEntry, safe_url
+
 __all__ = [
     "CALLBACK_LIMIT",
     "CALLBACK_SECRET_SETTING",
+    "DIGEST_ENTRY_BUTTONS",
     "ButtonRefused",
     "CallbackSigner",
     "Press",
+    "digest_keyboard",
     "load_signer",
     "markup",
 ]
@@ -142,6 +147,59 @@ def markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMark
     """A keyboard of the non-empty rows, or None when there is no button at all."""
     kept = [list(row) for row in rows if row]
     return InlineKeyboardMarkup(kept) if kept else None
+
+
+DIGEST_ENTRY_BUTTONS = 12  # developments per digest message that get a row of buttons
+_LABEL = 28  # characters of a headline on its button
+
+
+def _label(text: str, limit: int = _LABEL) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def digest_keyboard(
+    signer: CallbackSigner,
+    chat_id: int,
+    entries: Sequence[DigestEntry],
+    tr: Translator,
+    *,
+    muted: Sequence[int] = (),
+) -> InlineKeyboardMarkup | None:
+    """The buttons under a digest message: per development, its lead report (a link) and the
+    whole development (as /story shows one); per story, mute it here (unmute, when it is in
+    ``muted``). Every callback is signed for ``chat_id``."""
+    rows: list[list[InlineKeyboardButton]] = []
+    stories: dict[int, str] = {}
+    for entry in entries:
+        dev = entry.development
+        if entry.story_id is None:
+            continue
+        stories.setdefault(entry.story_id, entry.story)
+        if len(rows) >= DIGEST_ENTRY_BUTTONS:
+            continue
+        row: list[InlineKeyboardButton] = []
+        url = safe_url(dev.lead.url) if dev.lead is not None else None
+        title = dev.title.strip() or (dev.lead.title if dev.lead else "")
+        if url is not None:
+            row.append(InlineKeyboardButton("↗ " + _label(title), url=url))
+        thread = "🧵" if url is not None else "🧵 " + _label(title)
+        row.append(signer.button(thread, chat_id, "dv", dev.id, entry.story_id))
+        rows.append(row)
+    for story_id, name in stories.items():
+        label = tr.t("🔔 Unmute {name}") if story_id in muted else tr.t("🔕 Mute {name}")
+        rows.append(
+            [
+                signer.button(
+                    label.format(name=_label(name, 40)),
+                    chat_id,
+                    "mu",
+                    story_id,
+                    0 if story_id in muted else 1,
+                )
+            ]
+        )
+    return markup(rows)
 
 
 async def load_signer(storage: Storage) -> CallbackSigner:

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from storage.chats import migrate_chat, pause_chat
+from storage.chats import get_chat, migrate_chat, pause_chat
 from storage.leasing import worker_name
 from storage.outbox import (
     PENDING,
@@ -77,17 +78,39 @@ def _retry_after(exc: RetryAfter) -> float:
 
 
 async def send_message(
-    bot: Bot, chat_id: int, text: str, parse_mode: str | None, *, thread_id: int | None = None
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    parse_mode: str | None,
+    *,
+    thread_id: int | None = None,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    silent: bool = False,
+    link_previews: bool = False,
 ) -> Message:
-    """Send one message the way every bot message goes out: link previews off; into forum
-    topic ``thread_id`` when given."""
+    """Send one message the way every bot message goes out: link previews off unless the
+    chat turned them on, with a sound unless it is ``silent``; into forum topic ``thread_id``
+    when given."""
     return await bot.send_message(
         chat_id,
         text,
         parse_mode=parse_mode,
-        link_preview_options=NO_PREVIEW,
+        link_preview_options=None if link_previews else NO_PREVIEW,
         message_thread_id=thread_id,
+        reply_markup=reply_markup,
+        disable_notification=silent or None,
     )
+
+
+def _keyboard(bot: Bot, stored: str | None) -> InlineKeyboardMarkup | None:
+    """An outbox message's stored keyboard; None when it has none (or it no longer parses)."""
+    if not stored:
+        return None
+    try:
+        return InlineKeyboardMarkup.de_json(json.loads(stored), bot)
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("outbox: a stored keyboard does not parse (%s); sending without it", exc)
+        return None
 
 
 class OutboxSender:
@@ -157,17 +180,26 @@ class OutboxSender:
         chat_id = message.chat_id
         text, parse_mode = message.text, message.parse_mode
         note: str | None = None
+        keyboard = _keyboard(self.bot, message.reply_markup)
         for _ in range(self.max_attempts):
+            chat = await get_chat(self.storage, chat_id)  # its delivery settings (/settings)
             started = time.monotonic()
             try:
-                sent = await send_message(self.bot, chat_id, text, parse_mode, thread_id=message.thread_id)
+                sent = await send_message(
+                    self.bot,
+                    chat_id,
+                    text,
+                    parse_mode,
+                    thread_id=message.thread_id,
+                    reply_markup=keyboard,
+                    silent=chat.silent if chat else False,
+                    link_previews=chat.link_previews if chat else False,
+                )
             except RetryAfter as exc:
                 REGISTRY.inc(TELEGRAM_429)
                 wait = min(_retry_after(exc), MAX_RETRY_AFTER)
                 log.warning("outbox %d: flood control, waiting %.1fs (chat %d)", message.id, wait, chat_id)
-                await defer(
-                    self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)
-                )
+                await defer(self.storage, message.id, datetime.now(UTC) + timedelta(seconds=wait), str(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), wait)
                 if self._stopping.is_set():
@@ -203,9 +235,7 @@ class OutboxSender:
                 # which the outbox accepts rather than losing a message.
                 delay = min(2 ** (message.attempts + 1), 600)
                 log.warning("outbox %d: network error (%s); retrying in %ds", message.id, exc, delay)
-                await defer(
-                    self.storage, message.id, datetime.now(UTC) + timedelta(seconds=delay), str(exc)
-                )
+                await defer(self.storage, message.id, datetime.now(UTC) + timedelta(seconds=delay), str(exc))
                 return "deferred"
             except TelegramError as exc:
                 log.error("outbox %d to chat %d failed: %s", message.id, chat_id, exc)

@@ -26,7 +26,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -43,9 +43,12 @@ from stories.digest import (
 __all__ = [
     "MESSAGE_LIMIT",
     "PARSE_MODE",
+    "DigestEntry",
+    "DigestPart",
     "SearchHitView",
     "escape",
     "render_digest",
+    "render_digest_parts",
     "render_plain",
     "render_search_results",
     "render_story",
@@ -321,11 +324,29 @@ def _item_line(item: DigestItem, tz: ZoneInfo, reference: datetime, *, mark_upda
 
 
 @dataclass(frozen=True, slots=True)
+class DigestEntry:
+    """A development shown in a digest message, under the story it is shown for."""
+
+    story: str
+    story_id: int | None
+    development: DigestDevelopment
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """One digest message and the developments it shows, in order (for its buttons)."""
+
+    text: str
+    entries: tuple[DigestEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class _Unit:
     """A piece that never gets split: a heading, a development's head, or one report line."""
 
     tokens: _Tokens
     sep: str  # what goes before it when it follows something in the same message
+    entry: DigestEntry | None = None  # the development whose head this is
 
 
 def _development_units(
@@ -375,11 +396,15 @@ class _Packer:
     current: _Tokens
     used: int = 0
     section: int | None = None  # index of the story the current message is inside
+    entries: list[tuple[DigestEntry, ...]] = field(default_factory=list)  # per message
+    current_entries: list[DigestEntry] = field(default_factory=list)
 
     def flush(self) -> None:
         if self.current:
             self.messages.append(_to_html(self.current))
+            self.entries.append(tuple(self.current_entries))
         self.current = []
+        self.current_entries = []
         self.used = 0
         self.section = None
 
@@ -396,6 +421,8 @@ class _Packer:
             tokens = _truncate(tokens, self.limit - self.used - visible_length(sep))
         self.current += _t(sep) + tokens
         self.used += visible_length(sep) + _vlen(tokens)
+        if unit.entry is not None:
+            self.current_entries.append(unit.entry)
 
     def add_in_section(self, index: int, story: str, unit: _Unit, started: bool) -> None:
         """Add a unit of section ``index``; a message that starts mid-story repeats the
@@ -424,6 +451,14 @@ def _pack_sections(
     limit: int,
     intro: _Tokens | None = None,
 ) -> list[str]:
+    return _packed(sections, limit, intro).messages
+
+
+def _packed(
+    sections: Sequence[tuple[str, Sequence[_Unit]]],
+    limit: int,
+    intro: _Tokens | None = None,
+) -> _Packer:
     packer = _Packer(limit=limit, messages=[], current=[])
     if intro:
         packer.add(_Unit(intro, ""))
@@ -433,7 +468,7 @@ def _pack_sections(
             packer.add_in_section(index, story, unit, started)
             started = True
     packer.flush()
-    return packer.messages
+    return packer
 
 
 # -- public renderers ------------------------------------------------------------------------
@@ -448,6 +483,11 @@ def render_digest(digest: Digest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -
     outlet, local time in ``tz`` and "+N more sources" for folded copies. Every message has at
     most ``limit`` visible characters (UTF-16 units) and is split only between units.
     """
+    return [part.text for part in render_digest_parts(digest, tz, limit=limit)]
+
+
+def render_digest_parts(digest: Digest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[DigestPart]:
+    """``render_digest``'s messages, each with the developments whose head it shows."""
     _check_limit(limit)
     if digest.is_empty:
         return []
@@ -459,10 +499,14 @@ def render_digest(digest: Digest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -
     for section in digest.sections:
         units: list[_Unit] = []
         for dev in section.developments:
-            units += _development_units(dev, tz, ref, plain_marker="🆕")
+            dev_units = _development_units(dev, tz, ref, plain_marker="🆕")
+            head = dev_units[0]
+            entry = DigestEntry(section.story, section.story_id, dev)
+            units += [_Unit(head.tokens, head.sep, entry), *dev_units[1:]]
         if units:
             sections.append((section.story, units))
-    return _pack_sections(sections, limit, intro)
+    packer = _packed(sections, limit, intro)
+    return [DigestPart(text, entries) for text, entries in zip(packer.messages, packer.entries, strict=True)]
 
 
 def render_story(

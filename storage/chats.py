@@ -36,6 +36,8 @@ class ChatInfo:
     migrated_to: int | None
     language: str | None = None  # en, es, ru; None: the user's own
     added_by: int | None = None  # who added the bot to the chat
+    silent: bool = False  # digests and alerts without a notification sound
+    link_previews: bool = False  # digests and alerts with link previews
 
 
 def _chat(row: ChatRow) -> ChatInfo:
@@ -50,6 +52,8 @@ def _chat(row: ChatRow) -> ChatInfo:
         row.migrated_to,
         row.language,
         row.added_by,
+        bool(row.silent),
+        bool(row.link_previews),
     )
 
 
@@ -96,6 +100,22 @@ async def set_chat_language(storage: Storage, chat_id: int, language: str | None
     """The bot's language in a chat (None: each user's own)."""
     async with storage.session() as session, session.begin():
         await session.execute(update(ChatRow).where(ChatRow.id == chat_id).values(language=language))
+
+
+async def set_chat_delivery(
+    storage: Storage, chat_id: int, *, silent: bool | None = None, link_previews: bool | None = None
+) -> None:
+    """How digests and alerts reach a chat: without a sound (``silent``), with link previews;
+    None leaves a setting as it is."""
+    values = {
+        name: value
+        for name, value in (("silent", silent), ("link_previews", link_previews))
+        if value is not None
+    }
+    if not values:
+        return
+    async with storage.session() as session, session.begin():
+        await session.execute(update(ChatRow).where(ChatRow.id == chat_id).values(**values))
 
 
 async def candidate_chats(storage: Storage, user_id: int, *, limit: int = 30) -> list[ChatInfo]:
@@ -207,6 +227,7 @@ __all__ = [
     "migrate_chat",
     "pause_chat",
     "resume_chat",
+    "set_chat_delivery",
     "set_chat_language",
     "set_chat_timezone",
     "upsert_chat",

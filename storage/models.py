@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -167,6 +169,8 @@ class ChatRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     language: Mapped[str | None] = mapped_column(String(8))
     added_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    link_previews: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StoryRow(Base):
@@ -228,6 +232,13 @@ class SubscriptionRow(Base):
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)  # forum topic
+    # Breaking alerts beside the digest (migration 0008): N outlets within T minutes (None:
+    # the configured ones), or ``alert_multiple`` times the story's usual volume.
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    alert_outlets: Mapped[int | None] = mapped_column(Integer)
+    alert_minutes: Mapped[int | None] = mapped_column(Integer)
+    alert_multiple: Mapped[float | None] = mapped_column(Float)
+    muted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # muted from a digest button
 
 
 class SentItemRow(Base):
@@ -268,6 +279,7 @@ class OutboxRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)  # forum topic
+    reply_markup: Mapped[str | None] = mapped_column(Text)  # inline keyboard, Bot API JSON
 
 
 class SearchTokenRow(Base):

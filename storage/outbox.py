@@ -45,6 +45,7 @@ class OutboxMessage:
     message_id: int | None
     last_error: str | None
     thread_id: int | None = None  # the forum topic it goes to
+    reply_markup: str | None = None  # the inline keyboard under it (Bot API JSON)
 
 
 def _outbox(row: OutboxRow) -> OutboxMessage:
@@ -60,6 +61,7 @@ def _outbox(row: OutboxRow) -> OutboxMessage:
         row.message_id,
         row.last_error,
         row.thread_id,
+        row.reply_markup,
     )
 
 
@@ -73,10 +75,11 @@ async def enqueue_digest(
     schedule: Iterable[ScheduleUpdate] = (),
     parse_mode: str | None = "HTML",
     thread_id: int | None = None,
+    markups: Sequence[str | None] = (),
 ) -> list[int]:
     """In one transaction: write ``messages`` to the outbox (to forum topic ``thread_id`` when
-    given), mark ``seen`` items (item id -> development id) as shown to the chat, and move the
-    subscriptions' schedule on.
+    given; ``markups[n]``, when there, the keyboard under message n), mark ``seen`` items
+    (item id -> development id) as shown to the chat, and move the subscriptions' schedule on.
 
     Returns the outbox ids, in order.
     """
@@ -92,8 +95,9 @@ async def enqueue_digest(
                 not_before=now,
                 created_at=now,
                 thread_id=thread_id,
+                reply_markup=markups[n] if n < len(markups) else None,
             )
-            for text in messages
+            for n, text in enumerate(messages)
         ]
         session.add_all(rows)
         item_ids = sorted(seen)

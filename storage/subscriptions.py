@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, func, select, update
 
 from .chats import ChatInfo, _chat
 from .models import (
     ChatRow,
+    ItemRow,
+    StoryItemRow,
     StoryRow,
     SubscriptionRow,
     utcnow,
@@ -33,6 +35,16 @@ class SubscriptionInfo:
     created_at: datetime
     thread_id: int | None = None  # the forum topic its digests go to
     story_title: str | None = None  # the story's display title, if it has one
+    alerts: bool = False  # breaking alerts for this story (beside its digests)
+    alert_outlets: int | None = None  # the alert threshold; None: the configured one
+    alert_minutes: int | None = None
+    alert_multiple: float | None = None  # relative to the story's usual volume
+    muted_at: datetime | None = None  # muted: no digest section, no alert
+
+    @property
+    def muted(self) -> bool:
+        """True when muted (from a digest's button) until unmuted."""
+        return self.muted_at is not None
 
     @property
     def heading(self) -> str:
@@ -68,6 +80,11 @@ def _subscription(row: SubscriptionRow, name: str, scope: int, title: str | None
         row.created_at,
         row.thread_id,
         title,
+        bool(row.alerts),
+        row.alert_outlets,
+        row.alert_minutes,
+        row.alert_multiple,
+        row.muted_at,
     )
 
 
@@ -80,9 +97,12 @@ async def subscribe(
     next_digest_at: datetime | None,
     user_id: int | None,
     thread_id: int | None = None,
+    alerts: bool | None = None,
 ) -> tuple[SubscriptionInfo, bool]:
     """Subscribe a (known) chat to a story, or change the schedule of its subscription;
-    ``thread_id`` is the forum topic its digests go to (None: the chat itself).
+    ``thread_id`` is the forum topic its digests go to (None: the chat itself). ``alerts``
+    None keeps what the schedule always meant: ``instant`` turns breaking alerts on, leaving
+    ``instant`` turns them off, any other change keeps them as they were.
 
     Returns the subscription and True when it is new.
     """
@@ -93,6 +113,8 @@ async def subscribe(
             )
         )
         created = row is None
+        if alerts is None:
+            alerts = schedule == "instant" or (row is not None and row.alerts and row.schedule != "instant")
         if row is None:
             row = SubscriptionRow(
                 chat_id=chat_id,
@@ -102,11 +124,13 @@ async def subscribe(
                 created_by=user_id,
                 created_at=utcnow(),
                 thread_id=thread_id,
+                alerts=alerts,
             )
             session.add(row)
         else:
             row.schedule, row.next_digest_at = schedule, next_digest_at
             row.thread_id = thread_id
+            row.alerts = alerts
         await session.flush()
         story = await session.get(StoryRow, story_id)
         assert story is not None
@@ -201,6 +225,80 @@ async def subscriptions_with_schedule(storage: Storage, schedule: str) -> list[S
         return [_subscription(row, name, scope, title) for row, name, scope, title in rows]
 
 
+async def alert_subscriptions(storage: Storage) -> list[SubscriptionInfo]:
+    """Subscriptions with breaking alerts on, not muted, of chats not paused, by chat then story."""
+    async with storage.session() as session:
+        rows = await session.execute(
+            _subscription_query()
+            .join(ChatRow, ChatRow.id == SubscriptionRow.chat_id)
+            .where(
+                ChatRow.paused.is_(False),
+                SubscriptionRow.alerts.is_(True),
+                SubscriptionRow.muted_at.is_(None),
+            )
+            .order_by(SubscriptionRow.chat_id, StoryRow.name_key)
+        )
+        return [_subscription(row, name, scope, title) for row, name, scope, title in rows]
+
+
+async def set_alerts(
+    storage: Storage,
+    chat_id: int,
+    story_id: int,
+    *,
+    alerts: bool,
+    outlets: int | None = None,
+    minutes: int | None = None,
+    multiple: float | None = None,
+) -> SubscriptionInfo | None:
+    """Turn a subscription's breaking alerts on or off, with its threshold (all None: the
+    configured one); None when the chat is not subscribed to the story."""
+    async with storage.session() as session, session.begin():
+        row = await session.scalar(
+            select(SubscriptionRow).where(
+                SubscriptionRow.chat_id == chat_id, SubscriptionRow.story_id == story_id
+            )
+        )
+        if row is None:
+            return None
+        row.alerts = alerts
+        row.alert_outlets, row.alert_minutes, row.alert_multiple = outlets, minutes, multiple
+        await session.flush()
+        story = await session.get(StoryRow, story_id)
+        assert story is not None
+        return _subscription(row, story.name, story.scope, story.title)
+
+
+async def set_muted(storage: Storage, chat_id: int, story_id: int, muted_at: datetime | None) -> bool:
+    """Mute a chat's subscription to a story since ``muted_at`` (None: unmute); False when the
+    chat is not subscribed to it."""
+    async with storage.session() as session, session.begin():
+        result = await session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.chat_id == chat_id, SubscriptionRow.story_id == story_id)
+            .values(muted_at=muted_at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def story_report_counts(
+    storage: Storage, story_ids: Iterable[int], *, since: datetime
+) -> dict[int, int]:
+    """How many reports each story matched that were first seen since ``since`` (a story's
+    usual volume, for alert thresholds relative to it); stories with none are left out."""
+    wanted = sorted(set(story_ids))
+    if not wanted:
+        return {}
+    async with storage.session() as session:
+        rows = await session.execute(
+            select(StoryItemRow.story_id, func.count(StoryItemRow.item_id))
+            .join(ItemRow, ItemRow.id == StoryItemRow.item_id)
+            .where(StoryItemRow.story_id.in_(wanted), ItemRow.first_seen >= since)
+            .group_by(StoryItemRow.story_id)
+        )
+        return {int(story): int(n) for story, n in rows}
+
+
 async def reschedule(storage: Storage, updates: Iterable[ScheduleUpdate]) -> None:
     """Set subscriptions' next digest times (after a time zone change)."""
     async with storage.session() as session, session.begin():
@@ -226,12 +324,16 @@ async def global_story_ids(storage: Storage) -> list[tuple[int, str]]:
 __all__ = [
     "ScheduleUpdate",
     "SubscriptionInfo",
+    "alert_subscriptions",
     "due_subscriptions",
     "global_story_ids",
     "list_subscriptions",
     "managed_subscriptions",
     "reschedule",
+    "set_alerts",
+    "set_muted",
     "set_story_title",
+    "story_report_counts",
     "story_titles",
     "subscribe",
     "subscriptions_with_schedule",

@@ -25,21 +25,38 @@ longer than ``window`` before ``now`` — and already carried by at least ``min_
 distinct outlets; in other words it reached that many outlets within ``window`` of its first
 report. Checking after every poll posts it at once; remembering which developments were
 already alerted is the caller's job.
+
+Alert rules (``AlertRule``): each subscription with alerts on has its own threshold, either
+absolute — N distinct outlets within T minutes — or relative to the story's usual volume — a
+multiple of the reports the story gets in T minutes on average (``hourly_baseline`` over the
+last week): ``alerts:x3/60m`` fires when a development reaches three times the outlets the
+story usually sees in an hour, and never for fewer than ``outlets`` (at least 2). A quiet
+story alerts on a few outlets, a busy one only on a real surge. The text form
+(``parse_alert_rule``): ``N/T`` ("3/30m", "5/2h", "4/60" in minutes) or ``xK[/T]`` ("x3",
+"x2.5/90m"); ``str()`` gives it back.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from stories.errors import EXIT_USAGE, NewsbotError
 from stories.model import ItemKind
 
 __all__ = [
+    "ALERT_RULE_HELP",
+    "BASELINE_PERIOD",
     "DEFAULT_HALF_LIFE",
     "HIGHLIGHT_END",
     "HIGHLIGHT_START",
+    "MIN_RELATIVE_OUTLETS",
+    "AlertRule",
+    "AlertRuleError",
     "DevelopmentFacts",
     "Digest",
     "DigestDevelopment",
@@ -49,8 +66,10 @@ __all__ = [
     "TrackedReport",
     "assemble_development",
     "development_score",
+    "hourly_baseline",
     "is_breaking",
     "order_developments",
+    "parse_alert_rule",
 ]
 
 DEFAULT_HALF_LIFE = timedelta(hours=6)
@@ -122,6 +141,7 @@ class DigestSection:
 
     story: str
     developments: tuple[DigestDevelopment, ...]
+    story_id: int | None = None  # the story's id, for buttons under its entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +227,101 @@ def is_breaking(dev: DigestDevelopment, min_outlets: int, window: timedelta, now
     if window <= timedelta(0):
         raise ValueError("window must be positive")
     return dev.outlets >= min_outlets and now - window <= dev.first_seen <= now
+
+
+# --------------------------------------------------------------------------- alert rules
+
+# The week a story's usual volume is measured over (``AlertRule.min_outlets``' baseline).
+BASELINE_PERIOD = timedelta(days=7)
+MIN_RELATIVE_OUTLETS = 2  # a relative rule never fires on a single report
+MAX_ALERT_WINDOW = timedelta(hours=24)
+ALERT_RULE_HELP = (
+    'an alert threshold is "N/T" (N outlets within T: "3/30m", "5/2h") or "xK[/T]" '
+    '(K times the story\'s usual volume: "x3", "x2/90m")'
+)
+_ABSOLUTE = re.compile(r"^([0-9]{1,3})/([0-9]{1,4})(m|h)?$")
+_RELATIVE = re.compile(r"^x([0-9]{1,2}(?:\.[0-9])?)(?:/([0-9]{1,4})(m|h)?)?$")
+
+
+class AlertRuleError(NewsbotError, ValueError):
+    """An alert threshold that cannot be used; ``str()`` says what is accepted."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    """When a development of a story is worth a breaking alert to one subscription.
+
+    ``outlets`` distinct outlets within ``window`` of its first report; with ``multiple``,
+    that many times the story's usual reports per ``window`` instead (``outlets`` the floor).
+    """
+
+    outlets: int
+    window: timedelta
+    multiple: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.outlets < 1:
+            raise ValueError("AlertRule.outlets must be >= 1")
+        if self.window <= timedelta(0):
+            raise ValueError("AlertRule.window must be positive")
+        if self.multiple is not None and self.multiple <= 0:
+            raise ValueError("AlertRule.multiple must be positive")
+
+    def min_outlets(self, hourly_baseline: float = 0.0) -> int:
+        """The outlets a development needs, for a story that usually gets ``hourly_baseline``
+        reports an hour."""
+        if self.multiple is None:
+            return self.outlets
+        usual = max(hourly_baseline, 0.0) * self.window / timedelta(hours=1)
+        return max(self.outlets, math.ceil(self.multiple * usual - 1e-9))
+
+    def fires(self, dev: DigestDevelopment, now: datetime, hourly_baseline: float = 0.0) -> bool:
+        """True when ``dev`` is breaking under this rule at ``now`` (``is_breaking``)."""
+        return is_breaking(dev, self.min_outlets(hourly_baseline), self.window, now)
+
+    def __str__(self) -> str:
+        window = _window_text(self.window)
+        if self.multiple is None:
+            return f"{self.outlets}/{window}"
+        return f"x{self.multiple:g}/{window}"
+
+
+def _window_text(window: timedelta) -> str:
+    minutes = int(window.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def hourly_baseline(reports: int, period: timedelta = BASELINE_PERIOD) -> float:
+    """A story's usual volume: ``reports`` over ``period``, per hour."""
+    return max(reports, 0) / (period / timedelta(hours=1))
+
+
+def parse_alert_rule(text: str, *, default_window: timedelta) -> AlertRule:
+    """``N/T`` or ``xK[/T]`` (T in minutes, or with ``m``/``h``; ``default_window`` when a
+    relative rule names none); AlertRuleError saying what is accepted."""
+    value = text.strip().lower()
+    absolute = _ABSOLUTE.match(value)
+    relative = _RELATIVE.match(value)
+    try:
+        if absolute:
+            window = _window(absolute.group(2), absolute.group(3))
+            return AlertRule(int(absolute.group(1)), window)
+        if relative:
+            window = _window(relative.group(2), relative.group(3)) if relative.group(2) else default_window
+            return AlertRule(MIN_RELATIVE_OUTLETS, window, float(relative.group(1)))
+    except ValueError as exc:
+        raise AlertRuleError(f"{text!r}: {exc}; {ALERT_RULE_HELP}") from None
+    raise AlertRuleError(f"{text!r} is not an alert threshold: {ALERT_RULE_HELP}")
+
+
+def _window(number: str, unit: str | None) -> timedelta:
+    amount = int(number)
+    window = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
+    if window <= timedelta(0) or window > MAX_ALERT_WINDOW:
+        raise ValueError("the time must be between 1 minute and 24 hours")
+    return window
 
 
 # ------------------------------------------------------------------------------- assembly
@@ -318,9 +433,7 @@ def assemble_development(
         elif lead is not None:
             rest.append(original)
     # Built last, so the copies folded into the lead above are counted.
-    shown = ([lead.shown("new")] if lead is not None else []) + [
-        r.shown(_kind(r.item.kind)) for r in rest
-    ]
+    shown = ([lead.shown("new")] if lead is not None else []) + [r.shown(_kind(r.item.kind)) for r in rest]
     if not shown:
         return None
     return DigestDevelopment(

@@ -21,21 +21,25 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from storage import delivery
+from storage import subscriptions as subscription_store
 from storage.delivery import CandidateItem, ScheduleUpdate, SubscriptionInfo
 from storage.locks import claim_chat_digest
 from storage.repository import Storage
 from stories.digest import (
+    BASELINE_PERIOD,
     Digest,
     DigestDevelopment,
     DigestSection,
     assemble_development,
-    is_breaking,
+    hourly_baseline,
     order_developments,
 )
 
 from ..config import Config
-from ..render import MESSAGE_LIMIT, render_digest, render_plain, visible_length
-from .subscriptions import next_digest, zone_of
+from ..i18n import translator
+from ..keyboards import digest_keyboard, load_signer
+from ..render import MESSAGE_LIMIT, DigestPart, render_digest_parts, render_plain, visible_length
+from .subscriptions import alert_rule, next_digest, zone_of
 
 __all__ = [
     "LOOKBACK",
@@ -132,21 +136,27 @@ async def build_digest(
     for sid, name in stories:
         devs = tuple(dev for dev in ranked if dev_story.get(dev.id) == sid)
         if devs:
-            sections.append(DigestSection(name, devs))
+            sections.append(DigestSection(name, devs, sid))
     return PreparedDigest(Digest(tuple(sections), now), seen, len(ordered) - len(ranked))
 
 
 def render_prepared(prepared: PreparedDigest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[str]:
     """The digest's messages, with a closing line counting the developments left out."""
-    messages = render_digest(prepared.digest, tz, limit=limit)
-    if messages and prepared.omitted:
+    return [part.text for part in _render_parts(prepared, tz, limit=limit)]
+
+
+def _render_parts(prepared: PreparedDigest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[DigestPart]:
+    """``render_prepared``'s messages, each with the developments it shows (for its buttons)."""
+    parts = render_digest_parts(prepared.digest, tz, limit=limit)
+    if parts and prepared.omitted:
         noun = "development" if prepared.omitted == 1 else "developments"
         closing = f"… and {prepared.omitted} more {noun}: /story NAME lists them all."
-        if visible_length(render_plain(messages[-1])) + 2 + len(closing) <= limit:
-            messages[-1] += "\n\n" + closing
+        last = parts[-1]
+        if visible_length(render_plain(last.text)) + 2 + len(closing) <= limit:
+            parts[-1] = DigestPart(last.text + "\n\n" + closing, last.entries)
         else:
-            messages.append(closing)
-    return messages
+            parts.append(DigestPart(closing))
+    return parts
 
 
 def _since(sub: SubscriptionInfo) -> datetime:
@@ -154,7 +164,9 @@ def _since(sub: SubscriptionInfo) -> datetime:
 
 
 def _headings(subs: Sequence[SubscriptionInfo]) -> list[tuple[int, str]]:
-    return [(sub.story_id, sub.heading) for sub in subs]
+    """The stories a digest shows: a muted one's section is left out (its schedule still
+    moves on, so unmuting does not bring back a backlog)."""
+    return [(sub.story_id, sub.heading) for sub in subs if not sub.muted]
 
 
 async def _chat_zone(storage: Storage, config: Config, chat_id: int) -> ZoneInfo:
@@ -173,7 +185,7 @@ async def _prepare(
     now: datetime,
     only_developments: Iterable[int] | None = None,
     limit: int = MESSAGE_LIMIT,
-) -> tuple[PreparedDigest, list[str]]:
+) -> tuple[PreparedDigest, list[DigestPart]]:
     """Build a chat's digest of ``stories`` and render it (an alert: retitled, no closing line)."""
     prepared = await build_digest(
         storage,
@@ -185,8 +197,9 @@ async def _prepare(
         only_developments=only_developments,
     )
     if only_developments is not None:
-        return prepared, [_as_alert(text) for text in render_digest(prepared.digest, tz, limit=limit)]
-    return prepared, render_prepared(prepared, tz, limit=limit)
+        parts = render_digest_parts(prepared.digest, tz, limit=limit)
+        return prepared, [DigestPart(_as_alert(part.text), part.entries) for part in parts]
+    return prepared, _render_parts(prepared, tz, limit=limit)
 
 
 async def _deliver(
@@ -211,7 +224,7 @@ async def _deliver(
     (with ``schedule``: each subscription's next time) the subscriptions moved on. With nothing
     to send nothing is written, unless ``when_empty`` (a scheduled digest still moves on).
     Returns how many messages were written."""
-    prepared, messages = await _prepare(
+    prepared, parts = await _prepare(
         storage,
         config,
         chat_id,
@@ -222,8 +235,10 @@ async def _deliver(
         only_developments=only_developments,
         limit=limit,
     )
-    if not messages and not when_empty:
+    if not parts and not when_empty:
         return 0
+    messages = [part.text for part in parts]
+    markups = await _keyboards(storage, chat_id, parts) if parts else []
     updates = [ScheduleUpdate(sub.id, now, schedule(sub)) for sub in subs] if schedule is not None else []
     await delivery.enqueue_digest(
         storage,
@@ -233,8 +248,22 @@ async def _deliver(
         seen=prepared.seen,
         schedule=updates,
         thread_id=thread_id,
+        markups=markups,
     )
     return len(messages)
+
+
+async def _keyboards(storage: Storage, chat_id: int, parts: Sequence[DigestPart]) -> list[str | None]:
+    """The buttons under each digest message (lead report, whole development, mute the story),
+    signed for the chat and labelled in its language, as Bot API JSON for the outbox."""
+    signer = await load_signer(storage)
+    chat = await delivery.get_chat(storage, chat_id)
+    tr = translator(chat.language if chat else None)
+    out: list[str | None] = []
+    for part in parts:
+        keyboard = digest_keyboard(signer, chat_id, part.entries, tr)
+        out.append(keyboard.to_json() if keyboard is not None else None)
+    return out
 
 
 async def run_due_digests(storage: Storage, config: Config, *, now: datetime | None = None) -> int:
@@ -324,16 +353,25 @@ async def send_digest_now(
 
 
 async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | None = None) -> int:
-    """Post, to every ``instant`` subscriber, each development of its stories that just reached
-    ``digest.breaking_outlets`` distinct outlets within ``digest.breaking_window`` and that the
-    chat has not been shown. Returns how many outbox messages were written."""
+    """Post, to every subscription with alerts on (beside its digests, or ``instant``: instead
+    of them), each development of its story that just crossed the subscription's threshold
+    (``alert_rule``: N outlets within T minutes, by default ``digest.breaking_outlets`` within
+    ``digest.breaking_window``, or a multiple of the story's usual volume) and that the chat
+    has not been shown. Muted subscriptions and paused chats get none. Returns how many
+    outbox messages were written."""
     now = now or datetime.now(UTC)
-    window = timedelta(seconds=config.digest.breaking_window)
-    subs = await delivery.subscriptions_with_schedule(storage, "instant")
+    subs = await subscription_store.alert_subscriptions(storage)
     if not subs:
         return 0
-    fresh = await delivery.fresh_developments(storage, sorted({s.story_id for s in subs}), since=now - window)
+    rules = {sub.id: alert_rule(sub, config) for sub in subs}
+    widest = max(rule.window for rule in rules.values())
+    story_ids = sorted({s.story_id for s in subs})
+    fresh = await delivery.fresh_developments(storage, story_ids, since=now - widest)
     infos = await delivery.developments(storage, {d for ids in fresh.values() for d in ids})
+    relative = sorted(
+        {s.story_id for s in subs if rules[s.id].multiple is not None and fresh.get(s.story_id)}
+    )
+    volume = await subscription_store.story_report_counts(storage, relative, since=now - BASELINE_PERIOD)
     written = 0
     by_chat: dict[int, list[SubscriptionInfo]] = {}
     for sub in subs:
@@ -341,6 +379,8 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
     for chat_id, chat_subs in by_chat.items():
         candidates: set[int] = set()
         for sub in chat_subs:
+            rule = rules[sub.id]
+            baseline = hourly_baseline(volume.get(sub.story_id, 0))
             for dev_id in fresh.get(sub.story_id, []):
                 info = infos.get(dev_id)
                 if info is None:
@@ -348,7 +388,7 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
                 probe = DigestDevelopment(
                     info.id, info.title, (), info.outlets, info.first_seen, info.last_seen
                 )
-                if is_breaking(probe, config.digest.breaking_outlets, window, now):
+                if rule.fires(probe, now, baseline):
                     candidates.add(dev_id)
         candidates -= await delivery.seen_developments(storage, chat_id, candidates)
         if not candidates:
@@ -360,7 +400,7 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
             chat_subs,
             await _chat_zone(storage, config, chat_id),
             kind="alert",
-            since=now - window - LOOKBACK,
+            since=now - widest - LOOKBACK,
             now=now,
             only_developments=candidates,
             thread_id=_one_topic(chat_subs),
@@ -401,7 +441,7 @@ async def terminal_digest(
         await delivery.upsert_chat(
             storage, target, type="terminal", title="terminal", username=None, timezone=config.digest.timezone
         )
-    prepared, messages = await _prepare(storage, config, target, stories, tz, since=since, now=now)
+    prepared, parts = await _prepare(storage, config, target, stories, tz, since=since, now=now)
     if chat_id is None and prepared.seen:
         await delivery.enqueue_digest(storage, target, kind="terminal", messages=[], seen=prepared.seen)
-    return [render_plain(text) for text in messages]
+    return [render_plain(part.text) for part in parts]

@@ -120,3 +120,13 @@ async def story_developments(
     ]
     shown.sort(key=lambda d: (d.last_seen, d.id), reverse=True)
     return shown if limit is None else shown[:limit]
+
+
+async def one_development(storage: Storage, development_id: int, story_id: int) -> DigestDevelopment | None:
+    """One development of a story, whole (every report of it in the story, folded as /story
+    shows it); None when it is gone or has no report in the story."""
+    infos = await delivery.developments(storage, [development_id])
+    items = await delivery.development_items(storage, [development_id], story_id)
+    if development_id not in infos or not items:
+        return None
+    return assemble_development(infos[development_id], items)

@@ -4,20 +4,28 @@ unsubscribe it, and move its time zone, with the schedule rule of ``stories.sche
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from storage import delivery
 from storage.chats import set_chat_timezone
 from storage.delivery import ChatInfo, ScheduleUpdate, SubscriptionInfo
 from storage.repository import Storage
+from storage.subscriptions import set_alerts
+from stories.digest import MIN_RELATIVE_OUTLETS, AlertRule
 from stories.model import Story
 from stories.schedule import Schedule, ScheduleError, next_run, parse_schedule, resolve_timezone
 
+from ..config import Config
+
 __all__ = [
+    "ALERT_PRESETS",
     "Subscribed",
+    "alert_rule",
     "apply_timezone",
+    "change_alerts",
     "next_digest",
+    "own_rule",
     "schedule_text",
     "subscribe",
     "zone_of",
@@ -49,6 +57,60 @@ def next_digest(schedule: str, now: datetime, tz: ZoneInfo) -> datetime | None:
         return next_run(parse_schedule(schedule), now, tz)
     except ScheduleError:
         return None
+
+
+def alert_rule(sub: SubscriptionInfo, config: Config) -> AlertRule:
+    """A subscription's alert threshold: its own, else the configured ``digest.breaking_outlets``
+    within ``digest.breaking_window``."""
+    window = (
+        timedelta(minutes=sub.alert_minutes)
+        if sub.alert_minutes
+        else timedelta(seconds=config.digest.breaking_window)
+    )
+    if sub.alert_multiple is not None:
+        return AlertRule(sub.alert_outlets or MIN_RELATIVE_OUTLETS, window, sub.alert_multiple)
+    return AlertRule(sub.alert_outlets or config.digest.breaking_outlets, window)
+
+
+# The thresholds /settings cycles through (None: the configured one); any other by
+# /subscribe NAME SCHEDULE alerts:N/T.
+ALERT_PRESETS: tuple[AlertRule | None, ...] = (
+    None,
+    AlertRule(2, timedelta(minutes=30)),
+    AlertRule(3, timedelta(hours=1)),
+    AlertRule(6, timedelta(hours=1)),
+    AlertRule(MIN_RELATIVE_OUTLETS, timedelta(hours=1), 2.0),
+    AlertRule(MIN_RELATIVE_OUTLETS, timedelta(hours=1), 4.0),
+)
+
+
+async def change_alerts(
+    storage: Storage, chat_id: int, story_id: int, *, on: bool, rule: AlertRule | None
+) -> SubscriptionInfo | None:
+    """Turn a subscription's alerts on or off with ``rule`` (None: the configured threshold);
+    None when the chat is not subscribed to the story."""
+    if rule is None:
+        return await set_alerts(storage, chat_id, story_id, alerts=on)
+    return await set_alerts(
+        storage,
+        chat_id,
+        story_id,
+        alerts=on,
+        outlets=rule.outlets,
+        minutes=max(1, int(rule.window.total_seconds() // 60)),
+        multiple=rule.multiple,
+    )
+
+
+def own_rule(sub: SubscriptionInfo) -> AlertRule | None:
+    """The threshold a subscription has of its own (None: the configured one)."""
+    if sub.alert_outlets is None and sub.alert_minutes is None and sub.alert_multiple is None:
+        return None
+    return AlertRule(
+        sub.alert_outlets or MIN_RELATIVE_OUTLETS,
+        timedelta(minutes=sub.alert_minutes or 60),
+        sub.alert_multiple,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from telegram import (
     InlineKeyboardMarkup,
+    Message,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -16,18 +18,21 @@ from telegram.error import BadRequest
 
 from storage import buttons as button_store
 from storage import delivery
+from storage.chats import set_chat_delivery
 from storage.delivery import ChatInfo
+from storage.subscriptions import set_muted
 from stories.schedule import (
     resolve_timezone,
 )
 
-from ..actions.subscriptions import apply_timezone
+from ..actions.stories import one_development
+from ..actions.subscriptions import apply_timezone, change_alerts, own_rule, zone_of
 from ..i18n import LANGUAGES, Translator
-from ..keyboards import ButtonRefused, Press
+from ..keyboards import ButtonRefused, Press, markup
 from ..outbox import NO_PREVIEW
-from ..render import render_plain
+from ..render import render_plain, render_story
 from ..services import Runtime, runtime_of
-from .chat_settings import SETTINGS_ZONES, settings_view
+from .chat_settings import SETTINGS_ZONES, alerts_view, next_preset, settings_view
 from .common import (
     Context,
     log,
@@ -73,8 +78,28 @@ async def on_button(update: Update, context: Context) -> None:
         return
     result = await action(update, context, rt, info, tr, press)
     await query.answer(result.note or None, show_alert=result.alert)
-    if result.texts:
+    if result.texts and result.new_message:
+        await send(update, context, result.texts, markup=result.markup)
+    elif result.texts:
         await _show(update, context, result.texts, result.markup)
+    elif result.markup is not None:
+        await _show_markup(update, context, result.markup)
+
+
+async def _show_markup(update: Update, context: Context, keyboard: InlineKeyboardMarkup) -> None:
+    """Change only the buttons under the pressed message (its text stays as it was)."""
+    query = update.callback_query
+    chat = update.effective_chat
+    message = query.message if query else None
+    if chat is None or message is None or not message.is_accessible:
+        return
+    try:
+        await context.bot.edit_message_reply_markup(
+            chat_id=chat.id, message_id=message.message_id, reply_markup=keyboard
+        )
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            log.info("button: cannot change the buttons (%s)", exc.message)
 
 
 async def _show(
@@ -112,6 +137,7 @@ class ButtonResult:
     texts: Sequence[str] = ()
     markup: InlineKeyboardMarkup | None = None
     alert: bool = False
+    new_message: bool = False  # send ``texts`` as new messages (the pressed one stays)
 
 
 async def _search_button(
@@ -188,20 +214,105 @@ async def _subscribe_chat_button(
 async def _settings_button(
     update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
 ) -> ButtonResult:
-    """A /settings choice: language or time zone."""
+    """A /settings choice: language, time zone, silent delivery, link previews; or the way to
+    the alerts menu and back (no change: no "saved")."""
     if not await presser_manages(update, context, rt, chat.id):
         return ButtonResult(tr.t("Only this chat's admins can change its settings."), alert=True)
     what, value = press.arg(0), press.arg(1)
+    if what == "alerts":
+        text, keyboard = await alerts_view(rt, chat, tr)
+        return ButtonResult(texts=[text], markup=keyboard)
+    if what == "main":
+        text, keyboard = await settings_view(rt, chat, tr)
+        return ButtonResult(texts=[text], markup=keyboard)
     if what == "lang" and value in LANGUAGES:
         await delivery.set_chat_language(rt.storage, chat.id, value)
     elif what == "tz" and value.isdigit() and int(value) < len(SETTINGS_ZONES):
         await apply_timezone(rt.storage, chat.id, resolve_timezone(SETTINGS_ZONES[int(value)]))
+    elif what == "silent" and value in ("0", "1"):
+        await set_chat_delivery(rt.storage, chat.id, silent=value == "1")
+    elif what == "prev" and value in ("0", "1"):
+        await set_chat_delivery(rt.storage, chat.id, link_previews=value == "1")
     else:
         return ButtonResult(tr.t("This button is not valid here."), alert=True)
     fresh = await delivery.get_chat(rt.storage, chat.id) or chat
     new_tr = tr_of(update, fresh)
     text, keyboard = await settings_view(rt, fresh, new_tr)
     return ButtonResult(new_tr.t("✅ Saved."), texts=[text], markup=keyboard)
+
+
+async def _alerts_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """/settings ▸ alerts: a subscription's alerts on or off, or its next threshold (on)."""
+    if not await presser_manages(update, context, rt, chat.id):
+        return ButtonResult(tr.t("Only this chat's admins can change its settings."), alert=True)
+    story_id, what = press.int_arg(0), press.arg(1)
+    sub = next(
+        (s for s in await delivery.list_subscriptions(rt.storage, chat.id) if s.story_id == story_id), None
+    )
+    if sub is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    if what in ("on", "off"):
+        await change_alerts(rt.storage, chat.id, story_id, on=what == "on", rule=own_rule(sub))
+    elif what == "next":
+        await change_alerts(rt.storage, chat.id, story_id, on=True, rule=next_preset(sub))
+    else:
+        return ButtonResult(tr.t("This button is not valid here."), alert=True)
+    text, keyboard = await alerts_view(rt, chat, tr)
+    return ButtonResult(tr.t("✅ Saved."), texts=[text], markup=keyboard)
+
+
+async def _development_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """🧵 under a digest entry: the whole development, as /story shows it, in a new message."""
+    found = await visible_story(rt, chat.id, press.int_arg(1))
+    if found is None or found.id is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    dev = await one_development(rt.storage, press.int_arg(0), found.id)
+    if dev is None:
+        return ButtonResult(tr.t("This development is gone: see /story {name}.", name=found.name), alert=True)
+    titles = await delivery.story_titles(rt.storage, [found.id])
+    texts = render_story(
+        titles.get(found.id, found.name), [dev], zone_of(chat.timezone), now=datetime.now(UTC)
+    )
+    return ButtonResult(texts=texts, new_message=True)
+
+
+async def _mute_button(
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
+) -> ButtonResult:
+    """🔕 / 🔔 under a digest: mute this story in this chat (no digest section, no alert) or
+    unmute it; the pressed button turns into its opposite."""
+    if not await presser_manages(update, context, rt, chat.id):
+        return ButtonResult(tr.t("Only this chat's admins can change its subscriptions."), alert=True)
+    found = await visible_story(rt, chat.id, press.int_arg(0))
+    if found is None or found.id is None:
+        return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
+    mute = bool(press.int_arg(1))
+    if not await set_muted(rt.storage, chat.id, found.id, datetime.now(UTC) if mute else None):
+        return ButtonResult(
+            tr.t("This chat is not subscribed to {name}: see /stories.", name=found.name), alert=True
+        )
+    signer = await signer_of(rt)
+    label = tr.t("🔔 Unmute {name}") if mute else tr.t("🔕 Mute {name}")
+    flipped = signer.button(
+        label.format(name=shorten(found.name, 40)), chat.id, "mu", found.id, 0 if mute else 1
+    )
+    query = update.callback_query
+    message = query.message if query else None
+    old = message.reply_markup if isinstance(message, Message) else None
+    rows = [
+        [flipped if button.callback_data == (query.data if query else None) else button for button in row]
+        for row in (old.inline_keyboard if isinstance(old, InlineKeyboardMarkup) else ())
+    ]
+    note = (
+        tr.t("🔕 Muted {name} here: no digests or alerts of it until you unmute it.", name=found.name)
+        if mute
+        else tr.t("🔔 {name} is back in this chat's digests and alerts.", name=found.name)
+    )
+    return ButtonResult(shorten(note, 190), markup=markup(rows) or markup([[flipped]]))
 
 
 _ButtonAction = Callable[[Update, Context, Runtime, ChatInfo, Translator, Press], Awaitable[ButtonResult]]
@@ -214,4 +325,7 @@ _BUTTONS: dict[str, _ButtonAction] = {
     "pick": _pick_chat_button,
     "sc": _subscribe_chat_button,
     "set": _settings_button,
+    "dv": _development_button,
+    "mu": _mute_button,
+    "al": _alerts_button,
 }

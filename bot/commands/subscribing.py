@@ -4,6 +4,7 @@ buttons in a private chat), /unsubscribe, /subscriptions, and /digest now."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -15,6 +16,7 @@ from telegram.error import TelegramError
 
 from storage import delivery
 from storage.delivery import ChatInfo
+from stories.digest import AlertRule, AlertRuleError, parse_alert_rule
 from stories.model import Story
 from stories.schedule import (
     SCHEDULE_HELP,
@@ -25,12 +27,13 @@ from stories.schedule import (
 
 from ..actions import subscriptions as subscription_actions
 from ..actions.digests import send_digest_now
-from ..actions.subscriptions import schedule_text, zone_of
+from ..actions.subscriptions import alert_rule, schedule_text, zone_of
 from ..i18n import Translator
 from ..keyboards import markup
 from ..permissions import Actor
 from ..render import escape
 from ..services import Runtime
+from .chat_settings import alert_rule_text
 from .common import (
     MAX_STORY_BUTTONS,
     Context,
@@ -127,15 +130,60 @@ async def subscribe(update: Update, context: Context) -> None:
         await send(update, context, await story_not_found(rt, where.id, rest[0] if rest else ""))
         return
     story_found, schedule_words = found
+    schedule_words, alerts_word = _alerts_option(schedule_words)
     try:
-        schedule = parse_schedule(" ".join(schedule_words) if schedule_words else rt.config.digest.schedule)
-    except ScheduleError as exc:
+        alerts = _parse_alerts(rt, alerts_word)
+        if schedule_words:
+            schedule = parse_schedule(" ".join(schedule_words))
+        else:  # "/subscribe NAME alerts": keep the schedule it has, else the default one
+            current = next(
+                (
+                    s
+                    for s in await delivery.list_subscriptions(rt.storage, where.id)
+                    if s.story_id == story_found.id
+                ),
+                None,
+            )
+            schedule = parse_schedule(
+                current.schedule if current and alerts_word else rt.config.digest.schedule
+            )
+    except (ScheduleError, AlertRuleError) as exc:
         await send(update, context, f"❌ {escape(str(exc))}")
         return
     thread = thread_of(update) if where.id == chat.id else None
     await send(
-        update, context, await subscribe_to(rt, tr, where, story_found, schedule, actor.user_id, thread)
+        update,
+        context,
+        await subscribe_to(rt, tr, where, story_found, schedule, actor.user_id, thread, alerts=alerts),
     )
+
+
+_ALERTS = re.compile(r"^(?:alerts|alert)(?::(.+))?$", re.IGNORECASE)
+
+
+def _alerts_option(words: list[str]) -> tuple[list[str], str | None]:
+    """The schedule words without an ``alerts`` / ``alerts:RULE`` word, and that word."""
+    kept, found = [], None
+    for word in words:
+        if _ALERTS.match(word):
+            found = word
+        else:
+            kept.append(word)
+    return kept, found
+
+
+def _parse_alerts(rt: Runtime, word: str | None) -> tuple[bool, AlertRule | None] | None:
+    """``alerts`` (on, the default threshold), ``alerts:off``, ``alerts:3/30m``, ``alerts:x3``:
+    (on, own threshold); None without the word (alerts stay as the schedule means them)."""
+    match = _ALERTS.match(word) if word else None
+    if match is None:
+        return None
+    value = (match.group(1) or "").strip().lower()
+    if not value or value == "on":
+        return True, None
+    if value == "off":
+        return False, None
+    return True, parse_alert_rule(value, default_window=timedelta(seconds=rt.config.digest.breaking_window))
 
 
 async def subscribe_to(
@@ -146,9 +194,12 @@ async def subscribe_to(
     schedule: Schedule | None,
     user_id: int | None,
     thread_id: int | None,
+    *,
+    alerts: tuple[bool, AlertRule | None] | None = None,
 ) -> str:
     """Subscribe ``where`` (its forum topic ``thread_id``) to a story; the confirmation (HTML).
-    ``schedule`` None is the configured default."""
+    ``schedule`` None is the configured default; ``alerts`` (on, own threshold) None leaves
+    breaking alerts as the schedule means them (``instant``: on)."""
     done = await subscription_actions.subscribe(
         rt.storage,
         where,
@@ -159,6 +210,13 @@ async def subscribe_to(
     )
     rt.permissions.forget(where.id)
     sub, upcoming, tz = done.subscription, done.upcoming, done.tz
+    if alerts is not None and found.id is not None:
+        sub = (
+            await subscription_actions.change_alerts(
+                rt.storage, where.id, found.id, on=alerts[0], rule=alerts[1]
+            )
+            or sub
+        )
     values = {
         "chat": esc(where.title or str(where.id), 64),
         "story": esc(found.name, 64),
@@ -172,12 +230,14 @@ async def subscribe_to(
         text += " " + tr.t("Digests are posted in this topic.")
     if upcoming is not None:
         text += " " + tr.t("Next digest {when}.", when=when(upcoming, tz))
-    elif done.schedule.kind == "instant":
+    if sub.alerts:
+        rule = alert_rule(sub, rt.config)
         text += " " + tr.t(
-            "A development is posted as soon as {outlets} outlets carry it within {minutes} minutes.",
-            outlets=rt.config.digest.breaking_outlets,
-            minutes=int(rt.config.digest.breaking_window // 60),
+            "🚨 Breaking alerts: a development is posted as soon as it reaches {rule}.",
+            rule=escape(alert_rule_text(tr, rule)),
         )
+    elif alerts is not None:
+        text += " " + tr.t("Breaking alerts are off.")
     if done.resumed:
         text += " " + tr.t("Deliveries to this chat were paused and are resumed.")
     return text

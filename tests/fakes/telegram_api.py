@@ -310,7 +310,7 @@ class SentMessage:
     parse_mode: str | None
     params: dict[str, Any]
     at: float
-    edits: tuple[str, ...] = ()  # earlier texts, oldest first
+    edits: tuple[str, ...] = ()  # earlier texts, oldest first (one per edit, buttons-only too)
 
     @property
     def reply_markup(self) -> Any:
@@ -1194,6 +1194,32 @@ def _send_message(tg: FakeTelegram, params: dict[str, Any]) -> Any:
 
 
 _api("sendMessage")(_send_message)
+
+
+@_api("editMessageReplyMarkup")
+def _edit_message_reply_markup(tg: FakeTelegram, params: dict[str, Any]) -> Any:
+    """Only the buttons change; the text stays (recorded as one more edit of the message)."""
+    with tg._lock:
+        chat = tg._writable_chat(params.get("chat_id"))
+        message_id = params.get("message_id")
+        key = (chat.id, message_id if isinstance(message_id, int) else -1)
+        message = tg._state.messages.get(key)
+        sent = tg._state.sent.get(key)
+        if message is None or sent is None:
+            raise _Reply(ApiError.bad_request("message to edit not found"))
+        markup = params.get("reply_markup")
+        if markup == sent.params.get("reply_markup"):
+            raise _Reply(ApiError.bad_request("message is not modified"))
+        message = {**message, "edit_date": int(time.time())}
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        tg._state.messages[key] = message
+        tg._state.sent[key] = replace(
+            sent, params={**sent.params, "reply_markup": markup}, edits=(*sent.edits, sent.text)
+        )
+        return message
 
 
 @_api("editMessageText")
