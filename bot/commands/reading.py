@@ -1,4 +1,5 @@
-"""Reading commands: /stories, /story NAME [since:3d], /search WORDS [since:7d] [story:NAME],
+"""Reading commands: /stories, /story NAME [since:3d], /search WORDS [since:7d] [story:NAME] [outlet:NAME]
+[outlet:reuters],
 each paged with more / back buttons (their presses: ``bot.commands.buttons``)."""
 
 from __future__ import annotations
@@ -161,10 +162,16 @@ async def story_page(
 
 
 async def _run_search(
-    rt: Runtime, query: str, offset: int, limit: int, since_days: int = 0, story_id: int | None = None
+    rt: Runtime,
+    query: str,
+    offset: int,
+    limit: int,
+    since_days: int = 0,
+    story_id: int | None = None,
+    outlet: str | None = None,
 ) -> SearchPage:
     check_query(query, max_length=rt.config.telegram.max_query_length)  # a given backend too
-    if rt.services.search is not None and not since_days and story_id is None:
+    if rt.services.search is not None and not since_days and story_id is None and not outlet:
         return await rt.services.search(rt.storage, query, offset, limit)
     since = datetime.now(UTC) - timedelta(days=since_days) if since_days else None
     found = await search_actions.search(
@@ -172,6 +179,7 @@ async def _run_search(
         query,
         since=since,
         story_id=story_id,
+        outlet=outlet,
         offset=offset,
         limit=limit,
         max_length=rt.config.telegram.max_query_length,
@@ -193,7 +201,7 @@ async def search_page(
     if "story" in found_filters:
         in_story = await rt.storage.get_story(found_filters["story"], chat_id=chat.id)
         story_id = in_story.id if in_story is not None and in_story.id is not None else -1
-    page = await _run_search(rt, text_query, offset, SEARCH_PAGE, days, story_id)
+    page = await _run_search(rt, text_query, offset, SEARCH_PAGE, days, story_id, found_filters.get("outlet"))
     text = render_search_results(
         query, list(page.hits), zone_of(chat.timezone), now=datetime.now(UTC), offset=offset, total=page.total
     )
@@ -208,7 +216,8 @@ async def search_page(
 
 
 async def search(update: Update, context: Context) -> None:
-    """/search QUERY [since:7d] [story:NAME]: full-text search over stored items, paged with buttons."""
+    """/search QUERY [since:7d] [story:NAME] [outlet:reuters]: full-text search over stored
+    items, paged with buttons."""
     setup = await prepare(update, context)
     if setup is None:
         return
@@ -220,7 +229,7 @@ async def search(update: Update, context: Context) -> None:
             update,
             context,
             tr.t(
-                "Usage: <code>/search WORDS [since:7d] [story:NAME]</code> — e.g. "
+                "Usage: <code>/search WORDS [since:7d] [story:NAME] [outlet:NAME]</code> — e.g. "
                 '<code>/search Khartoum ceasefire</code>, <code>/search "El Fasher" -football</code>'
             ),
         )
@@ -249,7 +258,7 @@ async def search(update: Update, context: Context) -> None:
     await send(update, context, text, markup=keyboard)
 
 
-SEARCH_FILTERS = ("since", "story")
+SEARCH_FILTERS = ("since", "story", "outlet")
 _FILTER = re.compile(r"^(since|story|outlet):(.+)$", re.IGNORECASE)
 DAYS = re.compile(r"^(\d{1,3})d$")
 

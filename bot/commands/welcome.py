@@ -66,7 +66,10 @@ def help_text(tr: Translator) -> str:
             "",
             t("/stories — the stories this chat can see, with subscribe buttons"),
             t("/story NAME [since:3d] — latest developments of a story"),
-            t("/search WORDS [since:7d] [story:NAME] — search stored news (same syntax as watchlists)"),
+            t(
+                "/search WORDS [since:7d] [story:NAME] [outlet:NAME] — "
+                "search stored news (same syntax as watchlists)"
+            ),
             t(
                 "/subscribe [@channel] NAME [schedule] — digests of a story; schedule: "
                 "<code>daily 08:00</code>, <code>every 6h</code>, <code>instant</code> (breaking alerts) "

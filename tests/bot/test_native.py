@@ -204,8 +204,12 @@ async def test_story_and_search_paging_with_more_and_back(
             _, page = await _press(tg, PRIVATE, ALICE, _buttons(results)["more ▸"], results)
             assert "◂ back" in _buttons(page) and re.search(r"^6\. ", page.visible_text, re.MULTILINE)
             assert "No story named" in (await _ask(tg, PRIVATE, "/search Darfur story:nosuch")).visible_text
-            refused = await _ask(tg, PRIVATE, "/search Darfur outlet:bbc")
-            assert "outlet: is not supported" in refused.visible_text
+            # outlet: as a filter, paged like any search ("Outlet 1", "Outlet 10", "Outlet 11").
+            by_outlet = await _ask(tg, PRIVATE, "/search Darfur outlet:outlet1")
+            assert reports(by_outlet) == {"Darfur report number 1", "Darfur report number 10"} | {
+                "Darfur report number 11"
+            }
+            assert "No results" in (await _ask(tg, PRIVATE, "/search Darfur outlet:nosuch")).visible_text
             found = await _ask(tg, PRIVATE, "/search report story:darfur")
             assert "Darfur report number" in found.visible_text
     finally:
