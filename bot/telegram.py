@@ -250,6 +250,10 @@ def build_application(
     app.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.FORWARDED & updates, commands.forwarded)
     )
+    # A reply to the bot's "send me the query" prompt (/watch add NAME) completes that command.
+    app.add_handler(
+        MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND & updates, commands.watch_reply)
+    )
     app.add_handler(ChatMemberHandler(commands.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
     app.add_error_handler(commands.on_error)
@@ -347,9 +351,7 @@ async def _serve_started(
             allowed_updates=Update.ALL_TYPES,
         )
     else:
-        await updater.start_polling(
-            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
-        )
+        await updater.start_polling(poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
     await app.start()
     log.info("bot @%s running (%s)", app.bot.username, config.telegram.mode)
     try:

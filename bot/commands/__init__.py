@@ -9,7 +9,7 @@ from a channel admin: only admins can post).
 - ``reading``: /stories, /story, /search (paged).
 - ``subscribing``: /subscribe, /unsubscribe, /subscriptions, /digest.
 - ``chat_settings``: /settings, /timezone.
-- ``admin``: /watch, /feed, /feeds, /status.
+- ``admin``: /watch (and the reply to its "send me the query" prompt), /feed, /feeds, /status.
 - ``membership``: the bot added to or removed from chats, forwarded channel posts, migrations,
   and the error handler.
 - ``buttons``: every inline button press.
@@ -18,7 +18,7 @@ from a channel admin: only admins can post).
 
 from __future__ import annotations
 
-from .admin import feed, feeds, status, watch
+from .admin import feed, feeds, status, watch, watch_reply
 from .buttons import on_button
 from .chat_settings import settings, timezone
 from .common import pack_lines, send
@@ -52,4 +52,5 @@ __all__ = [
     "timezone",
     "unsubscribe",
     "watch",
+    "watch_reply",
 ]

@@ -3,13 +3,16 @@ admins /feed add|rm|enable, /feeds with each feed's health, and /status."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from telegram import Update
+from telegram import ForceReply, Update
+from telegram.constants import ParseMode
 
 from storage import delivery
 from storage.delivery import ChatInfo
 from storage.repository import GLOBAL_SCOPE, AlreadyExists, NotFound
+from storage.settings import put_setting, take_setting
 
 from ..actions.feeds import BadFeedUrl, add_feed, check_feed_url, health
 from ..actions.subscriptions import zone_of
@@ -27,6 +30,8 @@ from .common import (
     send,
     story_not_found,
     text_after,
+    thread_of,
+    tr_of,
     validate_query,
     when,
 )
@@ -73,8 +78,78 @@ async def watch(update: Update, context: Context) -> None:
     if action == "title":
         await _watch_title(update, context, rt, chat, name, scope, text_after(update, 2 + skip))
         return
+    if action == "add" and not text_after(update, 2 + skip):
+        await _ask_for_query(update, context, rt, actor, chat, name, scope)
+        return
+    await _change_story(update, context, rt, actor, action, name, scope, text_after(update, 2 + skip))
+
+
+PROMPT_KEY = "telegram.prompt.watch:{chat}:{message}"
+
+
+async def _ask_for_query(
+    update: Update, context: Context, rt: Runtime, actor: Actor, chat: ChatInfo, name: str, scope: int
+) -> None:
+    """/watch add NAME without a query: ask for it (ForceReply); the reply completes the add.
+    What was asked is kept in the database, so any bot process, also after a restart, takes
+    the reply."""
+    tr = tr_of(update, chat)
+    message = await context.bot.send_message(
+        chat.id,
+        tr.t(
+            "✍️ Send me the query for <b>{name}</b> as a reply to this message, e.g. "
+            '<code>Sudan OR Khartoum -football</code> or <code>"El Fasher"</code>.',
+            name=esc(name, 64),
+        ),
+        parse_mode=ParseMode.HTML,
+        reply_markup=ForceReply(selective=True, input_field_placeholder=tr.t("the story's query")),
+        message_thread_id=thread_of(update),
+    )
+    await put_setting(
+        rt.storage,
+        PROMPT_KEY.format(chat=chat.id, message=message.message_id),
+        json.dumps({"name": name, "scope": scope, "user": actor.user_id}),
+    )
+
+
+async def watch_reply(update: Update, context: Context) -> None:
+    """A reply to a "send me the query" prompt of /watch add NAME: add the story with it. A
+    reply to any other message, or by someone other than who asked, is left alone."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None or not message.text:
+        return
+    replied = message.reply_to_message
+    if replied.from_user is None or replied.from_user.id != context.bot.id:
+        return
+    setup = await prepare(update, context)
+    if setup is None:
+        return
+    rt, actor, chat = setup
+    key = PROMPT_KEY.format(chat=chat.id, message=replied.message_id)
+    raw = await take_setting(rt.storage, key)
+    if raw is None:
+        return
+    asked = json.loads(raw)
+    if asked.get("user") not in (None, actor.user_id):
+        await put_setting(rt.storage, key, raw)  # not theirs to answer: keep it for the asker
+        return
+    await _change_story(
+        update, context, rt, actor, "add", str(asked["name"]), int(asked["scope"]), message.text
+    )
+
+
+async def _change_story(
+    update: Update,
+    context: Context,
+    rt: Runtime,
+    actor: Actor,
+    action: str,
+    name: str,
+    scope: int,
+    query: str,
+) -> None:
+    """/watch add|edit|rm NAME [QUERY] once its sender may: do it and say what was done."""
     if action in ("add", "edit"):
-        query = text_after(update, 2 + skip)
         problem = validate_query(rt, query)
         if problem:
             await send(update, context, problem)

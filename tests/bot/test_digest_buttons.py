@@ -134,3 +134,32 @@ async def test_digest_entries_have_buttons_and_mute_stops_the_story(
         )
         assert "back in this chat's digests" in answer["text"]
         assert not (await delivery.list_subscriptions(store, GROUP.id))[0].muted
+
+
+async def test_watch_add_asks_for_the_query_and_the_reply_completes_it(
+    tg: FakeTelegram, sqlite_url: str, store: Storage
+) -> None:
+    config = make_config(tg, sqlite_url)
+    async with running(Services(config, store)):
+        prompt = await _ask(tg, GROUP, "/watch add darfur")
+        assert "Send me the query for darfur" in prompt.visible_text
+        assert prompt.params["reply_markup"]["force_reply"] is True
+        check_html(prompt.text)
+    # Another process (a restart) takes the reply: what was asked is in the database.
+    async with running(Services(config, store)):
+        # Bob did not ask: his reply is left alone.
+        update = tg.push_message(GROUP, BOB, "football", reply_to_message_id=prompt.message_id)
+        await tg.wait_handled(update["update_id"])
+        assert await store.get_story("darfur", chat_id=GROUP.id) is None
+        count = len(tg.sent_messages(GROUP.id))
+        tg.push_message(GROUP, ALICE, 'Darfur OR "El Fasher"', reply_to_message_id=prompt.message_id)
+        [done] = (await tg.wait_for_messages(count + 1, chat_id=GROUP.id))[count:]
+        assert "Added story darfur" in done.visible_text
+        story = await store.get_story("darfur", chat_id=GROUP.id)
+        assert story is not None and story.query == 'Darfur OR "El Fasher"'
+        # Answered once: a second reply to the same prompt does nothing.
+        update = tg.push_message(GROUP, ALICE, "Darfur", reply_to_message_id=prompt.message_id)
+        await tg.wait_handled(update["update_id"])
+        assert len(tg.sent_messages(GROUP.id)) == count + 1
+        # The one-line form keeps working.
+        assert "Added story wagner" in (await _ask(tg, GROUP, "/watch add wagner Wagner")).visible_text
