@@ -300,3 +300,29 @@ def test_crediting_a_wire_names_no_outlet_to_copy() -> None:
 )
 def test_explainers_and_analysis_pieces_are_marked(title: str, commentary: bool) -> None:
     assert read_signals(item(title, "Text.", "Outlet", 0, "https://o.example/10")).commentary is commentary
+
+
+def test_an_update_states_what_it_adds_and_a_copy_in_other_words_adds_nothing(
+    encoder: UniversalSentenceEncoder,
+) -> None:
+    update = item(
+        "Wagner fighters in Rostov number 5,000, Prigozhin says, as Surovikin urges them to stop",
+        "Yevgeny Prigozhin said 5,000 of his fighters were inside the Rostov-on-Don military headquarters "
+        "compound, while General Sergei Surovikin appealed to them to halt.",
+        "Liberty Desk",
+        90,
+        "https://liberty.example/11",
+    )
+    rewrite = item(
+        "Wagner takes over Rostov military headquarters, Prigozhin says",
+        "Wagner group fighters seized the headquarters of Russia's southern military district in "
+        "Rostov-on-Don on Saturday, Yevgeny Prigozhin said in a video.",
+        "Nile Observer",
+        120,
+        "https://nile.example/12",
+    )
+    decisions = decide([ORIGINAL, update, rewrite], encoder, polls=[0, 1, 2])
+    dev = decisions[0].development_id  # type: ignore[attr-defined]
+    assert decisions[1].development_id == dev and decisions[1].kind == "update"  # type: ignore[attr-defined]
+    assert "5,000" in decisions[1].new_facts  # type: ignore[attr-defined]
+    assert decisions[2].development_id == dev and decisions[2].kind == "rereport"  # type: ignore[attr-defined]
