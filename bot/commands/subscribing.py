@@ -33,7 +33,7 @@ from ..keyboards import markup
 from ..permissions import Actor
 from ..render import escape
 from ..services import Runtime
-from .chat_settings import alert_rule_text
+from .chat_settings import alert_rule_text, subscription_alerts_text
 from .common import (
     MAX_STORY_BUTTONS,
     Context,
@@ -306,12 +306,13 @@ async def unsubscribe(update: Update, context: Context) -> None:
     if setup is None:
         return
     rt, actor, chat = setup
+    tr = tr_of(update, chat)
     args = list(context.args or [])
     if not args or (args[0].startswith("@") and len(args) < 2):
         await send(
             update,
             context,
-            "Usage: <code>/unsubscribe NAME</code> or <code>/unsubscribe @channel NAME</code>",
+            tr.t("Usage: <code>/unsubscribe NAME</code> or <code>/unsubscribe @channel NAME</code>"),
         )
         return
     target = await _target(update, context, rt, actor, chat, args)
@@ -327,14 +328,21 @@ async def unsubscribe(update: Update, context: Context) -> None:
         await send(
             update,
             context,
-            f"❓ {esc(where.title or str(where.id), 64)} is not subscribed to "
-            f"{esc(' '.join(rest), 64)}. See /subscriptions.",
+            tr.t(
+                "❓ {chat} is not subscribed to {story}. See /subscriptions.",
+                chat=esc(where.title or str(where.id), 64),
+                story=esc(" ".join(rest), 64),
+            ),
         )
         return
     await send(
         update,
         context,
-        f"✅ Unsubscribed {esc(where.title or str(where.id), 64)} from <b>{esc(found[0].name, 64)}</b>.",
+        tr.t(
+            "✅ Unsubscribed {chat} from <b>{story}</b>.",
+            chat=esc(where.title or str(where.id), 64),
+            story=esc(found[0].name, 64),
+        ),
     )
 
 
@@ -344,6 +352,7 @@ async def subscriptions(update: Update, context: Context) -> None:
     if setup is None:
         return
     rt, actor, chat = setup
+    tr = tr_of(update, chat)
     args = list(context.args or [])
     where = chat
     if args and args[0].startswith("@"):
@@ -354,20 +363,22 @@ async def subscriptions(update: Update, context: Context) -> None:
     subs = await delivery.list_subscriptions(rt.storage, where.id)
     tz = zone_of(where.timezone)
     title = esc(where.title or str(where.id), 64)
-    lines = [f"📬 <b>Subscriptions of {title}</b> (time zone {escape(where.timezone)})"]
+    lines = [
+        tr.t("📬 <b>Subscriptions of {chat}</b> (time zone {zone})", chat=title, zone=escape(where.timezone))
+    ]
     if where.paused:
-        lines.append(f"⏸ <b>Deliveries paused</b>: {esc(where.paused_reason or 'unknown reason', 300)}")
-        lines.append("An admin can resume them with /subscribe NAME once I can post here again.")
+        lines.append(_paused_line(tr, where))
+        lines.append(tr.t("An admin can resume them with /subscribe NAME once I can post here again."))
     if not subs:
-        lines.append("None yet: /subscribe NAME [schedule]. See /stories.")
-    lines.extend(_subscription_line(sub, where, tz) for sub in subs)
+        lines.append(tr.t("None yet: /subscribe NAME [schedule]. See /stories."))
+    lines.extend(_subscription_line(tr, rt, sub, where, tz) for sub in subs)
     if where is chat and chat.type == ChatType.PRIVATE and actor.user_id is not None:
         others: dict[int, list[str]] = {}
         heads: dict[int, str] = {}
         for other, sub in await delivery.managed_subscriptions(rt.storage, actor.user_id):
             other_tz = zone_of(other.timezone)
-            heads.setdefault(other.id, _managed_heading(other))
-            others.setdefault(other.id, []).append(_subscription_line(sub, other, other_tz))
+            heads.setdefault(other.id, _managed_heading(tr, other))
+            others.setdefault(other.id, []).append(_subscription_line(tr, rt, sub, other, other_tz))
         for chat_id, sub_lines in others.items():
             lines.append("")
             lines.append(heads[chat_id])
@@ -375,22 +386,33 @@ async def subscriptions(update: Update, context: Context) -> None:
     await send(update, context, pack_lines(lines))
 
 
-def _subscription_line(sub: delivery.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo) -> str:
+def _subscription_line(
+    tr: Translator, rt: Runtime, sub: delivery.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo
+) -> str:
     line = f"• <b>{esc(sub.story_name, 64)}</b> — {escape(schedule_text(sub.schedule, chat.timezone))}"
     if sub.next_digest_at is not None and not chat.paused:
-        line += f", next {when(sub.next_digest_at, tz)}"
+        line += ", " + tr.t("next {when}", when=when(sub.next_digest_at, tz))
     if sub.last_digest_at is not None:
-        line += f", last {when(sub.last_digest_at, tz)}"
+        line += ", " + tr.t("last {when}", when=when(sub.last_digest_at, tz))
+    if sub.alerts:
+        line += ", 🚨 " + escape(subscription_alerts_text(tr, rt, sub))
+    if sub.muted:
+        line += ", " + tr.t("🔕 muted")
     return line
 
 
-def _managed_heading(chat: ChatInfo) -> str:
+def _paused_line(tr: Translator, chat: ChatInfo) -> str:
+    reason = esc(chat.paused_reason, 300) if chat.paused_reason else tr.t("unknown reason")
+    return tr.t("⏸ <b>Deliveries paused</b>: {reason}", reason=reason)
+
+
+def _managed_heading(tr: Translator, chat: ChatInfo) -> str:
     name = esc(chat.title or str(chat.id), 64)
     if chat.username:
         name += f" (@{esc(chat.username, 64)})"
-    head = f"📬 <b>You subscribed {name}</b>"
+    head = tr.t("📬 <b>You subscribed {chat}</b>", chat=name)
     if chat.paused:
-        head += f"\n⏸ <b>Deliveries paused</b>: {esc(chat.paused_reason or 'unknown reason', 300)}"
+        head += "\n" + _paused_line(tr, chat)
     return head
 
 
@@ -400,13 +422,16 @@ async def digest(update: Update, context: Context) -> None:
     if setup is None:
         return
     rt, _, chat = setup
+    tr = tr_of(update, chat)
     if chat.paused:
         await delivery.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
     async with rt.digest_lock:
         written = await send_digest_now(rt.storage, rt.config, chat.id, thread_id=thread_of(update))
     if written is None:
-        await send(update, context, "This chat has no subscriptions yet: /subscribe NAME. See /stories.")
+        await send(
+            update, context, tr.t("This chat has no subscriptions yet: /subscribe NAME. See /stories.")
+        )
     elif written == 0:
-        await send(update, context, "Nothing new since the last digest.")
+        await send(update, context, tr.t("Nothing new since the last digest."))
     else:
         await rt.sender.send_pending()
