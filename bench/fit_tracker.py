@@ -1,6 +1,6 @@
 """Fit the tracker's two models on some stories of the development corpus.
 
-- The link model (``stories.tracker.link_features`` / ``RecallConfig.link_weights``) says
+- The link model (``stories.linking.link_features`` / ``RecallConfig.link_weights``) says
   whether an item reports a given development. Its features are collected with the
   labels as teacher: every report of a fit story is compared with every labelled
   development of recent reports (window as in the tracker), positive where the
@@ -34,17 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from stories.devcorpus import Corpus, Outcome, load_corpus, report_items, score, simulate_items
 from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
 from stories.facts import extract_facts, is_number, new_facts, stems_of
+from stories.linking import KIND_FEATURES, LINK_FEATURES, kind_features, link_features
 from stories.matching import Matcher
+from stories.recall import StoryCentres
 from stories.syndication import read_signals
-from stories.tracker import (
-    KIND_FEATURES,
-    LINK_FEATURES,
-    Tracker,
-    TrackerConfig,
-    _Centres,
-    kind_features,
-    link_features,
-)
+from stories.tracker import Tracker, TrackerConfig
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "developments"
 
@@ -102,7 +96,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
     # The story means as the tracker keeps them: by the stories an item's text matches.
     names_ = dict(enumerate(sorted(corpus.stories)))
     matcher = Matcher.compile({i: corpus.stories[s].query for i, s in names_.items()})
-    centres = _Centres(config.recall)
+    centres = StoryCentres(config.recall)
     rows = []
     seen: list[int] = []
     for k in order:
@@ -129,7 +123,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
                 rows_ = np.stack([vectors[j] for _, j in sims])
                 features = link_features(
                     raw,
-                    _Centres.centred(mean, vectors[k], rows_, raw),
+                    StoryCentres.centred(mean, vectors[k], rows_, raw),
                     names,
                     numbers,
                     stems_of(dev_facts),

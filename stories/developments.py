@@ -41,6 +41,10 @@ text; text with no capitals at all (pre-lowercased corpora) falls back to rare w
 Everything is deterministic: the same items in the same order give the same
 decisions, and :meth:`Developments.to_dict` / :meth:`Developments.from_dict` round-trip
 the whole state through JSON-able values.
+
+The module is longer than 600 lines on purpose: it is one data structure (postings,
+prototypes, groups, document frequencies, the active set) whose methods all keep the
+same invariants; split, each part would reach into the others' fields.
 """
 
 from __future__ import annotations

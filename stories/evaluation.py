@@ -4,7 +4,8 @@ Pure and deterministic apart from the clock used for ``items_per_s``: corpus rea
 clustering metrics (NMI, ARI, pair counting, B-cubed, first-story detection), the naive
 baseline the issue compares against, and :func:`run_eval`, the loop behind
 ``newsbot eval clustering``. Corpora are read in place from the shared data folder;
-nothing here copies them.
+nothing here copies them. (A little over 600 lines: the readers, the metrics and the
+loop are each short; together they are the one protocol the README's table reports.)
 """
 
 from __future__ import annotations

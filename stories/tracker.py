@@ -23,11 +23,16 @@ clock (the items' own times are used), so replaying stored items through a fresh
 tracker (:meth:`Tracker.replay`) rebuilds the same state; :meth:`Tracker.dumps` /
 :meth:`Tracker.loads` save and load it compactly instead. The watchlist is not part of
 that state: pass it again with :meth:`Tracker.set_stories`.
+
+What stands alone lives beside it: vector memory and story means (``stories.recall``),
+the two fitted models (``stories.linking``), signals (``stories.syndication``), facts
+(``stories.facts``), lexical developments (``stories.developments``). The module is
+still over 600 lines: the decision procedure is one object whose steps (origin,
+awaited originals, link, kind, merges and the revisions they cause) share its state.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import zlib
@@ -37,177 +42,18 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
 from stories.facts import extract_facts, is_number, new_facts, stems_of, surface, written
+from stories.linking import kind_features, kind_score, link_features, link_score
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
+from stories.recall import Recall, RecallConfig, Recent, StoryCentres, Vector
 from stories.syndication import Signals, outlet_key, read_signals
 
-__all__ = ["RecallConfig", "Tracker", "TrackerConfig"]
-
-Vector = npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class RecallConfig:
-    """How recent items are remembered with their vectors, and what counts as a copy."""
-
-    max_items: int = 4096
-    """Recent items kept with their vectors (float32, 2 KiB each at 512 dimensions)."""
-    window_hours: float = 72.0
-    """Items older than this (against the newest item time) are forgotten."""
-    min_similarity: float = 0.3
-    """Vector cosines below this are no evidence of the same event."""
-    nearest: int = 32
-    """Nearest remembered items an item is compared with (bounds the cost per item)."""
-    candidates: int = 6
-    """Developments (the nearest items' best) the link model weighs per item."""
-    credit_similarity: float = 0.8
-    """A reprint that names its origin outlet copies that outlet's most similar recent
-    item, if at least this similar (a reprint is close to verbatim; at 0.45 it took
-    another report of the outlet on the same story: chosen on the fit stories)."""
-    wire_similarity: float = 0.7
-    """An item crediting a wire copies another outlet's copy of the same wire story if
-    at least this similar and it adds no facts."""
-    pending: int = 256
-    """Reprints remembered while their original has not arrived."""
-    merge_similarity: float = 0.25
-    """Every ``merge_every`` items, two developments whose reports are this alike on
-    average (average-link cosine of their sentence vectors, each with its story's mean
-    taken out) are merged: one event, found twice. Chosen on the fit stories (Wagner and
-    Sudan); the raw-cosine merge it replaced (0.6) gained nothing there."""
-    merge_similarity_raw: float = 0.6
-    """The same for developments of no watchlist story, by raw average-link cosine (as
-    measured on GoogleNews titles: +0.015 B-cubed; the centred bar chained its topics)."""
-    merge_every: int = 32
-    """Items between two merge checks."""
-    merge_gap_hours: float = 36.0
-    """Only developments active within this time of each other merge."""
-    centre_decay: float = 1 / 256
-    """Each story's mean vector (see :class:`_Centres`) forgets this share per item."""
-    centre_prior: float = 8.0
-    """...and counts as this many zero vectors more, so a young story's mean is weak."""
-    link_bias: float = -3.78
-    link_weights: tuple[float, ...] = (
-        0.544,
-        0.043,
-        5.781,
-        7.809,
-        0.253,
-        -0.697,
-        -0.098,
-        -2.693,
-        -1.138,
-        0.0,
-        1.983,
-    )
-    """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
-    the highest ``bias + weights . features`` if that is above 0, else starts one.
-    Fitted by ``bench/fit_tracker.py`` on two stories of the development corpus (Wagner
-    and Sudan; Venezuela is held out), as the README says."""
-    kind_bias: float = -0.424
-    kind_weights: tuple[float, ...] = (1.711, 0.513, 0.156, -1.776, 1.116, 0.081, -1.033, -2.033)
-    """A logistic model over :data:`KIND_FEATURES`: an item that joins a development and
-    states facts it lacked is an ``update`` if ``bias + weights . features`` is above 0,
-    else a ``rereport`` (a copy that words a known fact anew). Empty: the lexical rule
-    (a new number or date, or enough new names). Fitted like the link model."""
-
-
-LINK_FEATURES = (
-    "cos_max",  # cosine with the development's nearest recent report
-    "cos_top2",  # mean cosine with its two nearest
-    "ccos_max",  # the same two, with the story's mean vector taken out of both sides
-    "ccos_top2",
-    "name_overlap",  # share of the item's name stems the development has stated
-    "number_overlap",  # share of the item's numbers the development has stated
-    "new_numbers",  # numbers the development has not stated (count, at most 3)
-    "gap_days",  # days since the development's latest report
-    "same_language",  # the nearest report is in the item's language
-    "margin",  # cos_max minus the best cos_max of the other candidate developments
-    "commentary",  # the item's title marks an explainer or an analysis (syndication)
-)
-
-
-KIND_FEATURES = (
-    "new_numbers",  # numbers and dates the development has not stated (at most 3)
-    "new_names",  # one-word names it has not stated (at most 4)
-    "new_name_runs",  # names of several words it has not stated (at most 3)
-    "cos_nearest",  # cosine with the development's nearest report: a copy is close
-    "same_language",  # that report is in the item's language
-    "same_language_names",  # new one-word names, counted only in the same language
-    "says_copy",  # it credits a wire or an outlet, or carries a reprint notice
-    "commentary",  # its title marks an explainer or an analysis
-)
-
-
-def kind_features(
-    added: Sequence[str], cos_nearest: float, same_language: bool, says_copy: bool, commentary: bool = False
-) -> tuple[float, ...]:
-    """The features of "these new facts make the item an update" (see :data:`KIND_FEATURES`)."""
-    numbers = sum(1 for f in added if is_number(f))
-    names = sum(1 for f in added if not is_number(f) and " " not in f)
-    runs = len(added) - numbers - names
-    return (
-        float(min(numbers, 3)),
-        float(min(names, 4)),
-        float(min(runs, 3)),
-        cos_nearest,
-        float(same_language),
-        float(same_language) * min(names, 4),
-        float(says_copy),
-        float(commentary),
-    )
-
-
-def kind_score(config: RecallConfig, features: Sequence[float]) -> float:
-    """The kind model's log-odds that the item is an update."""
-    return config.kind_bias + sum(w * f for w, f in zip(config.kind_weights, features, strict=True))
-
-
-def link_features(
-    sims: Sequence[float],
-    centred: Sequence[float],
-    item_names: set[str],
-    item_numbers: set[str],
-    dev_stems: set[str],
-    dev_numbers: set[str],
-    gap_seconds: float,
-    same_language: bool,
-    runner_up: float = 0.0,
-    commentary: bool = False,
-) -> tuple[float, ...]:
-    """The features of "this item reports this development" (see :data:`LINK_FEATURES`)."""
-    top = sorted(sims, reverse=True)
-    cos_max = top[0] if top else 0.0
-    cos_top2 = sum(top[:2]) / 2 if len(top) > 1 else cos_max
-    ctop = sorted(centred, reverse=True)
-    ccos_max = ctop[0] if ctop else 0.0
-    ccos_top2 = sum(ctop[:2]) / 2 if len(ctop) > 1 else ccos_max
-    names = len(item_names & dev_stems) / len(item_names) if item_names else 0.0
-    numbers = len(item_numbers & dev_numbers) / len(item_numbers) if item_numbers else 0.0
-    new_numbers = min(3, len(item_numbers - dev_numbers))
-    return (
-        cos_max,
-        cos_top2,
-        ccos_max,
-        ccos_top2,
-        names,
-        numbers,
-        float(new_numbers),
-        gap_seconds / 86400.0,
-        float(same_language),
-        cos_max - runner_up,
-        float(commentary),
-    )
-
-
-def link_score(config: RecallConfig, features: Sequence[float]) -> float:
-    """The model's log-odds that the item reports the development."""
-    return config.link_bias + sum(w * f for w, f in zip(config.link_weights, features, strict=True))
+__all__ = ["RecallConfig", "Tracker", "TrackerConfig", "Vector"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +63,6 @@ class TrackerConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     developments: DevelopmentConfig = field(default_factory=DevelopmentConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
-
-
-@dataclass(slots=True)
-class _Recent:
-    key: int
-    development: int
-    when: float
-    outlet: str
-    wire: str | None
-    original: bool  # not itself a copy
-    language: str = ""
-    centre: int = -1  # the story whose mean is taken out of its vector (see _Centres)
 
 
 @dataclass(slots=True)
@@ -242,159 +76,6 @@ class _Pending:
     url: str | None
 
 
-class _Recall:
-    """Recent items with their unit vectors, for same-event similarity."""
-
-    def __init__(self, config: RecallConfig) -> None:
-        self.config = config
-        self.dim = 0
-        # Rows start..start+len(meta) of the buffer hold the remembered vectors, oldest
-        # first; the buffer is compacted when it runs out at the end.
-        self._buffer: Vector = np.zeros((0, 0), dtype=np.float32)
-        self._start = 0
-        self.meta: deque[_Recent] = deque()
-        self.now = -math.inf
-
-    @property
-    def vectors(self) -> Vector:
-        return self._buffer[self._start : self._start + len(self.meta)]
-
-    def add(self, vector: Vector, entry: _Recent) -> None:
-        if self.dim == 0:
-            self.dim = int(vector.shape[0])
-            self._buffer = np.zeros((2 * self.config.max_items + 1, self.dim), dtype=np.float32)
-        if vector.shape[0] != self.dim:
-            return
-        self.now = max(self.now, entry.when)
-        end = self._start + len(self.meta)
-        if end >= len(self._buffer):
-            n = len(self.meta)
-            self._buffer[:n] = self._buffer[self._start : end]
-            self._start, end = 0, n
-        self._buffer[end] = vector
-        self.meta.append(entry)
-        self._evict()
-
-    def advance(self, when: float) -> None:
-        """Move the clock to an item's time, forgetting items now out of the window."""
-        if when > self.now:
-            self.now = when
-            self._evict()
-
-    def _evict(self) -> None:
-        cfg = self.config
-        horizon = self.now - cfg.window_hours * 3600.0
-        meta = self.meta
-        while meta and (len(meta) > cfg.max_items or meta[0].when < horizon):
-            meta.popleft()
-            self._start += 1
-
-    def similar(self, vector: Vector) -> list[tuple[float, int]]:
-        """``(cosine, index)`` of the ``nearest`` remembered items at least ``min_similarity``
-        alike, best first."""
-        if not self.meta or self.dim != vector.shape[0]:
-            return []
-        sims = self.vectors @ vector
-        idx = np.nonzero(sims >= self.config.min_similarity)[0]
-        k = self.config.nearest
-        if len(idx) > k:
-            idx = idx[np.argpartition(-sims[idx], k - 1)[:k]]
-        # Ties go to the older item, so the order is fully determined.
-        return sorted(((float(sims[i]), int(i)) for i in idx), key=lambda r: (-r[0], r[1]))
-
-    def to_dict(self) -> dict[str, Any]:
-        data = np.asarray(self.vectors, dtype=np.float16).tobytes()
-        return {
-            "dim": self.dim,
-            "now": self.now if math.isfinite(self.now) else None,
-            "vectors": base64.b64encode(data).decode(),
-            "meta": [
-                [m.key, m.development, m.when, m.outlet, m.wire, m.original, m.language, m.centre]
-                for m in self.meta
-            ],
-        }
-
-    @classmethod
-    def from_dict(cls, config: RecallConfig, data: Mapping[str, Any]) -> _Recall:
-        self = cls(config)
-        self.dim = int(data["dim"])
-        self.now = -math.inf if data["now"] is None else float(data["now"])
-        self.meta = deque(
-            _Recent(int(k), int(d), float(w), str(o), w2, bool(orig), str(lang), int(c))
-            for k, d, w, o, w2, orig, lang, c in (
-                row if len(row) == 8 else [*row, -1] for row in data["meta"]
-            )
-        )
-        if self.dim:
-            raw = np.frombuffer(base64.b64decode(data["vectors"]), dtype=np.float16).astype(np.float32)
-            self._buffer = np.zeros((2 * config.max_items + 1, self.dim), dtype=np.float32)
-            self._buffer[: len(self.meta)] = raw.reshape((-1, self.dim))
-        return self
-
-
-class _Centres:
-    """Each story's running mean vector, to take out of similarities within the story.
-
-    All reports of one story share what the story is about (Sudan, its war, its
-    generals); what tells one development from another is what is left once that
-    common part is taken out. Cosines of the centred vectors separate same-development
-    pairs from other developments of the story better than raw cosines (measured on the
-    development corpus: pair AUC 0.889 -> 0.941 on Venezuela, 0.916 -> 0.946 on
-    Wagner). The mean is a decayed sum over the story's items in the order they are
-    observed, so it is as deterministic as every other decision.
-    """
-
-    def __init__(self, config: RecallConfig) -> None:
-        self.config = config
-        self.sums: dict[int, Vector] = {}
-        self.counts: dict[int, float] = {}
-
-    def mean(self, story: int) -> Vector | None:
-        total = self.sums.get(story)
-        if total is None:
-            return None
-        return total / np.float32(self.counts[story] + self.config.centre_prior)
-
-    def add(self, story: int, vector: Vector) -> None:
-        keep = np.float32(1.0 - self.config.centre_decay)
-        total = self.sums.get(story)
-        if total is None or total.shape != vector.shape:
-            self.sums[story] = vector.astype(np.float32, copy=True)
-            self.counts[story] = 1.0
-        else:
-            total *= keep
-            total += vector
-            self.counts[story] = self.counts[story] * float(keep) + 1.0
-
-    @staticmethod
-    def centred(mean: Vector | None, vector: Vector, rows: Vector, raw: Sequence[float]) -> list[float]:
-        """Cosines of ``vector`` with each of ``rows`` (``raw`` their plain cosines), the
-        mean taken out of both sides; all vectors are unit vectors."""
-        if mean is None:
-            return list(raw)
-        mm = float(mean @ mean)
-        vm = float(vector @ mean)
-        rm = rows @ mean
-        v_norm = math.sqrt(max(1e-12, 1.0 - 2.0 * vm + mm))
-        r_norm = np.sqrt(np.maximum(1e-12, 1.0 - 2.0 * rm + mm))
-        dots = np.asarray(raw, dtype=np.float32) - vm - rm + mm
-        return [float(x) for x in dots / (r_norm * v_norm)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            str(k): [self.counts[k], base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode()]
-            for k, v in sorted(self.sums.items())
-        }
-
-    @classmethod
-    def from_dict(cls, config: RecallConfig, data: Mapping[str, Any]) -> _Centres:
-        self = cls(config)
-        for k, (count, raw) in data.items():
-            self.sums[int(k)] = np.frombuffer(base64.b64decode(raw), dtype=np.float32).copy()
-            self.counts[int(k)] = float(count)
-        return self
-
-
 class Tracker:
     """Decides, item by item in a canonical order, what each item is (see the module doc)."""
 
@@ -406,8 +87,8 @@ class Tracker:
         self.config = config or TrackerConfig()
         self._dedup = DuplicateIndex(self.config.dedup)
         self._developments = Developments(self.config.developments)
-        self._recall = _Recall(self.config.recall)
-        self._centres = _Centres(self.config.recall)
+        self._recall = Recall(self.config.recall)
+        self._centres = StoryCentres(self.config.recall)
         self._centre = -1  # the story mean the item being observed is centred by
         self._matcher: Matcher | None = None
         # Syndication look-ups: folded title / lead sentence hash -> (item key,
@@ -809,7 +490,7 @@ class Tracker:
             raw = [sims[i] for i in hits]
             features = link_features(
                 raw,
-                _Centres.centred(mean, vector, self._recall.vectors[hits], raw),
+                StoryCentres.centred(mean, vector, self._recall.vectors[hits], raw),
                 names,
                 numbers,
                 known.stems,
@@ -876,7 +557,7 @@ class Tracker:
         if vector is not None:
             self._recall.add(
                 vector,
-                _Recent(
+                Recent(
                     key,
                     dev_id,
                     when,
@@ -964,8 +645,8 @@ class Tracker:
         self = cls(TrackerConfig(dedup.config, developments.config, recall_config), stories)
         self._dedup = dedup
         self._developments = developments
-        self._recall = _Recall.from_dict(recall_config, data["recall"])
-        self._centres = _Centres.from_dict(recall_config, data.get("centres", {}))
+        self._recall = Recall.from_dict(recall_config, data["recall"])
+        self._centres = StoryCentres.from_dict(recall_config, data.get("centres", {}))
         self._by_title = {
             str(k): (int(a), int(b), str(c), float(w)) for k, (a, b, c, w) in data["by_title"].items()
         }
