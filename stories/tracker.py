@@ -10,8 +10,13 @@ For each item, in a canonical order (see :meth:`Tracker.observe_many`)::
     if origin:  a ``rereport`` of it, in its development
     elif it is the original an earlier reprint credited:
                 it takes the reprint's place (and kind); the reprint becomes its copy
-    else:       a development by lexical and sentence-vector evidence    (developments)
-                ``update`` if it states facts the development lacked, else ``rereport``
+    else:       a development: with sentence vectors by the link model  (stories.linking)
+                over story-centred cosines, names, numbers, time and language; without
+                them by the lexical tracker                               (developments)
+                ``update`` if the facts it adds make it one (the kind model; without
+                vectors, a new number or date or enough new names), else ``rereport``;
+                a copy published before its development's lead takes the lead's place
+    every 32 items: developments alike on average merge (one event found twice)
 
 Sentence vectors (``stories.encoder``) are optional: without them the tracker is the
 lexical one. With them, an item can join a development it shares no word with (a
