@@ -326,3 +326,28 @@ def test_an_update_states_what_it_adds_and_a_copy_in_other_words_adds_nothing(
     assert decisions[1].development_id == dev and decisions[1].kind == "update"  # type: ignore[attr-defined]
     assert "5,000" in decisions[1].new_facts  # type: ignore[attr-defined]
     assert decisions[2].development_id == dev and decisions[2].kind == "rereport"  # type: ignore[attr-defined]
+
+
+def test_a_state_saved_by_the_previous_release_loads_with_this_releases_models(
+    encoder: UniversalSentenceEncoder,
+) -> None:
+    items = [ORIGINAL] + [
+        item(
+            f"Report {n} on Rostov", f"Prigozhin said {n} things.", f"O{n}", 10 * n, f"https://y.example/{n}"
+        )
+        for n in range(1, 5)
+    ]
+    vecs = {n: unpack(pack(v)) for n, v in enumerate(encoder.encode([encoder_text(i) for i in items]))}
+    first = Tracker()
+    first.observe_many(list(enumerate(items[:3])), {n: vecs[n] for n in range(3)})
+    old = first.to_dict()
+    # What the previous release wrote: an 8-feature link model, no story means, no lead
+    # times, remembered items without their story.
+    old["recall_config"]["link_weights"] = [8.0, 6.7, 1.5, -0.8, -0.4, -4.0, -1.4, 0.0]
+    old["recall_config"]["lexical_fallback"] = 1.0
+    del old["centres"], old["lead_when"]
+    old["recall"]["meta"] = [row[:7] for row in old["recall"]["meta"]]
+    restored = Tracker.from_dict(json.loads(json.dumps(old)))
+    assert restored.config.recall.link_weights == Tracker().config.recall.link_weights
+    decisions = restored.observe_many([(n, items[n]) for n in (3, 4)], {n: vecs[n] for n in (3, 4)})
+    assert {d.key for d in decisions} >= {3, 4}
