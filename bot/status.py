@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.counts import database_counts
 from storage.leasing import scale_status
 from storage.outbox import outbox_counts
 from storage.repository import Storage
-from storage.status import database_counts
 
 
 async def collect_status(storage: Storage) -> dict[str, Any]:

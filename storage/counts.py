@@ -18,7 +18,9 @@ class DatabaseCounts:
     """Feeds by health, items and developments (the outbox: ``storage.outbox.outbox_counts``)."""
 
     feeds: int
-    feeds_failing: int  # enabled, and the last fetch failed
+    # The rule of bot.actions.feeds.health, counted in SQL: disabled; else failing while the
+    # feed has errors since its last good fetch; else ok.
+    feeds_failing: int
     feeds_disabled: int
     last_fetch: datetime | None
     items: int
