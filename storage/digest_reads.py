@@ -5,7 +5,7 @@ outlet that carried them, and the developments they belong to.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,6 +80,23 @@ async def _outlets(session: AsyncSession, item_ids: Sequence[int]) -> dict[int, 
     return found
 
 
+def _candidate(story_id: int, row: ItemRow, outlets: Mapping[int, list[str]]) -> CandidateItem:
+    return CandidateItem(
+        story_id=story_id,
+        item_id=row.id,
+        development_id=row.development_id,
+        kind=row.kind,
+        duplicate_of=row.duplicate_of,
+        title=row.title,
+        url=row.url,
+        outlet=row.outlet,
+        published=row.published,
+        first_seen=row.first_seen,
+        outlets=tuple(outlets.get(row.id, [row.outlet])),
+        new_facts=_facts(row.new_facts),
+    )
+
+
 async def unseen_items(
     storage: Storage, chat_id: int, story_ids: Sequence[int], *, since: datetime, limit: int = 2000
 ) -> list[CandidateItem]:
@@ -104,23 +121,7 @@ async def unseen_items(
             )
         )
         outlets = await _outlets(session, sorted({row.id for _, row in rows}))
-        return [
-            CandidateItem(
-                story_id=story_id,
-                item_id=row.id,
-                development_id=row.development_id,
-                kind=row.kind,
-                duplicate_of=row.duplicate_of,
-                title=row.title,
-                url=row.url,
-                outlet=row.outlet,
-                published=row.published,
-                first_seen=row.first_seen,
-                outlets=tuple(outlets.get(row.id, [row.outlet])),
-                new_facts=_facts(row.new_facts),
-            )
-            for story_id, row in rows
-        ]
+        return [_candidate(story_id, row, outlets) for story_id, row in rows]
 
 
 async def developments(storage: Storage, ids: Iterable[int]) -> dict[int, DevelopmentInfo]:
@@ -207,23 +208,7 @@ async def development_items(
             )
         rows = list(await session.scalars(query.order_by(ItemRow.first_seen, ItemRow.id)))
         outlets = await _outlets(session, [row.id for row in rows])
-        return [
-            CandidateItem(
-                story_id=story_id or 0,
-                item_id=row.id,
-                development_id=row.development_id,
-                kind=row.kind,
-                duplicate_of=row.duplicate_of,
-                title=row.title,
-                url=row.url,
-                outlet=row.outlet,
-                published=row.published,
-                first_seen=row.first_seen,
-                outlets=tuple(outlets.get(row.id, [row.outlet])),
-                new_facts=_facts(row.new_facts),
-            )
-            for row in rows
-        ]
+        return [_candidate(story_id or 0, row, outlets) for row in rows]
 
 
 __all__ = [
