@@ -73,8 +73,10 @@ __all__ = [
     "RECENCY_DAYS",
     "TITLE_WEIGHT",
     "Database",
+    "IndexRow",
     "SearchHit",
     "count_matches",
+    "index_items",
     "index_pending",
     "make_snippet",
     "optimize_index",
@@ -280,47 +282,78 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+IndexRow = tuple[int, str, str | None, datetime]
+"""What the index holds of an item: its id, title, summary and publication time."""
+
+
 async def _index(session: AsyncSession, item_ids: Sequence[int]) -> int:
-    """(Re)index these items; ids of deleted items are skipped."""
+    """(Re)index these items, read back from ``items``; ids of deleted items are skipped."""
     if not item_ids:
         return 0
+    table = ItemRow.__table__.c  # Core columns: no ORM row machinery on this path
     rows = (
         await session.execute(
-            select(ItemRow.id, ItemRow.title, ItemRow.summary, ItemRow.published).where(
-                ItemRow.id.in_(item_ids)
-            )
+            select(table.id, table.title, table.summary, table.published).where(table.id.in_(item_ids))
         )
     ).all()
+    return await _write_index(session, [tuple(row) for row in rows], new=False)
+
+
+async def index_items(session: AsyncSession, items: Sequence[IndexRow], *, new: bool = False) -> int:
+    """Index items the caller holds in memory, in its transaction; returns how many.
+
+    What :func:`index_pending` would do for them, without reading them back: the
+    caller has just written exactly these titles, summaries and times in the same
+    transaction. Their queue entries (the triggers' doing) are removed, so they are
+    not indexed twice. ``new`` says the ids were inserted in this transaction: no
+    index row can exist for them (on SQLite a deleted item's rows go with it, by
+    trigger), so none is looked for or deleted. An id given twice is indexed once, as
+    its last row says.
+    """
+    if not items:
+        return 0
+    # One row per item, the last given (an item edited twice in one batch).
+    items = list({row[0]: row for row in items}.values())
+    ids = [(item_id,) for item_id, *_ in items]
+    connection = await session.connection()
+    await connection.exec_driver_sql(
+        "DELETE FROM search_queue WHERE item_id = " + ("?" if _dialect(session) == "sqlite" else "%s"), ids
+    )
+    return await _write_index(session, items, new=new)
+
+
+async def _write_index(session: AsyncSession, rows: Sequence[IndexRow], *, new: bool) -> int:
     if not rows:
         return 0
     if _dialect(session) == "sqlite":
-        ids = [{"id": row.id} for row in rows]
-        await session.execute(text("DELETE FROM item_fts WHERE rowid = :id"), ids)
-        await session.execute(
-            text("INSERT INTO item_fts (rowid, title, body) VALUES (:id, :title, :body)"),
+        # The driver's executemany with tuples: SQLAlchemy's per-row parameter handling
+        # of text() cost more than SQLite's own work here.
+        connection = await session.connection()
+        if not new:
+            await connection.exec_driver_sql(
+                "DELETE FROM item_fts WHERE rowid = ?", [(item_id,) for item_id, *_ in rows]
+            )
+        await connection.exec_driver_sql(
+            "INSERT INTO item_fts (rowid, title, body) VALUES (?, ?, ?)",
             [
-                {
-                    "id": row.id,
-                    "title": " ".join(_words(row.title)),
-                    "body": " ".join(_words(row.summary or "")),
-                }
-                for row in rows
+                (item_id, " ".join(_words(title)), " ".join(_words(summary or "")))
+                for item_id, title, summary, _ in rows
             ],
         )
-        await session.execute(
-            text("INSERT OR REPLACE INTO item_search (item_id, published_epoch) VALUES (:id, :p)"),
-            [{"id": row.id, "p": _epoch(row.published)} for row in rows],
+        epochs = [(item_id, _epoch(published)) for item_id, _, _, published in rows]
+        await connection.exec_driver_sql(
+            ("INSERT" if new else "INSERT OR REPLACE")
+            + " INTO item_search (item_id, published_epoch) VALUES (?, ?)",
+            epochs,
         )
         first_of_day: dict[int, int] = {}
-        for row in rows:
-            day = math.floor(_epoch(row.published) / _DAY)
-            first_of_day[day] = min(first_of_day.get(day, row.id), row.id)
-        await session.execute(
-            text(
-                "INSERT INTO search_days (day, min_id) VALUES (:day, :id) "
-                "ON CONFLICT (day) DO UPDATE SET min_id = min(min_id, excluded.min_id)"
-            ),
-            [{"day": day, "id": item_id} for day, item_id in first_of_day.items()],
+        for item_id, epoch in epochs:
+            day = math.floor(epoch / _DAY)
+            first_of_day[day] = min(first_of_day.get(day, item_id), item_id)
+        await connection.exec_driver_sql(
+            "INSERT INTO search_days (day, min_id) VALUES (?, ?) "
+            "ON CONFLICT (day) DO UPDATE SET min_id = min(min_id, excluded.min_id)",
+            list(first_of_day.items()),
         )
     else:
         await session.execute(
@@ -331,12 +364,8 @@ async def _index(session: AsyncSession, item_ids: Sequence[int]) -> int:
                 "published_epoch = excluded.published_epoch, document = excluded.document"
             ),
             [
-                {
-                    "id": row.id,
-                    "p": _epoch(row.published),
-                    "doc": _tsvector(row.title, row.summary or ""),
-                }
-                for row in rows
+                {"id": item_id, "p": _epoch(published), "doc": _tsvector(title, summary or "")}
+                for item_id, title, summary, published in rows
             ],
         )
     return len(rows)

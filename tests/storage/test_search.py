@@ -22,6 +22,7 @@ from storage.search import (
     HIGHLIGHT_START,
     SearchHit,
     count_matches,
+    index_items,
     index_pending,
     make_snippet,
     prune_items,
@@ -361,6 +362,57 @@ async def test_index_pending_and_rebuild(store: Storage) -> None:
     assert await rebuild_index(store.engine) == 2
     assert sorted(await titles(store, '"el fasher"')) == ["Aid convoy reaches El Fasher",
                                                           "Drone strike on El Fasher"]
+
+
+async def _index_dump(store: Storage) -> tuple[list[tuple[object, ...]], ...]:
+    """Everything the index holds, and what is still queued."""
+    async with store.session() as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        queries = (
+            ["SELECT rowid, title, body FROM item_fts ORDER BY rowid",
+             "SELECT item_id, published_epoch FROM item_search ORDER BY item_id",
+             "SELECT day, min_id FROM search_days ORDER BY day"]
+            if sqlite
+            else ["SELECT item_id, published_epoch, document::text FROM item_search ORDER BY item_id"]
+        )
+        queries.append("SELECT item_id FROM search_queue ORDER BY item_id")
+        return tuple([[tuple(row) for row in (await session.execute(text(q))).all()] for q in queries])
+
+
+async def test_index_items_from_memory_equals_reading_them_back(store: Storage) -> None:
+    fresh = [
+        item("Drone strike on El Fasher", "Witnesses said <the> market was hit", days_ago=0.2),
+        item("Aid convoy reaches El Fasher", "", days_ago=3.5),
+        item("ЧВК «Вагнер» покидает Ростов", "Guaidó — déjà vu", days_ago=9),
+    ]
+    ids = await add(store, fresh)
+    async with store.session() as session, session.begin():
+        written = await index_items(
+            session,
+            [(i, it.title, it.summary, it.published) for i, it in zip(ids, fresh, strict=True)],
+            new=True,
+        )
+    assert written == 3
+    from_memory = await _index_dump(store)
+    assert from_memory[-1] == []  # the triggers' queue entries went with it
+    assert await index_pending(store.engine) == 0
+    await rebuild_index(store.engine)
+    assert await _index_dump(store) == from_memory
+    assert await titles(store, "fasher") != []
+
+    # An edited item (not new): its old words leave the index.
+    async with store.session() as session, session.begin():
+        await session.execute(
+            update(ItemRow).where(ItemRow.id == ids[0]).values(title="Shelling near Omdurman")
+        )
+        await index_items(session, [(ids[0], "Shelling near Omdurman", fresh[0].summary,
+                                     fresh[0].published)])
+    edited = await _index_dump(store)
+    assert edited[-1] == []
+    await rebuild_index(store.engine)
+    assert await _index_dump(store) == edited
+    assert await titles(store, "omdurman") == ["Shelling near Omdurman"]
+    assert await titles(store, "drone") == []
 
 
 # --------------------------------------------------------------------------- retention
