@@ -373,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", metavar="QUERY", nargs="?", default="")
     search.add_argument("--since", help="e.g. 7d, 12h, 2026-11-01")
     search.add_argument("--story", help="only items of this story")
+    search.add_argument(
+        "--outlet", help="only items from outlets whose name contains this (as /search outlet:)"
+    )
     search.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
     search.add_argument("--rebuild", action="store_true", help="deprecated: use `newsbot db reindex`")
 

@@ -1,4 +1,5 @@
-"""``newsbot search QUERY``: full-text search over stored items (``actions.search``)."""
+"""``newsbot search QUERY [--since] [--story] [--outlet]``: full-text search over stored items
+(``actions.search``, the filters ``/search`` takes)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ async def run(config: Config, args: argparse.Namespace, since: datetime | None) 
                 args.query,
                 since=since,
                 story_id=story_id,
+                outlet=(args.outlet or "").strip() or None,
                 limit=args.limit,
                 max_length=config.telegram.max_query_length,
             )

@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.app.test_config import ROOT, newsbot
+from tests.fakes.feed_server import FeedServer, Reply
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -109,3 +111,43 @@ def test_status_json(tmp_path: Path) -> None:
     status = json.loads(result.stdout)
     assert status["database"] == "sqlite" and status["feeds"] == 0 and status["items"] == 0
     assert status["feeds_leased"] == 0 and status["outbox"] == {}
+
+
+def test_search_outlet_filter(tmp_path: Path, server: FeedServer) -> None:
+    """``newsbot search --outlet NAME`` keeps what ``/search outlet:NAME`` keeps (the same
+    case- and spacing-insensitive containment); the --json shape is the usual one."""
+    item = "<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>"
+    item += "<pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate><description>Talks.</description></item>"
+    for path, outlet, host in (("/r.xml", "Reuters Africa", "reuters"), ("/b.xml", "BBC News", "bbc")):
+        body = (
+            f"<?xml version='1.0'?><rss version='2.0'><channel><title>{outlet}</title>"
+            f"<link>https://{host}.example/</link>"
+            + item.format(guid=host, title=f"Caracas talks resume ({host})", link=f"https://{host}.example/c")
+            + "</channel></rss>"
+        )
+        server.script(path, Reply(body=body.encode()))
+    config = write_config(
+        tmp_path,
+        "[fetch]\nallow_private_networks = true\ntimeout = 5\n"
+        + "".join(f'[[feeds]]\nurl = "{server.url(p)}"\n' for p in ("/r.xml", "/b.xml")),
+    )
+    assert newsbot("fetch", "--once", "--config", str(config)).returncode == 0
+
+    def search(*extra: str) -> Any:
+        result = newsbot("search", "caracas", "--json", *extra, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    everything = search()
+    assert sorted(str(r["outlet"]) for r in everything["results"]) == ["BBC News", "Reuters Africa"]
+    only = search("--outlet", "reuters")
+    assert set(only) == {"query", "results"} and only["query"] == "caracas"
+    assert [(r["outlet"], r["url"]) for r in only["results"]] == [
+        ("Reuters Africa", "https://reuters.example/c")
+    ]
+    assert set(only["results"][0]) == set(everything["results"][0])
+    assert [r["outlet"] for r in search("--outlet", "bbc NEWS")["results"]] == ["BBC News"]
+    assert search("--outlet", "ap")["results"] == []
+    text = newsbot("search", "caracas", "--outlet", "bbc", "--config", str(config))
+    assert text.returncode == 0 and "BBC News: Caracas talks resume (bbc)" in text.stdout
+    assert "reuters" not in text.stdout.lower()
