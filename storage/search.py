@@ -44,6 +44,9 @@ summary), with matched words between :data:`HIGHLIGHT_START` and
 :data:`HIGHLIGHT_END`. Nothing is escaped: the renderer escapes, then turns the
 markers into bold. Markers already in the stored text are removed first, so feed
 text cannot forge a highlight.
+
+Over 600 lines because both backends' compiling, indexing, windowed ranking and snippets
+answer one contract (the same hits on SQLite and PostgreSQL) and are kept side by side.
 """
 
 from __future__ import annotations
@@ -201,18 +204,25 @@ def _fts5_leaf(leaf: Leaf) -> str:
     return '"' + " ".join(leaf.words).replace('"', '""') + '"'
 
 
-def to_fts5(query: Query) -> str:
-    """The FTS5 MATCH expression for ``query`` (which must need some word present)."""
-    positive, expr = _compile(
-        query,
-        _fts5_leaf,
-        lambda parts: parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")",
-        lambda parts: parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")",
-        lambda keep, drop: f"({keep} NOT {drop})",
-    )
+def _compile_infix(query: Query, leaf: Callable[[Leaf], str], and_: str, or_: str, but_not: str) -> str:
+    """``query`` in an infix syntax: ``and_`` and ``or_`` between parts, ``but_not`` a template
+    of ``{keep}`` and ``{drop}``, each group in parentheses. A query must need some word."""
+
+    def joined(op: str) -> Callable[[list[str]], str]:
+        return lambda parts: parts[0] if len(parts) == 1 else "(" + f" {op} ".join(parts) + ")"
+
+    def excluded(keep: str, drop: str) -> str:
+        return "(" + but_not.format(keep=keep, drop=drop) + ")"
+
+    positive, expr = _compile(query, leaf, joined(and_), joined(or_), excluded)
     if not positive:
         raise QueryError("a query needs at least one positive term", 0)
     return expr
+
+
+def to_fts5(query: Query) -> str:
+    """The FTS5 MATCH expression for ``query`` (which must need some word present)."""
+    return _compile_infix(query, _fts5_leaf, "AND", "OR", "{keep} NOT {drop}")
 
 
 def _lexeme(word: str) -> str:
@@ -229,16 +239,7 @@ def _tsquery_leaf(leaf: Leaf) -> str:
 
 def to_tsquery(query: Query) -> str:
     """The PostgreSQL ``tsquery`` literal for ``query`` (cast it: ``CAST(:q AS tsquery)``)."""
-    positive, expr = _compile(
-        query,
-        _tsquery_leaf,
-        lambda parts: parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")",
-        lambda parts: parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")",
-        lambda keep, drop: f"({keep} & !{drop})",
-    )
-    if not positive:
-        raise QueryError("a query needs at least one positive term", 0)
-    return expr
+    return _compile_infix(query, _tsquery_leaf, "&", "|", "{keep} & !{drop}")
 
 
 # ---------------------------------------------------------------------------
