@@ -122,18 +122,7 @@ class StoryStore(Connection):
             )
             session.add(row)
             await session.flush()
-            session.add(
-                StoryAuditRow(
-                    story_id=row.id,
-                    scope=scope,
-                    story_name=row.name,
-                    action="add",
-                    new_query=query,
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=now,
-                )
-            )
+            session.add(_audit(row, "add", None, query, user_id, user_name, now))
             return _story(row)
 
     @staticmethod
@@ -158,19 +147,7 @@ class StoryStore(Connection):
         async with self._sessions.begin() as session:
             row = await self._story_row(session, scope, name)
             now = utcnow()
-            session.add(
-                StoryAuditRow(
-                    story_id=row.id,
-                    scope=scope,
-                    story_name=row.name,
-                    action="edit",
-                    old_query=row.query,
-                    new_query=query,
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=now,
-                )
-            )
+            session.add(_audit(row, "edit", row.query, query, user_id, user_name, now))
             row.query, row.updated_at = query, now
             return _story(row)
 
@@ -185,18 +162,7 @@ class StoryStore(Connection):
         """Remove a story (its subscriptions go with it); the audit trail stays."""
         async with self._sessions.begin() as session:
             row = await self._story_row(session, scope, name)
-            session.add(
-                StoryAuditRow(
-                    story_id=None,
-                    scope=scope,
-                    story_name=row.name,
-                    action="remove",
-                    old_query=row.query,
-                    user_id=user_id,
-                    user_name=user_name,
-                    at=utcnow(),
-                )
-            )
+            session.add(_audit(row, "remove", row.query, None, user_id, user_name, utcnow()))
             await session.execute(
                 update(StoryAuditRow).where(StoryAuditRow.story_id == row.id).values(story_id=None)
             )
@@ -259,3 +225,26 @@ class StoryStore(Connection):
             for item_id, outlet in rows:
                 found.setdefault(item_id, []).append(outlet)
         return {k: tuple(v) for k, v in found.items()}
+
+
+def _audit(
+    row: StoryRow,
+    action: str,
+    old_query: str | None,
+    new_query: str | None,
+    user_id: int | None,
+    user_name: str | None,
+    at: datetime,
+) -> StoryAuditRow:
+    """The audit row of one change to ``row``; a removal's names no story (the row goes)."""
+    return StoryAuditRow(
+        story_id=None if action == "remove" else row.id,
+        scope=row.scope,
+        story_name=row.name,
+        action=action,
+        old_query=old_query,
+        new_query=new_query,
+        user_id=user_id,
+        user_name=user_name,
+        at=at,
+    )
