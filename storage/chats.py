@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from .models import (
     PENDING,
@@ -213,10 +213,7 @@ async def migrate_chat(storage: Storage, old_id: int, new_id: int) -> None:
 
 async def count_chat_stories(storage: Storage, chat_id: int) -> int:
     """How many stories a chat owns (for the per-chat limit)."""
-    async with storage.session() as session:
-        return int(
-            await session.scalar(select(func.count(StoryRow.id)).where(StoryRow.scope == chat_id)) or 0
-        )
+    return await storage.count_rows(StoryRow.id, StoryRow.scope == chat_id)
 
 
 __all__ = [

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from stories.errors import NewsbotError
 
@@ -48,3 +50,8 @@ known-items cache."""
     def session(self) -> AsyncSession:
         """A new session, for modules of storage/ (search) that need raw access."""
         return self._sessions()
+
+    async def count_rows(self, key: InstrumentedAttribute[int], *where: ColumnElement[bool]) -> int:
+        """How many rows of ``key``'s table (its primary key) meet every condition in ``where``."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count(key)).where(*where)) or 0)

@@ -54,7 +54,7 @@ from stories.model import FeedState
 
 from .feed_store import _feed_state
 from .locks import FEED_LEASE_LOCK, xact_lock
-from .models import NAMING, FeedRow, UTCDateTime, utcnow
+from .models import NAMING, FeedRow, OutboxRow, UTCDateTime, utcnow
 from .repository import Storage
 
 log = logging.getLogger("newsbot.leasing")
@@ -233,12 +233,19 @@ async def release_feeds(storage: Storage, owner: str, feed_ids: Sequence[int] | 
 
     A lease that expired and was taken by another worker is left alone.
     """
+    return await release_leases(storage, FeedRow, owner, feed_ids)
+
+
+async def release_leases(
+    storage: Storage, table: type[FeedRow] | type[OutboxRow], owner: str, ids: Sequence[int] | None
+) -> int:
+    """Give back ``owner``'s leases on rows of ``table`` (these ids, or all); returns how many."""
     async with storage.session() as session, session.begin():
-        query = update(FeedRow).where(FeedRow.lease_owner == owner)
-        if feed_ids is not None:
-            if not feed_ids:
+        query = update(table).where(table.lease_owner == owner)
+        if ids is not None:
+            if not ids:
                 return 0
-            query = query.where(FeedRow.id.in_(list(feed_ids)))
+            query = query.where(table.id.in_(list(ids)))
         result = await session.execute(
             query.values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
         )
@@ -247,21 +254,12 @@ async def release_feeds(storage: Storage, owner: str, feed_ids: Sequence[int] | 
 
 async def count_due(storage: Storage, *, now: datetime | None = None) -> int:
     """Feeds due now and not leased (the backlog a metrics scrape shows)."""
-    now = now or utcnow()
-    async with storage.session() as session:
-        return int(
-            await session.scalar(select(func.count(FeedRow.id)).where(*_due(now)))  # type: ignore[arg-type]
-            or 0
-        )
+    return await storage.count_rows(FeedRow.id, *_due(now or utcnow()))  # type: ignore[arg-type]
 
 
 async def count_leased(storage: Storage, *, now: datetime | None = None) -> int:
     """Feeds under a live lease (being fetched by some worker)."""
-    now = now or utcnow()
-    async with storage.session() as session:
-        return int(
-            await session.scalar(select(func.count(FeedRow.id)).where(FeedRow.lease_expires_at > now)) or 0
-        )
+    return await storage.count_rows(FeedRow.id, FeedRow.lease_expires_at > (now or utcnow()))
 
 
 # ------------------------------------------------------------------------ hosts

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 
 from .digest_reads import _CHUNK
+from .leasing import release_leases
 from .locks import OUTBOX_LEASE_LOCK, xact_lock
 from .models import (
     FAILED,
@@ -289,24 +290,12 @@ async def claim_outbox(
 
 async def release_outbox(storage: Storage, owner: str, outbox_ids: Sequence[int] | None = None) -> int:
     """Give back ``owner``'s outbox claims (these, or all); returns how many."""
-    async with storage.session() as session, session.begin():
-        query = update(OutboxRow).where(OutboxRow.lease_owner == owner)
-        if outbox_ids is not None:
-            if not outbox_ids:
-                return 0
-            query = query.where(OutboxRow.id.in_(list(outbox_ids)))
-        result = await session.execute(
-            query.values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+    return await release_leases(storage, OutboxRow, owner, outbox_ids)
 
 
 async def outbox_depth(storage: Storage) -> int:
     """Pending outbox messages (sent or failed ones are not counted)."""
-    async with storage.session() as session:
-        return int(
-            await session.scalar(select(func.count(OutboxRow.id)).where(OutboxRow.status == PENDING)) or 0
-        )
+    return await storage.count_rows(OutboxRow.id, OutboxRow.status == PENDING)
 
 
 __all__ = [
