@@ -154,11 +154,17 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
         for k, _ in sorted(batch, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
     ]
     facts = {k: extract_facts(items[k]) for k in order}
+    names_ = dict(enumerate(sorted(corpus.stories)))
+    matcher = Matcher.compile({i: corpus.stories[s].query for i, s in names_.items()})
+    centres = StoryCentres(TrackerConfig().recall)
     members: dict[str, list[int]] = {}
     known: dict[str, set[str]] = {}
     rows = []
     for k in order:
         r = reports[k]
+        centre = min(matcher.match(items[k].text), default=-1)
+        mean = centres.mean(centre)
+        centres.add(centre, vectors[k])
         dev = r.development
         if dev is None:
             continue
@@ -177,6 +183,9 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
                     reports[near].lang == r.lang,
                     bool(signals.notice or signals.credited or signals.wire),
                     signals.commentary,
+                    StoryCentres.centred(
+                        mean, vectors[k], vectors[near][None, :], [float(vectors[k] @ vectors[near])]
+                    )[0],
                 )
                 rows.append((features, 1.0 if r.kind == "update" else 0.0))
         members.setdefault(dev, []).append(k)

@@ -42,11 +42,17 @@ KIND_FEATURES = (
     "same_language_names",  # new one-word names, counted only in the same language
     "says_copy",  # it credits a wire or an outlet, or carries a reprint notice
     "commentary",  # its title marks an explainer or an analysis
+    "ccos_nearest",  # cos_nearest with the story's mean taken out of both sides
 )
 
 
 def kind_features(
-    added: Sequence[str], cos_nearest: float, same_language: bool, says_copy: bool, commentary: bool = False
+    added: Sequence[str],
+    cos_nearest: float,
+    same_language: bool,
+    says_copy: bool,
+    commentary: bool = False,
+    ccos_nearest: float | None = None,
 ) -> tuple[float, ...]:
     """The features of "these new facts make the item an update" (see :data:`KIND_FEATURES`)."""
     numbers = sum(1 for f in added if is_number(f))
@@ -61,6 +67,7 @@ def kind_features(
         float(same_language) * min(names, 4),
         float(says_copy),
         float(commentary),
+        cos_nearest if ccos_nearest is None else ccos_nearest,
     )
 
 

@@ -332,7 +332,7 @@ class Tracker:
                     development=chosen,
                     names_comparable=comparable,
                     facts=facts,
-                    update_if=self._update_rule(item, signals, similar, chosen),
+                    update_if=self._update_rule(item, signals, similar, chosen, vector, mean),
                 )
         if similar:
             meta = self._recall.meta
@@ -515,23 +515,31 @@ class Tracker:
         return best[1], best[2]
 
     def _update_rule(
-        self, item: Item, signals: Signals, similar: list[tuple[float, int]], development: int
+        self,
+        item: Item,
+        signals: Signals,
+        similar: list[tuple[float, int]],
+        development: int,
+        vector: Vector,
+        mean: Vector | None,
     ) -> Callable[[Sequence[str]], bool] | None:
         """The kind model, for an item joining ``development`` (None: the lexical rule)."""
         cfg = self.config.recall
         if not cfg.kind_weights:
             return None
         resolve = self._developments.resolve
-        cos, same = 0.0, False
+        cos, same, centred = 0.0, False, 0.0
         for sim, i in similar:
             m = self._recall.meta[i]
             if resolve(m.development) == development:
                 cos, same = sim, m.language == (item.language or "")
+                centred = StoryCentres.centred(mean, vector, self._recall.vectors[[i]], [sim])[0]
                 break
         says_copy = bool(signals.notice or signals.credited or signals.wire)
 
         def update_if(added: Sequence[str]) -> bool:
-            return kind_score(cfg, kind_features(added, cos, same, says_copy, signals.commentary)) > 0
+            features = kind_features(added, cos, same, says_copy, signals.commentary, centred)
+            return kind_score(cfg, features) > 0
 
         return update_if
 
