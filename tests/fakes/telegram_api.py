@@ -789,26 +789,30 @@ class FakeTelegram:
         """Await until ``predicate()`` returns something truthy and return it; ``TimeoutError``
         (listing the calls so far) after ``timeout`` seconds. Polls, so it never blocks the
         event loop the bot runs on."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if loop.time() >= deadline:
-                raise TimeoutError(self._timeout_message(timeout))
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + timeout
+        while not (value := self._check(predicate, clock, deadline, timeout)):
             await asyncio.sleep(interval)
+        return value
 
     def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
         """``wait_for`` for code outside an event loop."""
         deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(self._timeout_message(timeout))
+        while not (value := self._check(predicate, time.monotonic, deadline, timeout)):
             time.sleep(interval)
+        return value
+
+    def _check(
+        self, predicate: Callable[[], T], clock: Callable[[], float], deadline: float, timeout: float
+    ) -> T | None:
+        """One look for ``wait_for``: what ``predicate()`` gives when truthy, else None, or
+        ``TimeoutError`` once ``clock()`` is past ``deadline``."""
+        value = predicate()
+        if value:
+            return value
+        if clock() >= deadline:
+            raise TimeoutError(self._timeout_message(timeout))
+        return None
 
     def in_flight(self, method: str) -> int:
         """How many ``method`` requests have arrived and are not answered yet (see ``set_delay``)."""
@@ -951,12 +955,17 @@ class FakeTelegram:
             self._state.chats[chat_id] = known
         return known
 
-    def _writable_chat(self, chat_id: Any) -> FakeChat:
-        """Resolve ``chat_id`` and refuse like Telegram when the bot cannot write there."""
+    def _current_chat(self, chat_id: Any) -> FakeChat:
+        """Resolve ``chat_id`` and refuse like Telegram a group that became a supergroup."""
         chat = self._resolve_chat(chat_id)
         new_id = self._state.migrated.get(chat.id)
         if new_id is not None:
             raise _Reply(ApiError.migrated(new_id))
+        return chat
+
+    def _writable_chat(self, chat_id: Any) -> FakeChat:
+        """Resolve ``chat_id`` and refuse like Telegram when the bot cannot write there."""
+        chat = self._current_chat(chat_id)
         status = self._status(chat.id, self.bot.id)[0]
         if status == "kicked":
             if chat.type == "private":
@@ -1291,9 +1300,7 @@ def _answer_callback_query(tg: FakeTelegram, params: dict[str, Any]) -> Any:
 @_api("getChatMember")
 def _get_chat_member(tg: FakeTelegram, params: dict[str, Any]) -> Any:
     with tg._lock:
-        chat = tg._resolve_chat(params.get("chat_id"))
-        if chat.id in tg._state.migrated:
-            raise _Reply(ApiError.migrated(tg._state.migrated[chat.id]))
+        chat = tg._current_chat(params.get("chat_id"))
         user_id = params.get("user_id")
         if not isinstance(user_id, int):
             raise _Reply(ApiError.bad_request("invalid user_id specified"))
@@ -1319,9 +1326,7 @@ def _get_chat_administrators(tg: FakeTelegram, params: dict[str, Any]) -> Any:
 @_api("getChat")
 def _get_chat(tg: FakeTelegram, params: dict[str, Any]) -> Any:
     with tg._lock:
-        chat = tg._resolve_chat(params.get("chat_id"))
-        if chat.id in tg._state.migrated:
-            raise _Reply(ApiError.migrated(tg._state.migrated[chat.id]))
+        chat = tg._current_chat(params.get("chat_id"))
         return {
             **chat.to_api(),
             "accent_color_id": 0,
@@ -1364,26 +1369,24 @@ def _delete_my_commands(tg: FakeTelegram, params: dict[str, Any]) -> Any:
     return True
 
 
+def _replace_webhook(tg: FakeTelegram, hook: dict[str, Any] | None, *, drop_pending: bool) -> bool:
+    with tg._lock:
+        tg._state.webhook = hook
+        if drop_pending:
+            tg._state.updates.clear()
+    return True
+
+
 @_api("setWebhook")
 def _set_webhook(tg: FakeTelegram, params: dict[str, Any]) -> Any:
-    url = params.get("url")
-    with tg._lock:
-        if not url:
-            tg._state.webhook = None
-        else:
-            tg._state.webhook = dict(params)
-            if params.get("drop_pending_updates"):
-                tg._state.updates.clear()
-    return True
+    if not params.get("url"):  # an empty URL removes the webhook (and keeps what is pending)
+        return _replace_webhook(tg, None, drop_pending=False)
+    return _replace_webhook(tg, dict(params), drop_pending=bool(params.get("drop_pending_updates")))
 
 
 @_api("deleteWebhook")
 def _delete_webhook(tg: FakeTelegram, params: dict[str, Any]) -> Any:
-    with tg._lock:
-        tg._state.webhook = None
-        if params.get("drop_pending_updates"):
-            tg._state.updates.clear()
-    return True
+    return _replace_webhook(tg, None, drop_pending=bool(params.get("drop_pending_updates")))
 
 
 @_api("getWebhookInfo")
