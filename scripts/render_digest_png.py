@@ -255,7 +255,7 @@ def stored_digest(url: str, per_story: int) -> Digest:
     """Each story's ``per_story`` latest developments in ``url``'s database, as /story shows them."""
     import asyncio
 
-    from bot.digests import story_developments
+    from bot.actions.stories import story_developments
     from storage.repository import Storage
 
     async def read() -> Digest:

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from storage import delivery
+from storage import chats as chat_store
+from storage import digest_reads
+from storage import outbox as outbox_store
 from storage import subscriptions as subscription_store
-from storage.delivery import CandidateItem, ScheduleUpdate, SubscriptionInfo
+from storage.digest_reads import CandidateItem
 from storage.locks import claim_chat_digest
 from storage.repository import Storage
+from storage.subscriptions import ScheduleUpdate, SubscriptionInfo
 from stories.digest import (
     BASELINE_PERIOD,
     Digest,
@@ -94,7 +97,7 @@ async def build_digest(
     ``max_developments`` are shown, best first; the items of the others stay unseen.
     """
     story_ids = [sid for sid, _ in stories]
-    candidates = await delivery.unseen_items(storage, chat_id, story_ids, since=since)
+    candidates = await digest_reads.unseen_items(storage, chat_id, story_ids, since=since)
     wanted = set(only_developments) if only_developments is not None else None
     by_dev: dict[int, list[CandidateItem]] = {}
     dev_story: dict[int, int] = {}
@@ -112,8 +115,8 @@ async def build_digest(
         bucket = by_dev.setdefault(item.development_id, [])
         if all(other.item_id != item.item_id for other in bucket):
             bucket.append(item)
-    infos = await delivery.developments(storage, by_dev)
-    seen_devs = await delivery.seen_developments(storage, chat_id, by_dev)
+    infos = await digest_reads.developments(storage, by_dev)
+    seen_devs = await digest_reads.seen_developments(storage, chat_id, by_dev)
     built: list[tuple[int, DigestDevelopment]] = []
     seen: dict[int, int | None] = {}
     for dev_id, items in by_dev.items():
@@ -170,7 +173,7 @@ def _headings(subs: Sequence[SubscriptionInfo]) -> list[tuple[int, str]]:
 
 
 async def _chat_zone(storage: Storage, config: Config, chat_id: int) -> ZoneInfo:
-    chat = await delivery.get_chat(storage, chat_id)
+    chat = await chat_store.get_chat(storage, chat_id)
     return zone_of(chat.timezone if chat else config.digest.timezone)
 
 
@@ -240,7 +243,7 @@ async def _deliver(
     messages = [part.text for part in parts]
     markups = await _keyboards(storage, chat_id, parts) if parts else []
     updates = [ScheduleUpdate(sub.id, now, schedule(sub)) for sub in subs] if schedule is not None else []
-    await delivery.enqueue_digest(
+    await outbox_store.enqueue_digest(
         storage,
         chat_id,
         kind=kind,
@@ -257,7 +260,7 @@ async def _keyboards(storage: Storage, chat_id: int, parts: Sequence[DigestPart]
     """The buttons under each digest message (lead report, whole development, mute the story),
     signed for the chat and labelled in its language, as Bot API JSON for the outbox."""
     signer = await load_signer(storage)
-    chat = await delivery.get_chat(storage, chat_id)
+    chat = await chat_store.get_chat(storage, chat_id)
     tr = translator(chat.language if chat else None)
     out: list[str | None] = []
     for part in parts:
@@ -274,13 +277,15 @@ async def run_due_digests(storage: Storage, config: Config, *, now: datetime | N
     were written.
     """
     now = now or datetime.now(UTC)
-    due = await delivery.due_subscriptions(storage, now)
+    due = await subscription_store.due_subscriptions(storage, now)
     written = 0
     for chat_id in dict.fromkeys(sub.chat_id for sub in due):
         # Several bot processes may run this at once: each chat's run is claimed in the
         # database and its due subscriptions re-read under the claim, so one builds it once.
         async with claim_chat_digest(storage, chat_id) as claimed:
-            subs = await delivery.due_subscriptions(storage, now, chat_id=chat_id) if claimed else []
+            subs = (
+                await subscription_store.due_subscriptions(storage, now, chat_id=chat_id) if claimed else []
+            )
             if not subs:
                 continue
             tz = await _chat_zone(storage, config, chat_id)
@@ -335,7 +340,7 @@ async def send_digest_now(
     subscriptions. Scheduled times are not moved: the next scheduled digest simply has less.
     """
     now = now or datetime.now(UTC)
-    subs = await delivery.list_subscriptions(storage, chat_id)
+    subs = await subscription_store.list_subscriptions(storage, chat_id)
     if not subs:
         return None
     return await _deliver(
@@ -366,8 +371,8 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
     rules = {sub.id: alert_rule(sub, config) for sub in subs}
     widest = max(rule.window for rule in rules.values())
     story_ids = sorted({s.story_id for s in subs})
-    fresh = await delivery.fresh_developments(storage, story_ids, since=now - widest)
-    infos = await delivery.developments(storage, {d for ids in fresh.values() for d in ids})
+    fresh = await digest_reads.fresh_developments(storage, story_ids, since=now - widest)
+    infos = await digest_reads.developments(storage, {d for ids in fresh.values() for d in ids})
     relative = sorted(
         {s.story_id for s in subs if rules[s.id].multiple is not None and fresh.get(s.story_id)}
     )
@@ -390,7 +395,7 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
                 )
                 if rule.fires(probe, now, baseline):
                     candidates.add(dev_id)
-        candidates -= await delivery.seen_developments(storage, chat_id, candidates)
+        candidates -= await digest_reads.seen_developments(storage, chat_id, candidates)
         if not candidates:
             continue
         written += await _deliver(
@@ -430,18 +435,18 @@ async def terminal_digest(
     """
     now = now or datetime.now(UTC)
     if chat_id is not None:
-        stories = _headings(await delivery.list_subscriptions(storage, chat_id))
+        stories = _headings(await subscription_store.list_subscriptions(storage, chat_id))
         target = chat_id
-        chat = await delivery.get_chat(storage, chat_id)
+        chat = await chat_store.get_chat(storage, chat_id)
         tz = zone_of(chat.timezone if chat else config.digest.timezone)
     else:
-        stories = await delivery.global_story_ids(storage)
+        stories = await subscription_store.global_story_ids(storage)
         target = TERMINAL_CHAT
         tz = zone_of(config.digest.timezone)
-        await delivery.upsert_chat(
+        await chat_store.upsert_chat(
             storage, target, type="terminal", title="terminal", username=None, timezone=config.digest.timezone
         )
     prepared, parts = await _prepare(storage, config, target, stories, tz, since=since, now=now)
     if chat_id is None and prepared.seen:
-        await delivery.enqueue_digest(storage, target, kind="terminal", messages=[], seen=prepared.seen)
+        await outbox_store.enqueue_digest(storage, target, kind="terminal", messages=[], seen=prepared.seen)
     return [render_plain(part.text) for part in parts]

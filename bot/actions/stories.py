@@ -11,8 +11,8 @@ import difflib
 from collections.abc import Sequence
 from datetime import datetime
 
-from storage import delivery
-from storage.delivery import CandidateItem
+from storage import digest_reads
+from storage.digest_reads import CandidateItem
 from storage.repository import Storage
 from stories.digest import DigestDevelopment, assemble_development
 from stories.errors import NewsbotError
@@ -106,9 +106,9 @@ async def story_developments(
     for stored in await storage.story_items(story_id, since=since, limit=scan):  # newest first
         if stored.development_id is not None and stored.development_id not in dev_ids:
             dev_ids.append(stored.development_id)
-    infos = await delivery.developments(storage, dev_ids)
+    infos = await digest_reads.developments(storage, dev_ids)
     by_dev: dict[int, list[CandidateItem]] = {}
-    for item in await delivery.development_items(storage, dev_ids, story_id):  # oldest first
+    for item in await digest_reads.development_items(storage, dev_ids, story_id):  # oldest first
         if item.development_id is not None:
             by_dev.setdefault(item.development_id, []).append(item)
     shown = [
@@ -125,8 +125,8 @@ async def story_developments(
 async def one_development(storage: Storage, development_id: int, story_id: int) -> DigestDevelopment | None:
     """One development of a story, whole (every report of it in the story, folded as /story
     shows it); None when it is gone or has no report in the story."""
-    infos = await delivery.developments(storage, [development_id])
-    items = await delivery.development_items(storage, [development_id], story_id)
+    infos = await digest_reads.developments(storage, [development_id])
+    items = await digest_reads.development_items(storage, [development_id], story_id)
     if development_id not in infos or not items:
         return None
     return assemble_development(infos[development_id], items)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from storage import delivery
-from storage.chats import set_chat_timezone
-from storage.delivery import ChatInfo, ScheduleUpdate, SubscriptionInfo
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo, set_chat_timezone
 from storage.repository import Storage
-from storage.subscriptions import set_alerts
+from storage.subscriptions import ScheduleUpdate, SubscriptionInfo, set_alerts
 from stories.digest import MIN_RELATIVE_OUTLETS, AlertRule
 from stories.model import Story
 from stories.schedule import Schedule, ScheduleError, next_run, parse_schedule, resolve_timezone
@@ -143,7 +143,7 @@ async def subscribe(
     now = now or datetime.now(UTC)
     tz = zone_of(chat.timezone)
     upcoming = next_run(parsed, now, tz)
-    sub, created = await delivery.subscribe(
+    sub, created = await subscription_store.subscribe(
         storage,
         chat.id,
         story.id,
@@ -152,7 +152,7 @@ async def subscribe(
         user_id=user_id,
         thread_id=thread_id,
     )
-    resumed = await delivery.resume_chat(storage, chat.id)
+    resumed = await chat_store.resume_chat(storage, chat.id)
     return Subscribed(sub, created, upcoming, parsed, resumed, tz)
 
 
@@ -163,9 +163,9 @@ async def apply_timezone(
     await set_chat_timezone(storage, chat_id, tz.key)
     now = now or datetime.now(UTC)
     changes = []
-    for sub in await delivery.list_subscriptions(storage, chat_id):
+    for sub in await subscription_store.list_subscriptions(storage, chat_id):
         try:
             changes.append(ScheduleUpdate(sub.id, None, next_run(parse_schedule(sub.schedule), now, tz)))
         except ScheduleError:
             continue  # stored before today's rule refused it: left as it is
-    await delivery.reschedule(storage, changes)
+    await subscription_store.reschedule(storage, changes)

@@ -9,8 +9,9 @@ import re
 from telegram import ForceReply, Update
 from telegram.constants import ParseMode
 
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo
 from storage.repository import GLOBAL_SCOPE, AlreadyExists, NotFound
 from storage.settings import put_setting, take_setting
 
@@ -158,7 +159,7 @@ async def _change_story(
             if action == "add":
                 if (
                     scope != GLOBAL_SCOPE
-                    and await delivery.count_chat_stories(rt.storage, scope)
+                    and await chat_store.count_chat_stories(rt.storage, scope)
                     >= rt.config.telegram.max_stories_per_chat
                 ):
                     await send(
@@ -207,7 +208,7 @@ async def _watch_title(
     if len(title) > MAX_TITLE:
         await send(update, context, f"❌ A title is at most {MAX_TITLE} characters.")
         return
-    await delivery.set_story_title(rt.storage, found.id, title or None)
+    await subscription_store.set_story_title(rt.storage, found.id, title or None)
     if title:
         text = f"✅ Story <b>{esc(found.name, 64)}</b> is titled “{esc(title, MAX_TITLE)}” in digests."
     else:

@@ -17,9 +17,9 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 
 from storage import buttons as button_store
-from storage import delivery
-from storage.chats import set_chat_delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo, set_chat_delivery
 from storage.subscriptions import set_muted
 from stories.schedule import (
     resolve_timezone,
@@ -174,7 +174,7 @@ async def _toggle_button(
         note = await subscribe_to(rt, tr, chat, found, None, user.id if user else None, thread_of(update))
         note = render_plain(note)
     else:
-        await delivery.unsubscribe(rt.storage, chat.id, found.id)
+        await subscription_store.unsubscribe(rt.storage, chat.id, found.id)
         note = tr.t("Unsubscribed from {name}.", name=found.name)
     texts, keyboard = await stories_view(rt, chat, tr)
     return ButtonResult(shorten(note, 190), texts=texts, markup=keyboard)
@@ -184,7 +184,7 @@ async def _pick_chat_button(
     update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
 ) -> ButtonResult:
     """A chat picked after /subscribe in private: offer its stories."""
-    target = await delivery.get_chat(rt.storage, press.int_arg(0))
+    target = await chat_store.get_chat(rt.storage, press.int_arg(0))
     if target is None or not await presser_manages(update, context, rt, target.id):
         return ButtonResult(tr.t("You are not an admin of that chat."), alert=True)
     texts, keyboard = await offer_stories(rt, tr, chat, target)
@@ -195,7 +195,7 @@ async def _subscribe_chat_button(
     update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, press: Press
 ) -> ButtonResult:
     """A story picked for another chat (from a private chat): subscribe it there."""
-    target = await delivery.get_chat(rt.storage, press.int_arg(0))
+    target = await chat_store.get_chat(rt.storage, press.int_arg(0))
     user = update.effective_user
     if target is None or user is None or not await presser_manages(update, context, rt, target.id):
         return ButtonResult(tr.t("You are not an admin of that chat."), alert=True)
@@ -226,7 +226,7 @@ async def _settings_button(
         text, keyboard = await settings_view(rt, chat, tr)
         return ButtonResult(texts=[text], markup=keyboard)
     if what == "lang" and value in LANGUAGES:
-        await delivery.set_chat_language(rt.storage, chat.id, value)
+        await chat_store.set_chat_language(rt.storage, chat.id, value)
     elif what == "tz" and value.isdigit() and int(value) < len(SETTINGS_ZONES):
         await apply_timezone(rt.storage, chat.id, resolve_timezone(SETTINGS_ZONES[int(value)]))
     elif what == "silent" and value in ("0", "1"):
@@ -235,7 +235,7 @@ async def _settings_button(
         await set_chat_delivery(rt.storage, chat.id, link_previews=value == "1")
     else:
         return ButtonResult(tr.t("This button is not valid here."), alert=True)
-    fresh = await delivery.get_chat(rt.storage, chat.id) or chat
+    fresh = await chat_store.get_chat(rt.storage, chat.id) or chat
     new_tr = tr_of(update, fresh)
     text, keyboard = await settings_view(rt, fresh, new_tr)
     return ButtonResult(new_tr.t("✅ Saved."), texts=[text], markup=keyboard)
@@ -248,9 +248,8 @@ async def _alerts_button(
     if not await presser_manages(update, context, rt, chat.id):
         return ButtonResult(tr.t("Only this chat's admins can change its settings."), alert=True)
     story_id, what = press.int_arg(0), press.arg(1)
-    sub = next(
-        (s for s in await delivery.list_subscriptions(rt.storage, chat.id) if s.story_id == story_id), None
-    )
+    subs = await subscription_store.list_subscriptions(rt.storage, chat.id)
+    sub = next((s for s in subs if s.story_id == story_id), None)
     if sub is None:
         return ButtonResult(tr.t("This story is gone: see /stories."), alert=True)
     if what in ("on", "off"):
@@ -273,7 +272,7 @@ async def _development_button(
     dev = await one_development(rt.storage, press.int_arg(0), found.id)
     if dev is None:
         return ButtonResult(tr.t("This development is gone: see /story {name}.", name=found.name), alert=True)
-    titles = await delivery.story_titles(rt.storage, [found.id])
+    titles = await subscription_store.story_titles(rt.storage, [found.id])
     texts = render_story(
         titles.get(found.id, found.name), [dev], zone_of(chat.timezone), now=datetime.now(UTC)
     )

@@ -11,8 +11,9 @@ from telegram import (
     Update,
 )
 
-from storage import delivery
-from storage.delivery import ChatInfo, SubscriptionInfo
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo
+from storage.subscriptions import SubscriptionInfo
 from stories.digest import AlertRule
 from stories.schedule import (
     ScheduleError,
@@ -88,7 +89,7 @@ async def settings_view(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     signer = await signer_of(rt)
     language = LANGUAGE_NAMES.get(chat.language or "", tr.t("each user's own"))
-    subs = await delivery.list_subscriptions(rt.storage, chat.id)
+    subs = await subscription_store.list_subscriptions(rt.storage, chat.id)
     alerting = sum(1 for sub in subs if sub.alerts)
     lines = [
         tr.t("⚙️ <b>Settings of {chat}</b>", chat=esc(chat.title or str(chat.id), 64)),
@@ -141,7 +142,7 @@ async def alerts_view(rt: Runtime, chat: ChatInfo, tr: Translator) -> tuple[str,
     """/settings ▸ alerts: each subscription's breaking alerts, on or off, and its threshold
     (a press cycles through ``ALERT_PRESETS``)."""
     signer = await signer_of(rt)
-    subs = await delivery.list_subscriptions(rt.storage, chat.id)
+    subs = await subscription_store.list_subscriptions(rt.storage, chat.id)
     lines = [tr.t("🚨 <b>Breaking alerts of {chat}</b>", chat=esc(chat.title or str(chat.id), 64))]
     rows: list[list[InlineKeyboardButton]] = []
     for sub in subs[:MAX_STORY_BUTTONS]:

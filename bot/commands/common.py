@@ -20,8 +20,8 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage.chats import ChatInfo
 from stories.query import QueryError
 
 from ..actions.stories import QueryMissing, QueryTooLong, StoryNotFound, check_query, missing_story
@@ -129,7 +129,7 @@ async def signer_of(rt: Runtime) -> CallbackSigner:
 async def register_chat(rt: Runtime, chat: Chat | ChatFullInfo, *, added_by: int | None = None) -> ChatInfo:
     """Remember the chat (new ones get the configured time zone; ``added_by``: who added the bot
     there); what storage knows of it."""
-    return await delivery.upsert_chat(
+    return await chat_store.upsert_chat(
         rt.storage,
         chat.id,
         type=str(chat.type),

@@ -13,8 +13,8 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage.chats import ChatInfo
 
 from ..outbox import NO_PREVIEW
 from ..permissions import ADMIN_STATUSES
@@ -48,9 +48,9 @@ async def my_chat_member(update: Update, context: Context) -> None:
     rt.permissions.forget(chat.id)
     if status in gone:
         by = change.from_user.full_name if change.from_user else "someone"
-        await delivery.pause_chat(rt.storage, chat.id, f"the bot was removed from the chat by {by}")
+        await chat_store.pause_chat(rt.storage, chat.id, f"the bot was removed from the chat by {by}")
         return
-    await delivery.resume_chat(rt.storage, chat.id)
+    await chat_store.resume_chat(rt.storage, chat.id)
     if chat.type == ChatType.PRIVATE or not (
         joined or (status in ADMIN_STATUSES and old not in ADMIN_STATUSES)
     ):
@@ -77,7 +77,7 @@ async def _greet(update: Update, context: Context, rt: Runtime, chat: ChatInfo, 
         return
     if adder is None:
         return
-    private = await delivery.get_chat(rt.storage, adder)
+    private = await chat_store.get_chat(rt.storage, adder)
     adder_tr = tr_of(update, private)
     if not await rt.permissions.is_member_admin(context.bot, chat.id, context.bot.id):
         text = adder_tr.t(
@@ -131,7 +131,7 @@ async def migrated(update: Update, context: Context) -> None:
     if message is None or message.migrate_to_chat_id is None:
         return
     rt = runtime_of(context)
-    await delivery.migrate_chat(rt.storage, message.chat_id, message.migrate_to_chat_id)
+    await chat_store.migrate_chat(rt.storage, message.chat_id, message.migrate_to_chat_id)
 
 
 async def on_error(update: object, context: Context) -> None:

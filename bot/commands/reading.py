@@ -15,8 +15,8 @@ from telegram import (
 )
 
 from storage import buttons as button_store
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo
 from stories.digest import SearchHit
 from stories.model import Story
 from stories.query import QueryError
@@ -54,11 +54,11 @@ async def stories_view(
 ) -> tuple[list[str], InlineKeyboardMarkup | None]:
     """The /stories text and its keyboard: a subscribe / unsubscribe toggle per story."""
     visible = await rt.storage.list_stories(chat_id=chat.id)
-    subs = {s.story_id: s for s in await delivery.list_subscriptions(rt.storage, chat.id)}
+    subs = {s.story_id: s for s in await subscription_store.list_subscriptions(rt.storage, chat.id)}
     if not visible:
         return [tr.t("No stories yet. Chat admins can add one: /watch add NAME QUERY")], None
     signer = await signer_of(rt)
-    titles = await delivery.story_titles(rt.storage, [s.id for s in visible if s.id is not None])
+    titles = await subscription_store.story_titles(rt.storage, [s.id for s in visible if s.id is not None])
     lines = [tr.t("📚 <b>Stories</b>")]
     rows: list[list[InlineKeyboardButton]] = []
     for story in visible:

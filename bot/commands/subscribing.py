@@ -14,8 +14,9 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo
 from stories.digest import AlertRule, AlertRuleError, parse_alert_rule
 from stories.model import Story
 from stories.schedule import (
@@ -139,7 +140,7 @@ async def subscribe(update: Update, context: Context) -> None:
             current = next(
                 (
                     s
-                    for s in await delivery.list_subscriptions(rt.storage, where.id)
+                    for s in await subscription_store.list_subscriptions(rt.storage, where.id)
                     if s.story_id == story_found.id
                 ),
                 None,
@@ -246,7 +247,7 @@ async def subscribe_to(
 async def _manageable_chats(rt: Runtime, context: Context, user_id: int) -> list[ChatInfo]:
     """Groups and channels the bot is in where ``user_id`` is an admin (and the bot can post)."""
     found = []
-    for candidate in await delivery.candidate_chats(rt.storage, user_id):
+    for candidate in await chat_store.candidate_chats(rt.storage, user_id):
         if not await rt.permissions.is_member_admin(context.bot, candidate.id, user_id):
             continue
         if candidate.type == ChatType.CHANNEL and not await rt.permissions.is_member_admin(
@@ -285,7 +286,7 @@ async def offer_stories(
 ) -> tuple[list[str], InlineKeyboardMarkup | None]:
     """Buttons (in ``chat``) subscribing ``target`` to each story it can see."""
     signer = await signer_of(rt)
-    subscribed = {s.story_id for s in await delivery.list_subscriptions(rt.storage, target.id)}
+    subscribed = {s.story_id for s in await subscription_store.list_subscriptions(rt.storage, target.id)}
     visible = await rt.storage.list_stories(chat_id=target.id)
     title = esc(target.title or str(target.id), 64)
     if not visible:
@@ -323,7 +324,7 @@ async def unsubscribe(update: Update, context: Context) -> None:
     if (
         found is None
         or found[0].id is None
-        or not await delivery.unsubscribe(rt.storage, where.id, found[0].id)
+        or not await subscription_store.unsubscribe(rt.storage, where.id, found[0].id)
     ):
         await send(
             update,
@@ -360,7 +361,7 @@ async def subscriptions(update: Update, context: Context) -> None:
         if target is None:
             return
         where = target[0]
-    subs = await delivery.list_subscriptions(rt.storage, where.id)
+    subs = await subscription_store.list_subscriptions(rt.storage, where.id)
     tz = zone_of(where.timezone)
     title = esc(where.title or str(where.id), 64)
     lines = [
@@ -375,7 +376,7 @@ async def subscriptions(update: Update, context: Context) -> None:
     if where is chat and chat.type == ChatType.PRIVATE and actor.user_id is not None:
         others: dict[int, list[str]] = {}
         heads: dict[int, str] = {}
-        for other, sub in await delivery.managed_subscriptions(rt.storage, actor.user_id):
+        for other, sub in await subscription_store.managed_subscriptions(rt.storage, actor.user_id):
             other_tz = zone_of(other.timezone)
             heads.setdefault(other.id, _managed_heading(tr, other))
             others.setdefault(other.id, []).append(_subscription_line(tr, rt, sub, other, other_tz))
@@ -387,7 +388,7 @@ async def subscriptions(update: Update, context: Context) -> None:
 
 
 def _subscription_line(
-    tr: Translator, rt: Runtime, sub: delivery.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo
+    tr: Translator, rt: Runtime, sub: subscription_store.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo
 ) -> str:
     line = f"• <b>{esc(sub.story_name, 64)}</b> — {escape(schedule_text(sub.schedule, chat.timezone))}"
     if sub.next_digest_at is not None and not chat.paused:
@@ -424,7 +425,7 @@ async def digest(update: Update, context: Context) -> None:
     rt, _, chat = setup
     tr = tr_of(update, chat)
     if chat.paused:
-        await delivery.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
+        await chat_store.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
     async with rt.digest_lock:
         written = await send_digest_now(rt.storage, rt.config, chat.id, thread_id=thread_of(update))
     if written is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from storage.delivery import ChatInfo
+from storage.chats import ChatInfo
 
 from ..i18n import Translator, translator
 from ..permissions import Actor

@@ -110,7 +110,7 @@ async def test_a_retitled_lead_retitles_its_development_and_a_same_outlet_copy_i
 ) -> None:
     """Issue 13 item 7: the development shows the lead's current title; a feed that changes
     an entry's GUID and link each poll does not make "+N more sources" of itself."""
-    from bot.digests import story_developments
+    from bot.actions.stories import story_developments
 
     story = await storage.add_story("sudan", "Khartoum")
     feed = await storage.add_feed("https://a.example/rss")

@@ -13,7 +13,10 @@ import sqlalchemy as sa
 from bot.actions.digests import breaking_alerts, run_due_digests
 from bot.actions.subscriptions import alert_rule, change_alerts
 from bot.config import Config, DigestConfig
-from storage import delivery
+from storage import chats as chat_store
+from storage import digest_reads
+from storage import outbox as outbox_store
+from storage import subscriptions as subscription_store
 from storage.db import make_sync_engine, upgrade
 from storage.repository import Storage
 from storage.subscriptions import set_muted
@@ -60,9 +63,9 @@ async def _world(storage: Storage) -> tuple[int, int]:
     sudan = await storage.add_story("sudan", "Sudan")
     wagner = await storage.add_story("wagner", "Wagner")
     assert sudan.id and wagner.id
-    await delivery.upsert_chat(storage, CHAT, type="channel", title="Desk", username="desk", timezone="UTC")
+    await chat_store.upsert_chat(storage, CHAT, type="channel", title="Desk", username="desk", timezone="UTC")
     for story in (sudan.id, wagner.id):
-        await delivery.subscribe(
+        await subscription_store.subscribe(
             storage, CHAT, story, schedule="daily 08:00", next_digest_at=datetime.now(UTC), user_id=1
         )
     return sudan.id, wagner.id
@@ -78,14 +81,14 @@ async def test_alerts_beside_a_digest_with_the_subscriptions_own_threshold(stora
     await _development(storage, wagner, 12, "Wagner convoy in Mali", ["BBC", "AP", "DW", "AFP", "RFI"])
     # Two outlets reach sudan's own threshold (the configured one is 4); wagner has no alerts.
     assert await breaking_alerts(storage, CONFIG) == 1
-    [alert] = await delivery.chat_messages(storage, CHAT)
+    [alert] = await outbox_store.chat_messages(storage, CHAT)
     assert alert.kind == "alert" and "Khartoum airport shelled" in alert.text
     assert "Wagner convoy" not in alert.text
     assert await breaking_alerts(storage, CONFIG) == 0  # once
 
     # The digest still comes on schedule, without what the alert already showed.
     assert await run_due_digests(storage, CONFIG) == 1
-    digest = (await delivery.chat_messages(storage, CHAT))[-1]
+    digest = (await outbox_store.chat_messages(storage, CHAT))[-1]
     assert digest.kind == "digest" and "Wagner convoy in Mali" in digest.text
     assert "Khartoum airport shelled" not in digest.text
 
@@ -107,7 +110,7 @@ async def test_a_relative_threshold_follows_the_storys_usual_volume(storage: Sto
         [Decision(key, "new", 1000 + n, stories=frozenset({busy})) for n, (key, _) in enumerate(stored.new)]
     )
     # Shown already (old news): none of them is an alert candidate itself.
-    await delivery.enqueue_digest(
+    await outbox_store.enqueue_digest(
         storage,
         CHAT,
         kind="digest",
@@ -118,7 +121,7 @@ async def test_a_relative_threshold_follows_the_storys_usual_volume(storage: Sto
     await _development(storage, busy, 21, "Sudan: routine report", ["BBC", "AP", "DW"])
     await _development(storage, quiet, 22, "Wagner: rare news", ["BBC", "AP"])
     assert await breaking_alerts(storage, CONFIG) == 1
-    [alert] = [m for m in await delivery.chat_messages(storage, CHAT) if m.kind == "alert"]
+    [alert] = [m for m in await outbox_store.chat_messages(storage, CHAT) if m.kind == "alert"]
     assert "Wagner: rare news" in alert.text and "routine report" not in alert.text
 
     # A fourth outlet: a surge even for the busy story.
@@ -129,7 +132,7 @@ async def test_a_relative_threshold_follows_the_storys_usual_volume(storage: Sto
             state2.id, [_item("late", "Sudan: routine report", "RFI")], fetched_at=datetime.now(UTC)
         )
     ).new
-    lead = [i for i in await delivery.development_items(storage, [21]) if i.duplicate_of is None][0]
+    lead = [i for i in await digest_reads.development_items(storage, [21]) if i.duplicate_of is None][0]
     await storage.record_decisions(
         [Decision(late[0], "rereport", 21, duplicate_of=lead.item_id, stories=frozenset({busy}))]
     )
@@ -144,22 +147,22 @@ async def test_muted_story_gets_no_alert_and_no_digest_section(storage: Storage)
     await _development(storage, wagner, 32, "Wagner in Libya", ["AP"])
     assert await breaking_alerts(storage, CONFIG) == 0
     assert await run_due_digests(storage, CONFIG) == 1
-    [digest] = await delivery.chat_messages(storage, CHAT)
+    [digest] = await outbox_store.chat_messages(storage, CHAT)
     assert "Wagner in Libya" in digest.text and "Khartoum talks" not in digest.text
-    subs = {s.story_id: s for s in await delivery.list_subscriptions(storage, CHAT)}
+    subs = {s.story_id: s for s in await subscription_store.list_subscriptions(storage, CHAT)}
     assert subs[sudan].muted and subs[sudan].last_digest_at is not None  # its schedule moved on
     assert await set_muted(storage, CHAT, sudan, None)
-    assert not (await delivery.list_subscriptions(storage, CHAT))[0].muted
+    assert not (await subscription_store.list_subscriptions(storage, CHAT))[0].muted
 
 
 async def test_instant_keeps_meaning_alerts_only(storage: Storage) -> None:
     sudan, _ = await _world(storage)
-    sub, _ = await delivery.subscribe(
+    sub, _ = await subscription_store.subscribe(
         storage, CHAT, sudan, schedule="instant", next_digest_at=None, user_id=1
     )
     assert sub.alerts and sub.next_digest_at is None
     assert alert_rule(sub, CONFIG) == AlertRule(4, timedelta(hours=1))  # the configured threshold
-    sub, _ = await delivery.subscribe(
+    sub, _ = await subscription_store.subscribe(
         storage, CHAT, sudan, schedule="daily 09:00", next_digest_at=None, user_id=1
     )
     assert not sub.alerts  # leaving instant ends its alerts, as before

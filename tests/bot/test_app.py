@@ -110,39 +110,42 @@ async def test_webhook_mode_checks_the_secret_token(
 
 
 async def test_chat_changes_are_followed(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
-    from storage import delivery
+    from storage import chats as chat_store
+    from storage import subscriptions as subscription_store
     from tests.bot.conftest import CHANNEL, GROUP
 
     config = make_config(tg, sqlite_url)
     story = await store.add_story("sudan", "Sudan", user_name="config")
     assert story.id
-    await delivery.upsert_chat(
+    await chat_store.upsert_chat(
         store, GROUP.id, type="group", title="News fans", username=None, timezone="UTC"
     )
-    await delivery.subscribe(
+    await subscription_store.subscribe(
         store, GROUP.id, story.id, schedule="every 6h", next_digest_at=None, user_id=ALICE.id
     )
     async with running(Services(config, store)):
         # The bot is removed from the channel, then added back.
         tg.push_my_chat_member(CHANNEL, ALICE, "administrator", "left")
         assert await _wait_paused(store, CHANNEL.id, True)
-        chat = await delivery.get_chat(store, CHANNEL.id)
+        chat = await chat_store.get_chat(store, CHANNEL.id)
         assert chat is not None and "removed" in (chat.paused_reason or "")
         tg.push_my_chat_member(CHANNEL, ALICE, "left", "administrator")
         assert await _wait_paused(store, CHANNEL.id, False)
         # The group becomes a supergroup: its subscriptions follow.
         tg.migrate_chat(GROUP.id, -1004001, announce=True)
-        await eventually(lambda: delivery.list_subscriptions(store, -1004001), what="subscriptions moved")
-    assert [s.story_name for s in await delivery.list_subscriptions(store, -1004001)] == ["sudan"]
-    chat = await delivery.get_chat(store, CHANNEL.id)
+        await eventually(
+            lambda: subscription_store.list_subscriptions(store, -1004001), what="subscriptions moved"
+        )
+    assert [s.story_name for s in await subscription_store.list_subscriptions(store, -1004001)] == ["sudan"]
+    chat = await chat_store.get_chat(store, CHANNEL.id)
     assert chat is not None and not chat.paused
 
 
 async def _wait_paused(store: Storage, chat_id: int, paused: bool) -> bool:
-    from storage import delivery
+    from storage import chats as chat_store
 
     async def reached() -> bool:
-        chat = await delivery.get_chat(store, chat_id)
+        chat = await chat_store.get_chat(store, chat_id)
         return chat is not None and chat.paused == paused
 
     return await eventually(reached, what=f"chat {chat_id} paused={paused}")

@@ -9,7 +9,7 @@ import pytest
 
 from bot.poller import Poller
 from bot.services import Services
-from storage import delivery
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import (
     ALICE,
@@ -108,7 +108,7 @@ async def test_every_command(
         assert [s.name for s in await store.list_stories(scope=chat.id)] == []
 
         assert "Unsubscribed" in await say(chat, _cmd(chat, "/unsubscribe sudan"))
-        assert await delivery.list_subscriptions(store, chat.id) == []
+        assert await subscription_store.list_subscriptions(store, chat.id) == []
 
         text = await say(chat, _cmd(chat, f"/feed add {feed_url}"))
         if chat.type == "channel":
@@ -157,7 +157,7 @@ async def test_non_admins_are_refused_and_nothing_changes(
     assert await store.list_stories(scope=GROUP.id) != []
     assert [s.name for s in await store.list_stories(scope=BOB.id)] == []
     assert await store.list_feeds() == []
-    assert await delivery.list_subscriptions(store, GROUP.id) == []
+    assert await subscription_store.list_subscriptions(store, GROUP.id) == []
     assert [s.name for s in await store.list_stories(scope=0)] == ["sudan"]
     [entry] = await store.story_audit("mine", scope=GROUP.id)
     assert entry.action == "add" and entry.user_id == ALICE.id and "alice" in (entry.user_name or "")
@@ -178,7 +178,7 @@ async def test_subscribe_a_channel_from_a_private_chat(
         runtime.permissions.forget()  # getChatMember answers are cached for a minute
         text = await chatter.say(PRIVATE, "/unsubscribe @worlddesk sudan")
         assert "I am not an admin of @worlddesk" in text
-    [sub] = await delivery.list_subscriptions(store, CHANNEL.id)
+    [sub] = await subscription_store.list_subscriptions(store, CHANNEL.id)
     assert sub.schedule == "every 6h" and sub.created_at is not None
 
 

@@ -12,7 +12,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage import delivery
+from storage import chats as chat_store
+from storage import outbox as outbox_store
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, CHANNEL, seed_story_items
 from tests.fakes.telegram_api import FakeTelegram
@@ -42,10 +44,10 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
     try:
         story = await store.add_story("sudan", "Sudan", user_name="config")
         assert story.id
-        await delivery.upsert_chat(
+        await chat_store.upsert_chat(
             store, CHANNEL.id, type="channel", title="Desk", username=None, timezone="UTC"
         )
-        await delivery.subscribe(
+        await subscription_store.subscribe(
             store,
             CHANNEL.id,
             story.id,
@@ -73,7 +75,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
         first = _start(config_path, log_path)
         try:
             await tg.wait_for(lambda: len(tg.sent_messages(CHANNEL.id)) >= 1, timeout=30)
-            written = await delivery.chat_messages(store, CHANNEL.id)
+            written = await outbox_store.chat_messages(store, CHANNEL.id)
             assert len(written) >= 3, "the digest should span several messages"
             # Kill while the server holds the second message's request (the first is answered
             # and recorded, so the request in flight is the next one).
@@ -86,7 +88,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
         finally:
             if first.poll() is None:
                 first.kill()
-        before_restart = await delivery.chat_messages(store, CHANNEL.id)
+        before_restart = await outbox_store.chat_messages(store, CHANNEL.id)
         assert any(m.status == "pending" for m in before_restart), "killed too late: nothing left to resume"
         # The server finishes the request it was holding (its answer goes nowhere).
         await tg.wait_for(lambda: tg.in_flight("sendMessage") == 0, timeout=10)
@@ -96,7 +98,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
         try:
 
             async def all_sent() -> bool:
-                rows = await delivery.chat_messages(store, CHANNEL.id)
+                rows = await outbox_store.chat_messages(store, CHANNEL.id)
                 return bool(rows) and all(r.status == "sent" for r in rows)
 
             for _ in range(300):
@@ -110,7 +112,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
                 second.wait(15)
             except subprocess.TimeoutExpired:
                 second.kill()
-        rows = await delivery.chat_messages(store, CHANNEL.id)
+        rows = await outbox_store.chat_messages(store, CHANNEL.id)
         assert len(rows) == len(written)  # the restart wrote no second digest
         delivered = Counter(m.text for m in tg.sent_messages(CHANNEL.id))
         assert set(delivered) == {r.text for r in rows}

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from bot.keyboards import CALLBACK_LIMIT
 from bot.services import Services
 from bot.telegram import digest_cycle
-from storage import delivery
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
 from storage.chats import set_chat_delivery
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, BOB, GROUP, PRIVATE, make_config, running, seed_story_items
@@ -41,7 +42,7 @@ async def test_settings_delivery_and_alert_items_change_what_is_stored(
     async with running(Services(config, store)):
         reply = await _ask(tg, GROUP, "/subscribe sudan daily 08:00 alerts:2/30m")
         assert "Breaking alerts" in reply.visible_text and "≥2 outlets within 30 min" in reply.visible_text
-        [sub] = await delivery.list_subscriptions(store, GROUP.id)
+        [sub] = await subscription_store.list_subscriptions(store, GROUP.id)
         assert sub.schedule == "daily 08:00" and sub.next_digest_at is not None
         assert (sub.alerts, sub.alert_outlets, sub.alert_minutes, sub.alert_multiple) == (True, 2, 30, None)
         bad = await _ask(tg, GROUP, "/subscribe sudan daily 08:00 alerts:3/0")
@@ -54,18 +55,18 @@ async def test_settings_delivery_and_alert_items_change_what_is_stored(
         answer, menu = await _press(tg, GROUP, ALICE, _buttons(menu)["🔕 Silent: off"], menu)
         assert answer["text"] == "✅ Saved." and "Silent delivery: on" in menu.visible_text
         _, menu = await _press(tg, GROUP, ALICE, _buttons(menu)["🔗 Previews: off"], menu)
-        chat = await delivery.get_chat(store, GROUP.id)
+        chat = await chat_store.get_chat(store, GROUP.id)
         assert chat is not None and chat.silent and chat.link_previews
 
         _, alerts = await _press(tg, GROUP, ALICE, _buttons(menu)["🚨 Breaking alerts ▸"], menu)
         assert "sudan" in alerts.visible_text and "alerts on: ≥2 outlets within 30 min" in alerts.visible_text
         _, alerts = await _press(tg, GROUP, ALICE, _buttons(alerts)["🚨 sudan"], alerts)
-        [sub] = await delivery.list_subscriptions(store, GROUP.id)
+        [sub] = await subscription_store.list_subscriptions(store, GROUP.id)
         assert not sub.alerts and sub.alert_outlets == 2  # off, its threshold kept
         assert "💤 sudan" in _buttons(alerts)
         threshold = next(text for text in _buttons(alerts) if text.endswith("▸"))
         _, alerts = await _press(tg, GROUP, ALICE, _buttons(alerts)[threshold], alerts)
-        [sub] = await delivery.list_subscriptions(store, GROUP.id)
+        [sub] = await subscription_store.list_subscriptions(store, GROUP.id)
         assert sub.alerts and (sub.alert_outlets, sub.alert_minutes) == (3, 60)  # the next preset, on
         check_html(alerts.text)
         _, back = await _press(tg, GROUP, ALICE, _buttons(alerts)["◂ back"], alerts)
@@ -112,11 +113,11 @@ async def test_digest_entries_have_buttons_and_mute_stops_the_story(
         other = await _ask(tg, PRIVATE, "/stories")
         answer, _ = await _press(tg, PRIVATE, ALICE, callbacks["🔕 Mute sudan"], other)
         assert "not valid here" in answer["text"]
-        assert not (await delivery.list_subscriptions(store, GROUP.id))[0].muted
+        assert not (await subscription_store.list_subscriptions(store, GROUP.id))[0].muted
 
         answer, now = await _press(tg, GROUP, ALICE, callbacks["🔕 Mute sudan"], digest)
         assert "Muted sudan here" in answer["text"]
-        [sub] = await delivery.list_subscriptions(store, GROUP.id)
+        [sub] = await subscription_store.list_subscriptions(store, GROUP.id)
         assert sub.muted and sub.story_id == sudan
         assert now.text == digest.text  # only the buttons changed
         assert "🔔 Unmute sudan" in _callbacks(now) and "🔕 Mute sudan" not in _callbacks(now)
@@ -133,7 +134,7 @@ async def test_digest_entries_have_buttons_and_mute_stops_the_story(
             tg, GROUP, ALICE, _callbacks(_current(tg, digest))["🔔 Unmute sudan"], digest
         )
         assert "back in this chat's digests" in answer["text"]
-        assert not (await delivery.list_subscriptions(store, GROUP.id))[0].muted
+        assert not (await subscription_store.list_subscriptions(store, GROUP.id))[0].muted
 
 
 async def test_watch_add_asks_for_the_query_and_the_reply_completes_it(

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage import delivery
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, seed_story_items
 from tests.conftest import PG_ENV, PG_SKIP
@@ -43,8 +44,8 @@ async def test_two_processes_build_each_due_digest_once(pg_url: str, store: Stor
         store, story.id, [(f"Sudan talks resume in Jeddah, round {n}", "BBC") for n in range(5)], dev_base=900
     )
     for chat_id in CHATS:
-        await delivery.upsert_chat(store, chat_id, type="group", title="g", username=None, timezone="UTC")
-        await delivery.subscribe(
+        await chat_store.upsert_chat(store, chat_id, type="group", title="g", username=None, timezone="UTC")
+        await subscription_store.subscribe(
             store,
             chat_id,
             story.id,
@@ -89,5 +90,5 @@ async def test_two_processes_build_each_due_digest_once(pg_url: str, store: Stor
     assert set(per_chat.values()) == {1}  # ...exactly once
     assert sum(written) == len(CHATS)  # and the two processes shared the work between them
     for chat_id in CHATS:
-        [sub] = await delivery.list_subscriptions(store, chat_id)
+        [sub] = await subscription_store.list_subscriptions(store, chat_id)
         assert sub.next_digest_at is not None and sub.next_digest_at > now

@@ -17,9 +17,11 @@ pytest.importorskip("stories.tracker", reason="the story tracker (issue 4) is no
 from bot.services import Runtime, Services
 from bot.telegram import digest_cycle, poll_cycle
 from bot.tracking import TrackingService
-from storage import delivery
-from storage.delivery import ScheduleUpdate
+from storage import chats as chat_store
+from storage import outbox as outbox_store
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
+from storage.subscriptions import ScheduleUpdate
 from tests.bot.conftest import ALICE, CHANNEL, make_config, running
 from tests.fakes.feed_server import FeedServer, Reply
 from tests.fakes.telegram_api import FakeTelegram, SentMessage
@@ -48,10 +50,10 @@ def rss(title: str, entries: list[tuple[str, str, str]]) -> bytes:
 async def _subscribe_channel(store: Storage, story_name: str, query: str, schedule: str) -> int:
     story = await store.add_story(story_name, query, user_name="test")
     assert story.id
-    await delivery.upsert_chat(
+    await chat_store.upsert_chat(
         store, CHANNEL.id, type="channel", title="World desk", username=None, timezone="UTC"
     )
-    sub, _ = await delivery.subscribe(
+    sub, _ = await subscription_store.subscribe(
         store, CHANNEL.id, story.id, schedule=schedule, next_digest_at=None, user_id=ALICE.id
     )
     return sub.id
@@ -59,7 +61,7 @@ async def _subscribe_channel(store: Storage, story_name: str, query: str, schedu
 
 async def _digest_now(rt: Runtime, store: Storage, sub_id: int) -> None:
     """Make the subscription due now and run the digest scheduler once."""
-    await delivery.reschedule(store, [ScheduleUpdate(sub_id, None, datetime.now(UTC))])
+    await subscription_store.reschedule(store, [ScheduleUpdate(sub_id, None, datetime.now(UTC))])
     await digest_cycle(rt)
 
 
@@ -167,7 +169,7 @@ async def test_long_digest_is_split_into_valid_messages(
         async with running(services) as rt:
             await poll_cycle(rt)
             await _digest_now(rt, store, sub_id)
-            rows = await delivery.chat_messages(store, CHANNEL.id)
+            rows = await outbox_store.chat_messages(store, CHANNEL.id)
             assert len(rows) >= 2, "60 developments with long titles need several messages"
             sent = await tg.wait_for_messages(len(rows), chat_id=CHANNEL.id, timeout=15)
     visible = "\n".join(m.visible_text for m in sent)
@@ -221,7 +223,7 @@ async def test_hostile_feed_renders_valid_html_end_to_end(
             report = await poll_cycle(rt)
             assert report.new_items >= 20
             await _digest_now(rt, store, sub_id)
-            rows = await delivery.chat_messages(store, CHANNEL.id)
+            rows = await outbox_store.chat_messages(store, CHANNEL.id)
             assert rows
             sent = await tg.wait_for_messages(len(rows), chat_id=CHANNEL.id, timeout=15)
     # The fake server validated each message with the strict checker (else 400 and a plain

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import Config, DigestConfig
 from bot.actions.digests import (
     breaking_alerts,
     build_digest,
@@ -18,7 +17,11 @@ from bot.actions.digests import (
     send_digest_now,
     terminal_digest,
 )
-from storage import delivery
+from bot.config import Config, DigestConfig
+from storage import chats as chat_store
+from storage import digest_reads
+from storage import outbox as outbox_store
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from stories.model import Decision, Item
 from tests.fakes.telegram_html import check_html
@@ -49,10 +52,10 @@ async def _world(storage: Storage) -> tuple[int, int]:
     sudan = await storage.add_story("sudan", "Sudan")
     wagner = await storage.add_story("wagner", "Wagner")
     assert sudan.id and wagner.id
-    await delivery.upsert_chat(storage, CHAT, type="channel", title="Desk", username="desk", timezone="UTC")
+    await chat_store.upsert_chat(storage, CHAT, type="channel", title="Desk", username="desk", timezone="UTC")
     for story in (sudan, wagner):
         assert story.id
-        await delivery.subscribe(
+        await subscription_store.subscribe(
             storage, CHAT, story.id, schedule="daily 08:00", next_digest_at=datetime.now(UTC), user_id=1
         )
     return sudan.id, wagner.id
@@ -86,7 +89,7 @@ async def test_digest_folds_copies_shows_updates_and_never_repeats(storage: Stor
     assert not dev.is_update and [i.title for i in dev.items] == ["RSF shells El Fasher"]
     assert dev.items[0].extra_sources == 1 and dev.items[0].extra_outlets == ("Reuters",)
     assert set(first.seen) == {a, b, c}
-    await delivery.enqueue_digest(storage, CHAT, kind="digest", messages=["x"], seen=first.seen)
+    await outbox_store.enqueue_digest(storage, CHAT, kind="digest", messages=["x"], seen=first.seen)
 
     again = await build_digest(
         storage, CHAT, stories, since=now - timedelta(days=1), now=now, max_developments=30
@@ -125,9 +128,9 @@ async def test_only_copies_send_nothing_but_are_remembered(storage: Storage) -> 
     [b] = await _store(storage, "https://two.example/rss", [_item("b", "Khartoum airport reopens", "AP")])
     await storage.record_decisions([Decision(b, "rereport", 7, duplicate_of=a, stories=frozenset({sudan}))])
     assert await send_digest_now(storage, config, CHAT) == 0
-    seen = await delivery.seen_developments(storage, CHAT, [7])
+    seen = await digest_reads.seen_developments(storage, CHAT, [7])
     assert seen == {7}
-    assert len(await delivery.chat_messages(storage, CHAT)) == 1
+    assert len(await outbox_store.chat_messages(storage, CHAT)) == 1
 
 
 async def test_due_digests_move_schedule_and_render_valid_html(storage: Storage) -> None:
@@ -143,7 +146,7 @@ async def test_due_digests_move_schedule_and_render_valid_html(storage: Storage)
     config = Config(digest=DigestConfig(max_developments=200))
     written = await run_due_digests(storage, config)
     assert written >= 2  # 120 developments do not fit one message
-    messages = await delivery.chat_messages(storage, CHAT)
+    messages = await outbox_store.chat_messages(storage, CHAT)
     assert len(messages) == written
     visible = ""
     for message in messages:
@@ -151,7 +154,7 @@ async def test_due_digests_move_schedule_and_render_valid_html(storage: Storage)
         assert len(text.encode("utf-16-le")) // 2 <= 4096
         visible += text
     assert all(f"#{n}" in visible for n in range(120))
-    subs = await delivery.list_subscriptions(storage, CHAT)
+    subs = await subscription_store.list_subscriptions(storage, CHAT)
     assert all(s.next_digest_at and s.next_digest_at > datetime.now(UTC) for s in subs)
     assert all(s.last_digest_at is not None for s in subs)
     # Nothing due any more: nothing written.
@@ -160,7 +163,9 @@ async def test_due_digests_move_schedule_and_render_valid_html(storage: Storage)
 
 async def test_breaking_alert_once_when_enough_outlets(storage: Storage) -> None:
     sudan, _ = await _world(storage)
-    await delivery.subscribe(storage, CHAT, sudan, schedule="instant", next_digest_at=None, user_id=1)
+    await subscription_store.subscribe(
+        storage, CHAT, sudan, schedule="instant", next_digest_at=None, user_id=1
+    )
     config = Config(digest=DigestConfig(breaking_outlets=3, breaking_window=3600))
     keys = await _store(
         storage,
@@ -179,7 +184,7 @@ async def test_breaking_alert_once_when_enough_outlets(storage: Storage) -> None
         [Decision(c, "rereport", 9, duplicate_of=keys[0], stories=frozenset({sudan}))]
     )
     assert await breaking_alerts(storage, config) == 1
-    [alert] = await delivery.chat_messages(storage, CHAT)
+    [alert] = await outbox_store.chat_messages(storage, CHAT)
     assert alert.kind == "alert" and "Breaking" in check_html(alert.text) and "+2 more sources" in alert.text
     assert await breaking_alerts(storage, config) == 0
 
@@ -207,7 +212,7 @@ async def test_developments_beyond_the_cap_are_counted_not_carried_over(storage:
     )
     config = Config(digest=DigestConfig(max_developments=5))
     assert await send_digest_now(storage, config, CHAT) == 1
-    [message] = await delivery.chat_messages(storage, CHAT)
+    [message] = await outbox_store.chat_messages(storage, CHAT)
     text = check_html(message.text)
     assert sum(f"Sudan item {n}" in text for n in range(8)) == 5
     assert "… and 3 more developments" in text
@@ -290,7 +295,9 @@ def test_no_item_twice_and_every_new_or_update_shown_once(
                 )
                 titles = [i.title for s in prepared.digest.sections for d in s.developments for i in d.items]
                 shown.extend(titles)
-                await delivery.enqueue_digest(storage, CHAT, kind="digest", messages=[], seen=prepared.seen)
+                await outbox_store.enqueue_digest(
+                    storage, CHAT, kind="digest", messages=[], seen=prepared.seen
+                )
             assert len(shown) == len(set(shown)), "an item was shown twice"
             assert set(shown) == expected
         finally:

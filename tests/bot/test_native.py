@@ -13,7 +13,9 @@ from typing import Any
 from bot.keyboards import CALLBACK_LIMIT, load_signer
 from bot.services import Services
 from bot.telegram import digest_cycle
-from storage import buttons, delivery
+from storage import buttons
+from storage import chats as chat_store
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import (
     ALICE,
@@ -102,7 +104,7 @@ async def test_forum_topics_replies_subscriptions_and_digests(
         reply = await _ask(tg, FORUM, "/subscribe sudan daily 08:00", thread_id=topic)
         assert reply.thread_id == topic
         assert "Subscribed Newsroom to sudan" in reply.visible_text and "in this topic" in reply.visible_text
-        [sub] = await delivery.list_subscriptions(store, FORUM.id)
+        [sub] = await subscription_store.list_subscriptions(store, FORUM.id)
         assert sub.thread_id == topic
 
         before = len(tg.sent_messages(FORUM.id))
@@ -138,12 +140,12 @@ async def test_subscribe_toggle_refuses_forged_and_stale_presses_and_survives_a_
         assert forged != data
         answer, _ = await _press(tg, GROUP, ALICE, forged, page)
         assert "not valid here" in answer["text"]
-        assert await delivery.list_subscriptions(store, GROUP.id) == []
-        assert await delivery.list_subscriptions(store, PRIVATE.id) == []
+        assert await subscription_store.list_subscriptions(store, GROUP.id) == []
+        assert await subscription_store.list_subscriptions(store, PRIVATE.id) == []
 
         answer, page = await _press(tg, GROUP, ALICE, data, page)
         assert "Subscribed News fans to sudan" in answer["text"]
-        [sub] = await delivery.list_subscriptions(store, GROUP.id)
+        [sub] = await subscription_store.list_subscriptions(store, GROUP.id)
         assert sub.story_id == sudan_id
         assert "✅ subscribed" in page.visible_text and "🔕 Unsubscribe sudan" in _buttons(page)
         check_html(page.text)
@@ -152,7 +154,7 @@ async def test_subscribe_toggle_refuses_forged_and_stale_presses_and_survives_a_
     async with running(Services(config, store)):
         answer, page = await _press(tg, GROUP, ALICE, _buttons(page)["🔕 Unsubscribe sudan"], page)
         assert "Unsubscribed from sudan" in answer["text"]
-        assert await delivery.list_subscriptions(store, GROUP.id) == []
+        assert await subscription_store.list_subscriptions(store, GROUP.id) == []
         assert "🔔 Subscribe sudan" in _buttons(page)
 
         # A button made more than a month ago, properly signed: stale, refused.
@@ -160,7 +162,7 @@ async def test_subscribe_toggle_refuses_forged_and_stale_presses_and_survives_a_
         old = signer.sign(GROUP.id, "sub", sudan_id, 1)
         answer, _ = await _press(tg, GROUP, ALICE, old, page)
         assert "expired" in answer["text"]
-        assert await delivery.list_subscriptions(store, GROUP.id) == []
+        assert await subscription_store.list_subscriptions(store, GROUP.id) == []
     for data in _all_callback_data(tg):
         assert len(data.encode("utf-8")) <= CALLBACK_LIMIT
 
@@ -226,13 +228,13 @@ async def test_settings_menu_changes_language_and_time_zone(
         assert "Settings of News fans" in menu.visible_text and "Time zone: UTC" in menu.visible_text
         answer, _ = await _press(tg, GROUP, BOB, _buttons(menu)["Español"], menu)
         assert "Only this chat's admins" in answer["text"]
-        assert (await delivery.get_chat(store, GROUP.id)).language is None  # type: ignore[union-attr]
+        assert (await chat_store.get_chat(store, GROUP.id)).language is None  # type: ignore[union-attr]
 
         answer, menu = await _press(tg, GROUP, ALICE, _buttons(menu)["Español"], menu)
         assert answer["text"] == "✅ Guardado."
         assert "Ajustes de News fans" in menu.visible_text and "• Español" in _buttons(menu)
         answer, menu = await _press(tg, GROUP, ALICE, _buttons(menu)["Madrid"], menu)
-        chat = await delivery.get_chat(store, GROUP.id)
+        chat = await chat_store.get_chat(store, GROUP.id)
         assert chat is not None and chat.language == "es" and chat.timezone == "Europe/Madrid"
         assert "Zona horaria: Europe/Madrid" in menu.visible_text and "• Madrid" in _buttons(menu)
         check_html(menu.text)
@@ -281,7 +283,8 @@ async def test_channel_setup_by_id_forward_greeting_and_deep_link(
         # A channel by its numeric id.
         reply = await _ask(tg, PRIVATE, f"/subscribe {CHANNEL.id} sudan every 6h")
         assert "Subscribed World desk to sudan: every 6h" in reply.visible_text
-        assert [s.story_id for s in await delivery.list_subscriptions(store, CHANNEL.id)] == [sudan_id]
+        subs = await subscription_store.list_subscriptions(store, CHANNEL.id)
+        assert [s.story_id for s in subs] == [sudan_id]
         refused = await _ask(tg, FakeChat.private(BOB), f"/subscribe {CHANNEL.id} sudan", BOB)
         assert "not an admin" in refused.visible_text
 
@@ -292,7 +295,8 @@ async def test_channel_setup_by_id_forward_greeting_and_deep_link(
         assert "Stories for Private desk" in offer.visible_text
         answer, offer = await _press(tg, PRIVATE, ALICE, _buttons(offer)["🔔 sudan"], offer)
         assert "Subscribed Private desk to sudan" in answer["text"]
-        assert [s.story_id for s in await delivery.list_subscriptions(store, hidden.id)] == [sudan_id]
+        subs = await subscription_store.list_subscriptions(store, hidden.id)
+        assert [s.story_id for s in subs] == [sudan_id]
         assert "✅ sudan" in _buttons(offer)
 
         # Added to a group: a greeting with next steps there, and who added the bot remembered.
@@ -300,7 +304,7 @@ async def test_channel_setup_by_id_forward_greeting_and_deep_link(
         [greeting] = await tg.wait_for_messages(1, chat_id=readers.id)
         assert "Hello, Readers!" in greeting.visible_text and "/stories" in greeting.visible_text
         check_html(greeting.text)
-        chat = await delivery.get_chat(store, readers.id)
+        chat = await chat_store.get_chat(store, readers.id)
         assert chat is not None and chat.added_by == ALICE.id
 
         # /subscribe in private offers the chats where Alice is admin and the bot is in.
@@ -313,7 +317,8 @@ async def test_channel_setup_by_id_forward_greeting_and_deep_link(
         assert "Stories for Readers" in offer.visible_text
         answer, _ = await _press(tg, PRIVATE, ALICE, _buttons(offer)["🔔 sudan"], offer)
         assert "Subscribed Readers to sudan" in answer["text"]
-        assert [s.story_id for s in await delivery.list_subscriptions(store, readers.id)] == [sudan_id]
+        subs = await subscription_store.list_subscriptions(store, readers.id)
+        assert [s.story_id for s in subs] == [sudan_id]
 
         # Added to a channel as admin: the adder is greeted privately, with subscribe buttons.
         desk = FakeChat.channel(-1003003, "Night desk")
@@ -328,7 +333,8 @@ async def test_channel_setup_by_id_forward_greeting_and_deep_link(
         carol = FakeUser(1004, "Carol", "carol")
         reply = await _ask(tg, FakeChat.private(carol), "/start sub-sudan", carol)
         assert "Subscribed" in reply.visible_text and "sudan" in reply.visible_text
-        assert [s.story_id for s in await delivery.list_subscriptions(store, carol.id)] == [sudan_id]
+        subs = await subscription_store.list_subscriptions(store, carol.id)
+        assert [s.story_id for s in subs] == [sudan_id]
     for data in _all_callback_data(tg):
         assert len(data.encode("utf-8")) <= CALLBACK_LIMIT
 
@@ -364,8 +370,8 @@ async def test_display_titles_head_digests(tg: FakeTelegram, sqlite_url: str, st
         digest = (await tg.wait_for_messages(before + 1, chat_id=PRIVATE.id))[before]
         assert "Sudan / RSF <war>" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
         check_html(digest.text)
-        [sub] = await delivery.list_subscriptions(store, PRIVATE.id)
+        [sub] = await subscription_store.list_subscriptions(store, PRIVATE.id)
         assert sub.story_name == "sudan" and sub.heading == "Sudan / RSF <war>"
         reply = await _ask(tg, PRIVATE, "/watch global title sudan")
         assert "digests use its name" in reply.visible_text
-        assert (await delivery.list_subscriptions(store, PRIVATE.id))[0].story_title is None
+        assert (await subscription_store.list_subscriptions(store, PRIVATE.id))[0].story_title is None

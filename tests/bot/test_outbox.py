@@ -11,8 +11,10 @@ from bot.observability import REGISTRY, TELEGRAM_429
 from bot.render import render_plain
 from bot.services import Services
 from bot.telegram import Intervals
-from storage import delivery
-from storage.delivery import ChatInfo
+from storage import chats as chat_store
+from storage import outbox as outbox_store
+from storage import subscriptions as subscription_store
+from storage.chats import ChatInfo
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, CHANNEL, GROUP, PRIVATE, Chatter, make_config, running, seed_story_items
 from tests.conftest import eventually
@@ -28,8 +30,8 @@ async def _due_digest(
     """A chat subscribed to a story with one new development and a digest due now."""
     story = await store.get_story("sudan") or await store.add_story("sudan", "Sudan", user_name="config")
     assert story.id
-    await delivery.upsert_chat(store, chat_id, type=chat_type, title="t", username=None, timezone="UTC")
-    await delivery.subscribe(
+    await chat_store.upsert_chat(store, chat_id, type=chat_type, title="t", username=None, timezone="UTC")
+    await subscription_store.subscribe(
         store, chat_id, story.id, schedule="every 6h", next_digest_at=delivery_now(), user_id=ALICE.id
     )
     await seed_story_items(store, story.id, [(title, "BBC")], dev_base=abs(chat_id) % 100000)
@@ -41,7 +43,7 @@ def delivery_now() -> datetime:
 
 
 async def _all_sent(store: Storage, chat_id: int) -> bool:
-    rows = await delivery.chat_messages(store, chat_id)
+    rows = await outbox_store.chat_messages(store, chat_id)
     return bool(rows) and all(row.status == "sent" for row in rows)
 
 
@@ -65,7 +67,7 @@ async def test_429_waits_retry_after_and_delivers_once(
     assert [c.status for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 2.0
     assert len(tg.sent_messages(CHANNEL.id)) == 1 and "Sudan talks resume" in message.visible_text
-    [row] = await delivery.chat_messages(store, CHANNEL.id)
+    [row] = await outbox_store.chat_messages(store, CHANNEL.id)
     assert row.status == "sent" and row.message_id == message.message_id
     assert REGISTRY.value(TELEGRAM_429) == seen_429 + 1  # the metric the 429 dashboards read
 
@@ -79,7 +81,7 @@ async def test_403_pauses_subscriptions_visibly(tg: FakeTelegram, sqlite_url: st
         await tg.wait_for(lambda: [c for c in tg.calls("sendMessage", chat_id=CHANNEL.id) if c.status == 403])
 
         async def paused() -> ChatInfo | None:
-            chat = await delivery.get_chat(store, CHANNEL.id)
+            chat = await chat_store.get_chat(store, CHANNEL.id)
             return chat if chat is not None and chat.paused else None
 
         chat = await eventually(paused, what="the channel paused")
@@ -88,10 +90,10 @@ async def test_403_pauses_subscriptions_visibly(tg: FakeTelegram, sqlite_url: st
         assert "You subscribed t" in text
         assert "Deliveries paused" in text and "kicked" in text
     assert tg.sent_messages(CHANNEL.id) == []
-    [row] = await delivery.chat_messages(store, CHANNEL.id)
+    [row] = await outbox_store.chat_messages(store, CHANNEL.id)
     assert row.status == "failed" and "kicked" in (row.last_error or "")
     # Paused chats get no more digests.
-    assert await delivery.due_subscriptions(store, delivery_now()) == []
+    assert await subscription_store.due_subscriptions(store, delivery_now()) == []
 
 
 async def test_cant_parse_resends_plain_text(tg: FakeTelegram, sqlite_url: str, store: Storage) -> None:
@@ -100,7 +102,7 @@ async def test_cant_parse_resends_plain_text(tg: FakeTelegram, sqlite_url: str, 
     tg.fail_cant_parse(chat_id=GROUP.id)
     async with running(Services(config, store), intervals=FAST):
         [message] = await tg.wait_for_messages(1, chat_id=GROUP.id, timeout=10)
-    [row] = await delivery.chat_messages(store, GROUP.id)
+    [row] = await outbox_store.chat_messages(store, GROUP.id)
     check_html(row.text)
     assert message.parse_mode is None and message.text == render_plain(row.text)
     assert "Sudan: <b>unbalanced & odd" in message.text
@@ -116,11 +118,11 @@ async def test_migrated_group_is_followed(tg: FakeTelegram, sqlite_url: str, sto
     async with running(Services(config, store), intervals=FAST):
         [message] = await tg.wait_for_messages(1, chat_id=new_id, timeout=10)
     assert "Sudan talks resume" in message.visible_text
-    assert [s.story_name for s in await delivery.list_subscriptions(store, new_id)] == ["sudan"]
-    assert await delivery.list_subscriptions(store, GROUP.id) == []
-    old = await delivery.get_chat(store, GROUP.id)
+    assert [s.story_name for s in await subscription_store.list_subscriptions(store, new_id)] == ["sudan"]
+    assert await subscription_store.list_subscriptions(store, GROUP.id) == []
+    old = await chat_store.get_chat(store, GROUP.id)
     assert old is not None and old.migrated_to == new_id
-    [row] = await delivery.chat_messages(store, new_id)
+    [row] = await outbox_store.chat_messages(store, new_id)
     assert row.status == "sent" and row.message_id == message.message_id
 
 
@@ -131,7 +133,7 @@ async def test_two_senders_never_send_a_message_twice(tg: FakeTelegram, storage:
 
     tg.set_delay("sendMessage", 0.05)
     for chat in (GROUP, CHANNEL):
-        await delivery.enqueue_digest(
+        await outbox_store.enqueue_digest(
             storage,
             chat.id,
             kind="digest",
@@ -147,7 +149,7 @@ async def test_two_senders_never_send_a_message_twice(tg: FakeTelegram, storage:
         texts = [m.text for m in tg.sent_messages(chat.id)]
         assert texts == [f"<b>{chat.id}</b> part {n}" for n in range(6)]  # once each, in order
     rows = [
-        *await delivery.chat_messages(storage, GROUP.id),
-        *await delivery.chat_messages(storage, CHANNEL.id),
+        *await outbox_store.chat_messages(storage, GROUP.id),
+        *await outbox_store.chat_messages(storage, CHANNEL.id),
     ]
     assert all(r.status == "sent" for r in rows)

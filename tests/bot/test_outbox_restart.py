@@ -12,7 +12,7 @@ import time
 
 from bot.services import Services
 from bot.telegram import Intervals
-from storage import delivery
+from storage import outbox as outbox_store
 from storage.repository import Storage
 from tests.bot.conftest import BOB, CHANNEL, make_config, running
 from tests.fakes.telegram_api import FakeChat, FakeTelegram
@@ -26,7 +26,7 @@ async def test_a_pending_backlog_with_a_flood_wait_does_not_block_commands(
 ) -> None:
     config = make_config(tg, sqlite_url)
     for n in range(BACKLOG):
-        await delivery.enqueue(store, CHANNEL.id, f"pending message {n}", kind="digest")
+        await outbox_store.enqueue(store, CHANNEL.id, f"pending message {n}", kind="digest")
     tg.fail_retry_after("sendMessage", retry_after=25, chat_id=CHANNEL.id)
 
     async with running(Services(config, store), intervals=TICKS):
@@ -44,7 +44,7 @@ async def test_a_pending_backlog_with_a_flood_wait_does_not_block_commands(
     [first] = tg.calls("sendMessage", chat_id=CHANNEL.id)
     assert first.status == 429
     assert stopped < 10  # the 25 s flood wait did not hold the shutdown
-    messages = await delivery.chat_messages(store, CHANNEL.id)
+    messages = await outbox_store.chat_messages(store, CHANNEL.id)
     assert len(messages) == BACKLOG
-    assert {m.status for m in messages} == {delivery.PENDING}  # none lost, none given up
+    assert {m.status for m in messages} == {outbox_store.PENDING}  # none lost, none given up
     assert tg.sent_messages(CHANNEL.id) == []  # and none sent before the flood limit allowed

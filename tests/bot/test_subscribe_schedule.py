@@ -10,11 +10,11 @@ import pytest
 from hypothesis import example, given
 from pydantic import ValidationError
 
-from bot.commands import subscribing as subscribe_command
 from bot.cli import main as newsbot
+from bot.commands import subscribing as subscribe_command
 from bot.config import DigestConfig, load_config
 from bot.services import Services
-from storage import delivery
+from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from stories.schedule import ScheduleError
 from tests.bot.conftest import CHANNEL, PRIVATE, Chatter, make_config, running
@@ -69,8 +69,8 @@ async def test_a_schedule_config_check_passes_makes_subscribe_succeed(
             assert f"Subscribed Alice to sudan: {checked} (UTC)" in reply
             reply = await chatter.say(PRIVATE, f"/subscribe @worlddesk sudan {schedule}")
             assert f"Subscribed World desk to sudan: {checked} (UTC)" in reply
-        [mine] = await delivery.list_subscriptions(storage, PRIVATE.id)
-        [desk] = await delivery.list_subscriptions(storage, CHANNEL.id)
+        [mine] = await subscription_store.list_subscriptions(storage, PRIVATE.id)
+        [desk] = await subscription_store.list_subscriptions(storage, CHANNEL.id)
         assert mine.schedule == desk.schedule == checked and mine.next_digest_at is not None
     finally:
         await storage.close()
@@ -89,6 +89,6 @@ async def test_a_schedule_subscribe_refuses_config_check_refuses_too(
         await storage.add_story("sudan", "Sudan", user_name="config")
         async with running(Services(make_config(tg, sqlite_url), storage)):
             assert said in await Chatter(tg).say(PRIVATE, "/subscribe sudan every 1m")
-        assert await delivery.list_subscriptions(storage, PRIVATE.id) == []
+        assert await subscription_store.list_subscriptions(storage, PRIVATE.id) == []
     finally:
         await storage.close()
