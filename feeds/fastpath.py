@@ -154,7 +154,7 @@ _MONTHS = {
 }
 
 
-def _rfc822(value: str) -> time.struct_time | None:
+def _rfc822(value: str) -> datetime | None:
     m = _RFC822.fullmatch(value)
     if m is None:
         return None
@@ -169,10 +169,12 @@ def _rfc822(value: str) -> time.struct_time | None:
     if zone[0] in "+-":
         minutes = int(zone[1:3]) * 60 + int(zone[3:])
         when -= timedelta(minutes=-minutes if zone[0] == "-" else minutes)
-    return when.timetuple()
+    return when
 
 
-def _date(value: str | None) -> time.struct_time | None:
+# Dates are UTC datetimes to the second, not struct_time: normalize reads either the same
+# way (a struct_time's fields made back into that datetime), and this skips both steps.
+def _date(value: str | None) -> datetime | time.struct_time | None:
     if not value:
         return None
     value = value.strip()
@@ -189,7 +191,7 @@ def _date(value: str | None) -> time.struct_time | None:
         return parsed
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).timetuple()
+    return when.astimezone(UTC).replace(microsecond=0)
 
 
 def _lang(el: ET.Element, inherited: str | None) -> str | None:

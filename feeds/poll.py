@@ -39,7 +39,9 @@ class PollResult:
     ``previous`` is the state polled, ``state`` the one to persist (its ``url`` may
     have changed after a permanent redirect; ``previous.url`` identifies the row).
     ``feed`` is set only when a new body was parsed. ``newly_disabled`` is True when
-    this poll disabled the feed (admins should be told).
+    this poll disabled the feed (admins should be told). A body is not kept once
+    parsed (``outcome.body`` is None here: its items are what it held), so results
+    waiting to be stored do not hold a thousand feeds' bytes.
     """
 
     previous: FeedState
@@ -94,6 +96,8 @@ async def poll_feed(
         except Exception as exc:  # a parser bug must not stop the poll of other feeds
             log.exception("parser crashed on %s", state.url)
             outcome = outcome.parse_failed(f"parser crashed: {type(exc).__name__}: {exc}")
+        else:
+            outcome = replace(outcome, body=None)
     new = next_state(state, outcome, now=clock(), policy=schedule, interval=interval, rng=rng)
     if parsed is not None and parsed.title and parsed.title != new.title:
         new = replace(new, title=parsed.title)

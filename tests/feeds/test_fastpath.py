@@ -189,3 +189,27 @@ def test_fast_path_agrees_with_feedparser(build, title, entries, lang) -> None: 
         return
     fast, slow = both(body, "application/xml; charset=utf-8")
     assert fast == slow
+
+
+@given(
+    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    st.sampled_from(["GMT", "+0000", "-0530", "+1400", "Z"]),
+    st.sampled_from(["rfc822", "iso"]),
+)
+def test_fast_dates_read_as_the_struct_time_they_replace(when: datetime, zone: str, form: str) -> None:
+    """The fast path gives dates as datetimes; normalising reads them exactly as the
+    struct_time (UTC, to the second) it gave before."""
+    import time as time_module
+
+    from feeds import fastpath
+    from feeds.normalize import _parsed_date
+
+    if form == "rfc822":
+        raw = when.strftime("%a, %d %b %Y %H:%M:%S ") + zone
+    else:
+        raw = when.isoformat().replace("+00:00", "Z" if zone == "Z" else "+00:00")
+    value = fastpath._date(raw)
+    assert value is not None
+    as_struct = value.timetuple() if isinstance(value, datetime) else value
+    assert isinstance(as_struct, time_module.struct_time)
+    assert _parsed_date({"published_parsed": value}) == _parsed_date({"published_parsed": as_struct})

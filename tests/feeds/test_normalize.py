@@ -244,3 +244,44 @@ def test_canonical_url_shortcut_agrees_with_the_long_way(
     url = f"{scheme}://{host}{path or ''}" + ("" if query is None else f"?{query}")
     assume(normalize._SIMPLE_URL.fullmatch(url) is not None)
     assert canonical_url(url, base=base) == normalize._canonical_general(url, base)
+
+
+# The ASCII fast paths (bytes.translate for control characters, bytes.split for
+# whitespace) against the general way they replace, on text full of controls and
+# whitespace of every kind.
+_ascii_mess = st.text(
+    alphabet=st.sampled_from([chr(c) for c in range(0x00, 0x80)] + [" ", "\t", "\n", "\r", "\x0b", "\x1c"]),
+    max_size=80,
+)
+
+
+def _fold_general(text: str) -> str:
+    return " ".join(normalize._CONTROL.sub("", text).split())
+
+
+@given(_ascii_mess)
+def test_ascii_fold_equals_the_general_fold(text: str) -> None:
+    assert normalize._fold(text) == _fold_general(text)
+
+
+@given(_ascii_mess, st.sampled_from(["", "https://ex.com/", "http://ex.com/a?b=1"]))
+def test_ascii_url_controls_removed_as_before(mess: str, prefix: str) -> None:
+    url = prefix + mess
+    assume(url)  # empty: None before any of this
+    general = normalize._CONTROL.sub("", url).strip()
+    m = normalize._SIMPLE_URL.fullmatch(general)
+    expected = (
+        normalize._canonical_simple(*m.groups())
+        if m
+        else normalize._canonical_general(general, "https://base.example/")
+    )
+    assert canonical_url(url, base="https://base.example/") == expected
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_cached_language_and_author_equal_a_fresh_reading(lang: str, author: str) -> None:
+    for _ in range(2):  # the second time from the cache
+        assert normalize._language(lang) == normalize._read_language(lang)
+        assert normalize._author({"author": author}) == (
+            (html_to_text(author, max_len=200) or None) if author.strip() else None
+        )
