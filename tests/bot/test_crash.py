@@ -4,10 +4,8 @@ every message is delivered, and none twice except the one that was in flight."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,26 +15,8 @@ from storage import outbox as outbox_store
 from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, CHANNEL, seed_story_items
+from tests.bot.run_bot import start_bot
 from tests.fakes.telegram_api import FakeTelegram
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "NEWSBOT_DIGEST_TICK": "0.3",
-        "NEWSBOT_OUTBOX_TICK": "0.3",
-        "NEWSBOT_POLL_TICK": "3600",
-    }
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.bot.run_bot", str(config_path)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
@@ -72,7 +52,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
         log_path = tmp_path / "bot.log"
         tg.set_delay("sendMessage", 1.5)  # every send is held, so the kill lands mid-flight
 
-        first = _start(config_path, log_path)
+        first = start_bot(config_path, log_path, tick=0.3)
         try:
             await tg.wait_for(lambda: len(tg.sent_messages(CHANNEL.id)) >= 1, timeout=30)
             written = await outbox_store.chat_messages(store, CHANNEL.id)
@@ -94,7 +74,7 @@ async def test_kill_between_outbox_write_and_send(tg: FakeTelegram, sqlite_url: 
         await tg.wait_for(lambda: tg.in_flight("sendMessage") == 0, timeout=10)
         tg.set_delay("sendMessage", 0)
 
-        second = _start(config_path, log_path)
+        second = start_bot(config_path, log_path, tick=0.3)
         try:
 
             async def all_sent() -> bool:

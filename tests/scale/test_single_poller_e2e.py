@@ -7,32 +7,12 @@ over getUpdates, and the first keeps polling.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.bot.run_bot import ROOT, bot_command, start_bot
 from tests.fakes.telegram_api import FakeTelegram
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "NEWSBOT_DIGEST_TICK": "3600",
-        "NEWSBOT_OUTBOX_TICK": "3600",
-        "NEWSBOT_POLL_TICK": "3600",
-    }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.bot.run_bot", str(config)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def test_second_long_polling_process_exits_with_a_clear_error(database_url: str, tmp_path: Path) -> None:
@@ -43,12 +23,12 @@ def test_second_long_polling_process_exits_with_a_clear_error(database_url: str,
             f'[database]\nurl = "{database_url}"\n',
             encoding="utf-8",
         )
-        first = _start(config, tmp_path / "first.log")
+        first = start_bot(config, tmp_path / "first.log")
         try:
             tg.wait_for_sync(lambda: len(tg.calls("getUpdates")) >= 1, timeout=30)
             started = time.monotonic()
             second = subprocess.run(
-                [sys.executable, "-m", "tests.bot.run_bot", str(config)],
+                bot_command(config),
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
