@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,21 +73,8 @@ def fresh_schema(base: str) -> Iterator[str]:
 
 def add_feeds(url: str, farm: FeedFarm, count: int) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    now = utcnow() - timedelta(seconds=1)
     with engine.begin() as conn:
-        conn.execute(
-            insert(FeedRow),
-            [
-                {
-                    "url": farm.url(n),
-                    "next_fetch_at": now,
-                    "consecutive_errors": 0,
-                    "disabled": False,
-                    "created_at": now,
-                }
-                for n in range(count)
-            ],
-        )
+        farm.add_feeds(conn, count, due_at=utcnow() - timedelta(seconds=1))
     engine.dispose()
 
 
@@ -222,26 +209,8 @@ async def _baseline(url: str, feeds: int, batch: int) -> tuple[float, int]:
 def run_baseline(base: str, feeds: int, items: int) -> dict[str, object]:
     with FeedFarm(items=items) as farm, fresh_schema(base) as url:
         add_feeds(url, farm, feeds)
-        # In a process of its own, like the workers: the farm's server threads here would
-        # otherwise share this interpreter's GIL with the poller.
-        child = subprocess.run(
-            [sys.executable, __file__, "--baseline-child", url, str(feeds)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        seconds, done, peak, cpu = json.loads(child.stdout)
-        return {
-            "what": f"one process, Poller.poll_once() over the due feeds in batches of {BATCH}, no leasing",
-            "feeds": feeds,
-            "fetched": done,
-            "seconds": round(seconds, 3),
-            "feeds_per_s": round(feeds / seconds, 1),
-            "peak_rss_mb": peak,
-            "cpu_seconds": cpu,
-            "feeds_per_cpu_s": round(feeds / cpu, 1) if cpu else None,
-        }
+        what = f"one process, Poller.poll_once() over the due feeds in batches of {BATCH}, no leasing"
+        return _baseline_in_child(url, feeds, what)
 
 
 def run_sqlite_baseline(feeds: int, items: int, tmp: Path) -> dict[str, object]:
@@ -250,41 +219,32 @@ def run_sqlite_baseline(feeds: int, items: int, tmp: Path) -> dict[str, object]:
     with FeedFarm(items=items) as farm:
         url = f"sqlite:///{tmp}/baseline.db"
         upgrade(url)
-        now = utcnow() - timedelta(seconds=1)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(
-                insert(FeedRow),
-                [
-                    {
-                        "url": farm.url(n),
-                        "next_fetch_at": now,
-                        "consecutive_errors": 0,
-                        "disabled": False,
-                        "created_at": now,
-                    }
-                    for n in range(feeds)
-                ],
-            )
-        engine.dispose()
-        child = subprocess.run(
-            [sys.executable, __file__, "--baseline-child", url, str(feeds)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        seconds, done, peak, cpu = json.loads(child.stdout)
-        return {
-            "what": f"one process on SQLite, Poller.poll_once() in batches of {BATCH}, no leasing",
-            "feeds": feeds,
-            "fetched": done,
-            "seconds": round(seconds, 3),
-            "feeds_per_s": round(feeds / seconds, 1),
-            "peak_rss_mb": peak,
-            "cpu_seconds": cpu,
-            "feeds_per_cpu_s": round(feeds / cpu, 1) if cpu else None,
-        }
+        add_feeds(url, farm, feeds)
+        what = f"one process on SQLite, Poller.poll_once() in batches of {BATCH}, no leasing"
+        return _baseline_in_child(url, feeds, what)
+
+
+def _baseline_in_child(url: str, feeds: int, what: str) -> dict[str, object]:
+    # In a process of its own, like the workers: the farm's server threads here would
+    # otherwise share this interpreter's GIL with the poller.
+    child = subprocess.run(
+        [sys.executable, __file__, "--baseline-child", url, str(feeds)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, done, peak, cpu = json.loads(child.stdout)
+    return {
+        "what": what,
+        "feeds": feeds,
+        "fetched": done,
+        "seconds": round(seconds, 3),
+        "feeds_per_s": round(feeds / seconds, 1),
+        "peak_rss_mb": peak,
+        "cpu_seconds": cpu,
+        "feeds_per_cpu_s": round(feeds / cpu, 1) if cpu else None,
+    }
 
 
 def main() -> None:

@@ -15,8 +15,13 @@ import re
 import threading
 import time
 from collections import Counter
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+
+from sqlalchemy import Connection, insert
+
+from storage.models import FeedRow
 
 _FEED = re.compile(r"^/feed/(\d+)\.xml$")
 
@@ -102,6 +107,22 @@ class FeedFarm:
     def url(self, feed: int) -> str:
         """Feed ``feed``'s URL."""
         return f"http://127.0.0.1:{self.port}/feed/{feed}.xml"
+
+    def add_feeds(self, conn: Connection, count: int, due_at: datetime) -> None:
+        """Feeds 0 .. ``count`` - 1 of this farm as rows of the feeds table, due at ``due_at``."""
+        conn.execute(
+            insert(FeedRow),
+            [
+                {
+                    "url": self.url(n),
+                    "next_fetch_at": due_at,
+                    "consecutive_errors": 0,
+                    "disabled": False,
+                    "created_at": due_at,
+                }
+                for n in range(count)
+            ],
+        )
 
     def requests(self, since: float = 0.0) -> list[str]:
         """Paths requested at or after ``since`` (a time.monotonic() value), in arrival order."""

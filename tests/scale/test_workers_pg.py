@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select, update
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.engine import Engine
 
 from storage.models import FeedRow, ItemRow, ItemSourceRow, utcnow
@@ -80,20 +80,7 @@ def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url:
     with FeedFarm(items=ITEMS, delay=0.01) as farm:
         try:
             with engine.begin() as conn:
-                now = utcnow()
-                conn.execute(
-                    insert(FeedRow),
-                    [
-                        {
-                            "url": farm.url(n),
-                            "next_fetch_at": now,
-                            "consecutive_errors": 0,
-                            "disabled": False,
-                            "created_at": now,
-                        }
-                        for n in range(FEEDS)
-                    ],
-                )
+                farm.add_feeds(conn, FEEDS, due_at=utcnow())
             config = _write_config(tmp_path / "worker.toml", pg_url)
             logs = [(tmp_path / f"worker{n}.log").open("wb") for n in range(WORKERS)]
             round1 = utcnow()
