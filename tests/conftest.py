@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -81,14 +82,21 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-async def storage(database_url: str) -> AsyncIterator[Storage]:
-    """A Storage on each backend."""
-    store = Storage.connect(database_url)
+@asynccontextmanager
+async def connected(url: str) -> AsyncIterator[Storage]:
+    """A Storage on ``url``, closed afterwards: what each storage fixture yields."""
+    store = Storage.connect(url)
     try:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    """A Storage on each backend."""
+    async with connected(database_url) as store:
+        yield store
 
 
 @pytest.fixture

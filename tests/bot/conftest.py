@@ -17,7 +17,7 @@ from bot.services import Runtime, Services, runtime_of
 from bot.telegram import Intervals, build_application, serve
 from storage.repository import Storage
 from stories.model import Decision, Item
-from tests.fakes.feed_server import FeedServer
+from tests.conftest import connected
 from tests.fakes.telegram_api import FakeChat, FakeTelegram, FakeUser, SentMessage
 
 ALICE = FakeUser(1001, "Alice", "alice")  # bot admin, admin of the group and the channel
@@ -43,18 +43,8 @@ def tg() -> Iterator[FakeTelegram]:
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Storage]:
     """A Storage on a migrated SQLite file (the bot tests run on one backend unless they say)."""
-    storage = Storage.connect(sqlite_url)
-    try:
+    async with connected(sqlite_url) as storage:
         yield storage
-    finally:
-        await storage.close()
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    """A real feed server on 127.0.0.1."""
-    with FeedServer() as server:
-        yield server
 
 
 def make_config(tg: FakeTelegram, database_url: str, **digest: Any) -> Config:

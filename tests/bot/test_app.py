@@ -33,11 +33,11 @@ async def test_set_my_commands_failure_is_a_warning(
 
 
 async def test_disabled_feed_is_reported_to_bot_admins(
-    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     config = make_config(tg, sqlite_url)
-    feed_server.script("/gone.xml", Reply(status=410, body=b"gone", content_type="text/plain"))
-    url = feed_server.url("/gone.xml")
+    server.script("/gone.xml", Reply(status=410, body=b"gone", content_type="text/plain"))
+    url = server.url("/gone.xml")
     await store.add_feed(url)
     async with (
         Poller.from_config(store, config) as poller,

@@ -42,7 +42,7 @@ def _cmd(chat: FakeChat, text: str) -> str:
 
 @pytest.mark.parametrize("chat", [PRIVATE, GROUP, CHANNEL], ids=["private", "group", "channel"])
 async def test_every_command(
-    chat: FakeChat, tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    chat: FakeChat, tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     config = make_config(tg, sqlite_url)
     sudan = await store.add_story("sudan", '(Sudan OR Khartoum OR Darfur) -"South Sudan"', user_name="config")
@@ -53,8 +53,8 @@ async def test_every_command(
         [("RSF <b>shells</b> El Fasher & Darfur", "BBC"), ("Khartoum airport reopens", "Reuters")],
         dev_base=100,
     )
-    feed_server.script("/world.xml", Reply(body=rss_feed("World", [("w1", "Sudan talks"), ("w2", "Other")])))
-    feed_url = feed_server.url("/world.xml")
+    server.script("/world.xml", Reply(body=rss_feed("World", [("w1", "Sudan talks"), ("w2", "Other")])))
+    feed_url = server.url("/world.xml")
     chatter = Chatter(tg)
     async with Poller.from_config(store, config) as poller, running(Services(config, store, poller=poller)):
         say = chatter.say

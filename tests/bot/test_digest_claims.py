@@ -19,7 +19,7 @@ from storage import chats as chat_store
 from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from tests.bot.conftest import ALICE, seed_story_items
-from tests.conftest import PG_ENV, PG_SKIP
+from tests.conftest import PG_ENV, PG_SKIP, connected
 
 ROOT = Path(__file__).resolve().parents[2]
 CHATS = [-5000 - n for n in range(30)]
@@ -29,11 +29,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not os.environ.get(PG_ENV
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[Storage]:
-    storage = Storage.connect(pg_url)
-    try:
+    async with connected(pg_url) as storage:
         yield storage
-    finally:
-        await storage.close()
 
 
 async def test_two_processes_build_each_due_digest_once(pg_url: str, store: Storage) -> None:

@@ -70,20 +70,20 @@ async def _new_messages(tg: FakeTelegram, before: int) -> list[SentMessage]:
 
 
 async def test_three_poll_cycles_send_exactly_what_is_new(
-    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     config = make_config(tg, sqlite_url)
     sub_id = await _subscribe_channel(store, "sudan", "Sudan OR Khartoum OR Darfur OR Fasher", "every 6h")
-    await store.add_feed(feed_server.url("/alpha.xml"))
-    await store.add_feed(feed_server.url("/beta.xml"))
+    await store.add_feed(server.url("/alpha.xml"))
+    await store.add_feed(server.url("/beta.xml"))
     bridge = ("a1", "Sudan army retakes the Shambat bridge in Khartoum", "https://alpha.example/bridge")
     camp = ("a2", "Drone strike on Zamzam camp near El Fasher kills dozens", "https://alpha.example/zamzam")
     football = ("a3", "League results: late goal settles the derby", "https://alpha.example/football")
     # Beta carries copies of both reports under its own URLs (the tracker folds them in).
     bridge_b = ("b1", "Sudan army retakes the Shambat bridge in Khartoum", "https://beta.example/bridge")
     camp_b = ("b2", "Drone strike on Zamzam camp near El Fasher kills dozens", "https://beta.example/zamzam")
-    feed_server.script("/alpha.xml", Reply(body=rss("Alpha News", [bridge, camp, football])))
-    feed_server.script("/beta.xml", Reply(body=rss("Beta Wire", [bridge_b, camp_b])))
+    server.script("/alpha.xml", Reply(body=rss("Alpha News", [bridge, camp, football])))
+    server.script("/beta.xml", Reply(body=rss("Beta Wire", [bridge_b, camp_b])))
 
     async with Poller.from_config(store, config) as poller:
         services = Services(config, store, poller=poller, tracking=TrackingService(store))
@@ -101,7 +101,7 @@ async def test_three_poll_cycles_send_exactly_what_is_new(
 
             # Cycle 2: one new development on Alpha; Beta unchanged.
             airport = ("a4", "Khartoum airport reopens to civilian flights", "https://alpha.example/airport")
-            feed_server.script("/alpha.xml", Reply(body=rss("Alpha News", [bridge, camp, football, airport])))
+            server.script("/alpha.xml", Reply(body=rss("Alpha News", [bridge, camp, football, airport])))
             for feed in await store.list_feeds():  # due now rather than in 15 minutes
                 await store.set_feed_enabled(feed.state.url, True)
             before = len(tg.sent_messages(CHANNEL.id))
@@ -129,7 +129,7 @@ async def test_three_poll_cycles_send_exactly_what_is_new(
 
 
 async def test_long_digest_is_split_into_valid_messages(
-    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     base = make_config(tg, sqlite_url)
     config = base.model_copy(update={"digest": base.digest.model_copy(update={"max_developments": 200})})
@@ -162,8 +162,8 @@ async def test_long_digest_is_split_into_valid_messages(
         )
         for n in range(60)
     ]
-    feed_server.script("/darfur.xml", Reply(body=rss("Darfur Monitor", entries)))
-    await store.add_feed(feed_server.url("/darfur.xml"))
+    server.script("/darfur.xml", Reply(body=rss("Darfur Monitor", entries)))
+    await store.add_feed(server.url("/darfur.xml"))
     async with Poller.from_config(store, config) as poller:
         services = Services(config, store, poller=poller, tracking=TrackingService(store))
         async with running(services) as rt:
@@ -181,17 +181,17 @@ async def test_long_digest_is_split_into_valid_messages(
 
 
 async def test_breaking_alert_reaches_instant_subscribers(
-    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     base = make_config(tg, sqlite_url)
     config = base.model_copy(update={"digest": base.digest.model_copy(update={"breaking_outlets": 3})})
     await _subscribe_channel(store, "wagner", "Wagner OR Prigozhin", "instant")
     title = "Wagner fighters withdraw from northern Mali base"
     for n, outlet in enumerate(["Alpha News", "Beta Wire", "Gamma Post"]):
-        feed_server.script(
+        server.script(
             f"/{n}.xml", Reply(body=rss(outlet, [(f"w{n}", title, f"https://{n}.example/wagner-mali")]))
         )
-        await store.add_feed(feed_server.url(f"/{n}.xml"))
+        await store.add_feed(server.url(f"/{n}.xml"))
     async with Poller.from_config(store, config) as poller:
         services = Services(config, store, poller=poller, tracking=TrackingService(store))
         async with running(services) as rt:
@@ -206,7 +206,7 @@ async def test_breaking_alert_reaches_instant_subscribers(
 
 
 async def test_hostile_feed_renders_valid_html_end_to_end(
-    tg: FakeTelegram, sqlite_url: str, store: Storage, feed_server: FeedServer
+    tg: FakeTelegram, sqlite_url: str, store: Storage, server: FeedServer
 ) -> None:
     config = make_config(tg, sqlite_url)
     words = (
@@ -215,8 +215,8 @@ async def test_hostile_feed_renders_valid_html_end_to_end(
         "Port OR Credentials OR Ampersand"
     )
     sub_id = await _subscribe_channel(store, "hostile", words, "daily 08:00")
-    feed_server.script("/hostile.xml", Reply(body=HOSTILE.read_bytes()))
-    await store.add_feed(feed_server.url("/hostile.xml"))
+    server.script("/hostile.xml", Reply(body=HOSTILE.read_bytes()))
+    await store.add_feed(server.url("/hostile.xml"))
     async with Poller.from_config(store, config) as poller:
         services = Services(config, store, poller=poller, tracking=TrackingService(store))
         async with running(services) as rt:
