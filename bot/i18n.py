@@ -4,7 +4,8 @@ The catalogues are ``bot/locale/<lang>/LC_MESSAGES/newsbot.po`` (committed, edit
 with Babel's tools); they are compiled in memory with Babel on first use, so there is no
 build step and no stale ``.mo``. Messages are marked ``t("...")`` (and ``tn(singular, plural,
 n)``) in the code, with ``{name}`` placeholders filled by ``str.format`` after translation;
-a message's HTML is ours, the values are escaped before they are put in.
+a message's HTML is ours, the values are escaped before they are put in. Dates and numbers
+are formatted for the language by Babel (``Translator.day``, ``Translator.number``).
 
 A chat's language is its setting (``/settings``), else the language of the user who wrote,
 else English.
@@ -16,14 +17,18 @@ import gettext
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "ENGLISH",
     "LANGUAGES",
     "LANGUAGE_NAMES",
     "LOCALE_DIR",
@@ -74,6 +79,24 @@ class Translator:
         """The plural form for ``n`` (``{n}`` is filled too)."""
         return self._ngettext(singular, plural, n).format(n=n, **values)
 
+    def day(self, moment: date | datetime, *, year: bool = False) -> str:
+        """A day as the language writes it short: "25 Nov", "25 nov", "25 нояб." (with the
+        year: "25 Nov 2026")."""
+        day = moment.date() if isinstance(moment, datetime) else moment
+        return format_date(day, "d MMM y" if year else "d MMM", locale=self.language)
+
+    def clock(self, moment: datetime) -> str:
+        """A time of day, "14:05" (the 24-hour clock in all three languages)."""
+        return f"{moment.hour:02d}:{moment.minute:02d}"
+
+    def moment(self, moment: datetime, *, year: bool = False) -> str:
+        """A local day and time: "25 Nov 14:05" (``moment`` already in the wanted zone)."""
+        return f"{self.day(moment, year=year)} {self.clock(moment)}"
+
+    def number(self, n: int) -> str:
+        """A count with the language's grouping: "12,345", "12.345", "12 345"."""
+        return format_decimal(n, locale=self.language)
+
 
 @cache
 def translator(language: str | None) -> Translator:
@@ -81,6 +104,9 @@ def translator(language: str | None) -> Translator:
     lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
     tr = _translations(lang)
     return Translator(lang, tr.gettext, tr.ngettext)
+
+
+ENGLISH = translator(DEFAULT_LANGUAGE)
 
 
 def choose_language(chat_language: str | None, user_language_code: str | None) -> str:

@@ -15,6 +15,10 @@ tag, closing tag) rather than by string concatenation, so that:
 Lengths are counted in UTF-16 code units, Telegram's unit (an emoji outside the BMP counts 2),
 which is never less than the number of code points: a message that fits here fits there.
 
+Fixed texts ("Digest", "(continued)", "+3 more sources", …) and dates come from the
+``Translator`` passed in (``bot.i18n``; English when none is), so rendering stays a pure
+function of its arguments.
+
 Send every message with ``parse_mode=PARSE_MODE`` and link previews off
 (``link_preview_options=LinkPreviewOptions(is_disabled=True)``). When Telegram still answers
 400 "can't parse entities", resend ``render_plain(html)`` without a parse mode.
@@ -28,7 +32,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -38,7 +41,10 @@ from stories.digest import (
     Digest,
     DigestDevelopment,
     DigestItem,
+    SearchHit,
 )
+
+from .i18n import ENGLISH, Translator
 
 __all__ = [
     "MESSAGE_LIMIT",
@@ -70,7 +76,6 @@ EXTRA_OUTLETS_SHOWN = 3
 URL_CAP = 2048
 
 ELLIPSIS = "…"
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Explicit bidi embeddings/overrides/isolates: they would reorder the rest of the line
 # (outlet, time) around an untrusted title. Plain marks (U+200E/U+200F) are harmless and kept.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -78,19 +83,7 @@ _WHITESPACE_RUN = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
 
 
-class SearchHitView(Protocol):
-    """What ``render_search_results`` reads from a hit (``stories.digest.SearchHit`` fits)."""
-
-    @property
-    def title(self) -> str: ...
-    @property
-    def url(self) -> str | None: ...
-    @property
-    def outlet(self) -> str: ...
-    @property
-    def published(self) -> datetime: ...
-    @property
-    def snippet(self) -> str: ...
+SearchHitView = SearchHit  # what ``render_search_results`` shows (``stories.digest``'s hit)
 
 
 # -- text hygiene -------------------------------------------------------------------------
@@ -259,39 +252,34 @@ def _truncate(tokens: _Tokens, units: int) -> _Tokens:
 # -- formatting pieces -----------------------------------------------------------------------
 
 
-def _when(moment: datetime, tz: ZoneInfo, reference: datetime) -> str:
+def _when(moment: datetime, tz: ZoneInfo, reference: datetime, tr: Translator) -> str:
     """Local time in ``tz``: "14:05" on the reference's local day, else "25 Nov 14:05"
-    (with the year when it differs)."""
+    (with the year when it differs), the day as ``tr``'s language writes it."""
     local = moment.astimezone(tz)
     ref = reference.astimezone(tz)
-    clock = f"{local.hour:02d}:{local.minute:02d}"
     if local.date() == ref.date():
-        return clock
-    day = f"{local.day} {_MONTHS[local.month - 1]}"
-    if local.year != ref.year:
-        day += f" {local.year}"
-    return f"{day} {clock}"
+        return tr.clock(local)
+    return tr.moment(local, year=local.year != ref.year)
 
 
-def _title(text: str) -> str:
-    return _cap(_one_line(text), TITLE_CAP) or "(untitled)"
+def _title(text: str, tr: Translator) -> str:
+    return _cap(_one_line(text), TITLE_CAP) or tr.t("(untitled)")
 
 
-def _outlet(text: str) -> str:
-    return _cap(_one_line(text), OUTLET_CAP) or "unknown outlet"
+def _outlet(text: str, tr: Translator) -> str:
+    return _cap(_one_line(text), OUTLET_CAP) or tr.t("unknown outlet")
 
 
 ADDS_SHOWN = 4  # facts an update line names
 ADDS_CAP = 40  # characters per fact
 
 
-def _more_sources(item: DigestItem) -> str:
+def _more_sources(item: DigestItem, tr: Translator) -> str:
     """Folded copies as "+3 more sources (AP, BBC, DW)"; "" when there are none."""
     if item.extra_sources <= 0:
         return ""
-    noun = "source" if item.extra_sources == 1 else "sources"
-    text = f"+{item.extra_sources} more {noun}"
-    names = [n for n in (_outlet(o) for o in item.extra_outlets) if n]
+    text = tr.tn("+{n} more source", "+{n} more sources", item.extra_sources)
+    names = [n for n in (_outlet(o, tr) for o in item.extra_outlets) if n]
     if names:
         shown = ", ".join(names[:EXTRA_OUTLETS_SHOWN])
         if len(names) > EXTRA_OUTLETS_SHOWN:
@@ -300,11 +288,11 @@ def _more_sources(item: DigestItem) -> str:
     return text
 
 
-def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
+def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime, tr: Translator) -> _Tokens:
     """The line "Reuters · 14:05 · +3 more sources (AP, BBC, DW)", outlet in italics."""
-    tokens = _tag("i", _t(_outlet(item.outlet)))
-    tokens += _t(f" · {_when(item.published, tz, reference)}")
-    more = _more_sources(item)
+    tokens = _tag("i", _t(_outlet(item.outlet, tr)))
+    tokens += _t(f" · {_when(item.published, tz, reference, tr)}")
+    more = _more_sources(item, tr)
     if more:
         tokens += _t(f" · {more}")
     if item.adds:
@@ -313,13 +301,15 @@ def _meta(item: DigestItem, tz: ZoneInfo, reference: datetime) -> _Tokens:
     return tokens
 
 
-def _item_line(item: DigestItem, tz: ZoneInfo, reference: datetime, *, mark_updates: bool = True) -> _Tokens:
+def _item_line(
+    item: DigestItem, tz: ZoneInfo, reference: datetime, tr: Translator, *, mark_updates: bool = True
+) -> _Tokens:
     """A report line: arrow, 🔄 on reports that update (unless the whole development is
     already marked as an update), headline link, " — ", outlet, time, "+N more sources"."""
     tokens = _t("↳ 🔄 " if mark_updates and item.kind == "update" else "↳ ")
-    tokens += _link(_title(item.title), item.url)
+    tokens += _link(_title(item.title, tr), item.url)
     tokens += _t(" — ")
-    tokens += _meta(item, tz, reference)
+    tokens += _meta(item, tz, reference, tr)
     return tokens
 
 
@@ -350,7 +340,7 @@ class _Unit:
 
 
 def _development_units(
-    dev: DigestDevelopment, tz: ZoneInfo, reference: datetime, *, plain_marker: str
+    dev: DigestDevelopment, tz: ZoneInfo, reference: datetime, tr: Translator, *, plain_marker: str
 ) -> list[_Unit]:
     """A development as units: its head (marker, headline link, lead meta) then report lines.
 
@@ -360,30 +350,27 @@ def _development_units(
     """
     lead = dev.lead
     units: list[_Unit] = []
-    title = _title(dev.title if dev.title.strip() else (lead.title if lead else ""))
+    title = _title(dev.title if dev.title.strip() else (lead.title if lead else ""), tr)
+    outlets = _t(" · " + tr.tn("{n} outlet", "{n} outlets", dev.outlets)) if dev.outlets > 1 else []
     if dev.is_update or lead is None:
-        head = _t("🔄 update · ") + _tag("b", _t(title))
-        if dev.outlets > 1:
-            head += _t(f" · {dev.outlets} outlets")
+        head = _t("🔄 " + tr.t("update") + " · ") + _tag("b", _t(title)) + outlets
         units.append(_Unit(head, "\n\n"))
         rest: Sequence[DigestItem] = dev.items
     else:
         head = _t(f"{plain_marker} ") + _tag("b", _link(title, lead.url))
-        head += _t("\n") + _meta(lead, tz, reference)
-        if dev.outlets > 1:
-            head += _t(f" · {dev.outlets} outlets")
+        head += _t("\n") + _meta(lead, tz, reference, tr) + outlets
         units.append(_Unit(head, "\n\n"))
         rest = dev.items[1:]
     mark = not (dev.is_update or lead is None)
-    units.extend(_Unit(_item_line(item, tz, reference, mark_updates=mark), "\n") for item in rest)
+    units.extend(_Unit(_item_line(item, tz, reference, tr, mark_updates=mark), "\n") for item in rest)
     return units
 
 
-def _heading(text: str, continued: bool) -> _Tokens:
-    name = _cap(_one_line(text), STORY_CAP) or "(unnamed story)"
+def _heading(text: str, continued: bool, tr: Translator) -> _Tokens:
+    name = _cap(_one_line(text), STORY_CAP) or tr.t("(unnamed story)")
     tokens = _t("📰 ") + _tag("b", _t(name))
     if continued:
-        tokens += _t(" (continued)")
+        tokens += _t(" " + tr.t("(continued)"))
     return tokens
 
 
@@ -394,6 +381,7 @@ class _Packer:
     limit: int
     messages: list[str]
     current: _Tokens
+    tr: Translator = ENGLISH
     used: int = 0
     section: int | None = None  # index of the story the current message is inside
     entries: list[tuple[DigestEntry, ...]] = field(default_factory=list)  # per message
@@ -430,13 +418,13 @@ class _Packer:
         if self.section == index:
             heading_need = 0
         else:
-            heading_need = _vlen(_heading(story, started)) + (2 if self.current else 0)
+            heading_need = _vlen(_heading(story, started, self.tr)) + (2 if self.current else 0)
         sep = visible_length(unit.sep)
         fits = self.used + heading_need + sep + _vlen(unit.tokens) <= self.limit
         if not fits and self.current:
             self.flush()
         if self.section != index:
-            self.add(_Unit(_heading(story, started), "\n\n"))
+            self.add(_Unit(_heading(story, started, self.tr), "\n\n"))
             self.section = index
         self.add(unit)
 
@@ -449,17 +437,19 @@ def _check_limit(limit: int) -> None:
 def _pack_sections(
     sections: Sequence[tuple[str, Sequence[_Unit]]],
     limit: int,
+    tr: Translator,
     intro: _Tokens | None = None,
 ) -> list[str]:
-    return _packed(sections, limit, intro).messages
+    return _packed(sections, limit, tr, intro).messages
 
 
 def _packed(
     sections: Sequence[tuple[str, Sequence[_Unit]]],
     limit: int,
+    tr: Translator,
     intro: _Tokens | None = None,
 ) -> _Packer:
-    packer = _Packer(limit=limit, messages=[], current=[])
+    packer = _Packer(limit=limit, messages=[], current=[], tr=tr)
     if intro:
         packer.add(_Unit(intro, ""))
     for index, (story, units) in enumerate(sections):
@@ -474,38 +464,51 @@ def _packed(
 # -- public renderers ------------------------------------------------------------------------
 
 
-def render_digest(digest: Digest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The digest as Telegram HTML messages, in order; [] when the digest is empty.
+def render_digest(
+    digest: Digest, tz: ZoneInfo, *, tr: Translator = ENGLISH, limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """The digest as Telegram HTML messages, in ``tr``'s language, in order; [] when the digest
+    is empty.
 
-    First message starts with "🗞 Digest · 26 Nov 09:00"; each story has a heading
+    First message starts with "🗞 Digest · 26 Nov 09:00" (a breaking alert, from
+    ``render_digest_parts(breaking=True)``: "🚨 Breaking · …"); each story has a heading
     ("📰 Venezuela", repeated as "(continued)" when a story spans two messages); each
     development shows a marker (🆕 new, 🔄 update), its headline linked to the lead report,
     outlet, local time in ``tz`` and "+N more sources" for folded copies. Every message has at
     most ``limit`` visible characters (UTF-16 units) and is split only between units.
     """
-    return [part.text for part in render_digest_parts(digest, tz, limit=limit)]
+    return [part.text for part in render_digest_parts(digest, tz, tr=tr, limit=limit)]
 
 
-def render_digest_parts(digest: Digest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[DigestPart]:
+def render_digest_parts(
+    digest: Digest,
+    tz: ZoneInfo,
+    *,
+    tr: Translator = ENGLISH,
+    breaking: bool = False,
+    limit: int = MESSAGE_LIMIT,
+) -> list[DigestPart]:
     """``render_digest``'s messages, each with the developments whose head it shows."""
     _check_limit(limit)
     if digest.is_empty:
         return []
     ref = digest.generated_at
-    local = ref.astimezone(tz)
-    intro = _t("🗞 ") + _tag("b", _t("Digest"))
-    intro += _t(f" · {local.day} {_MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}")
+    if breaking:
+        intro = _t("🚨 ") + _tag("b", _t(tr.t("Breaking")))
+    else:
+        intro = _t("🗞 ") + _tag("b", _t(tr.t("Digest")))
+    intro += _t(" · " + tr.moment(ref.astimezone(tz)))
     sections: list[tuple[str, list[_Unit]]] = []
     for section in digest.sections:
         units: list[_Unit] = []
         for dev in section.developments:
-            dev_units = _development_units(dev, tz, ref, plain_marker="🆕")
+            dev_units = _development_units(dev, tz, ref, tr, plain_marker="🆕")
             head = dev_units[0]
             entry = DigestEntry(section.story, section.story_id, dev)
             units += [_Unit(head.tokens, head.sep, entry), *dev_units[1:]]
         if units:
             sections.append((section.story, units))
-    packer = _packed(sections, limit, intro)
+    packer = _packed(sections, limit, tr, intro)
     return [DigestPart(text, entries) for text, entries in zip(packer.messages, packer.entries, strict=True)]
 
 
@@ -515,6 +518,7 @@ def render_story(
     tz: ZoneInfo,
     *,
     now: datetime,
+    tr: Translator = ENGLISH,
     limit: int = MESSAGE_LIMIT,
 ) -> list[str]:
     """``/story NAME``: the story's developments newest first (by ``last_seen``), each with its
@@ -523,12 +527,12 @@ def render_story(
     _check_limit(limit)
     devs = sorted(developments, key=lambda d: (d.last_seen, d.id), reverse=True)
     if not devs:
-        body = _heading(name, False) + _t("\nNo developments yet.")
+        body = _heading(name, False, tr) + _t("\n" + tr.t("No developments yet."))
         return [_to_html(_truncate(body, limit))]
     units: list[_Unit] = []
     for dev in devs:
-        units += _development_units(dev, tz, now, plain_marker="•")
-    return _pack_sections([(name, units)], limit)
+        units += _development_units(dev, tz, now, tr, plain_marker="•")
+    return _pack_sections([(name, units)], limit, tr)
 
 
 def _snippet(snippet: str) -> _Tokens:
@@ -562,12 +566,13 @@ def _snippet(snippet: str) -> _Tokens:
 
 def render_search_results(
     query: str,
-    hits: Sequence[SearchHitView],
+    hits: Sequence[SearchHit],
     tz: ZoneInfo,
     *,
     now: datetime,
     offset: int = 0,
     total: int | None = None,
+    tr: Translator = ENGLISH,
     limit: int = MESSAGE_LIMIT,
 ) -> str:
     """One ``/search`` page as a single message: a header with the query and the range shown
@@ -577,22 +582,26 @@ def render_search_results(
     _check_limit(limit)
     q = _cap(_one_line(query), QUERY_CAP)
     if not hits:
-        body = _t("🔎 No results for ") + _tag("code", _t(q))
-        body += _t(". Try fewer or different keywords.")
+        # The translated sentence around the query, which is shown as code.
+        sentence = tr.t("No results for {query}. Try fewer or different keywords.")
+        before, _, after = sentence.partition("{query}")
+        body = _t("🔎 " + before) + _tag("code", _t(q)) + _t(after)
         return _to_html(_truncate(body, limit))
     header = _t("🔎 ") + _tag("code", _t(q))
-    span = f" · {offset + 1}–{offset + len(hits)}"
+    first, last = tr.number(offset + 1), tr.number(offset + len(hits))
     if total is not None:
-        span += f" of {total}"
-    header += _t(span)
+        span = tr.t("{first}–{last} of {total}", first=first, last=last, total=tr.number(total))
+    else:
+        span = f"{first}–{last}"
+    header += _t(" · " + span)
     header = _truncate(header, limit // 4)
     tokens = list(header)
     room = limit - _vlen(header)
     share = room // len(hits)
     for number, hit in enumerate(hits, start=offset + 1):
-        block = _t(f"{number}. ") + _link(_title(hit.title), hit.url)
-        block += _t("\n") + _tag("i", _t(_outlet(hit.outlet)))
-        block += _t(f" · {_when(hit.published, tz, now)}")
+        block = _t(f"{number}. ") + _link(_title(hit.title, tr), hit.url)
+        block += _t("\n") + _tag("i", _t(_outlet(hit.outlet, tr)))
+        block += _t(f" · {_when(hit.published, tz, now, tr)}")
         snippet = _snippet(hit.snippet)
         if snippet:
             block += _t("\n") + snippet

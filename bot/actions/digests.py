@@ -39,9 +39,9 @@ from stories.digest import (
 )
 
 from ..config import Config
-from ..i18n import translator
+from ..i18n import ENGLISH, Translator, translator
 from ..keyboards import digest_keyboard, load_signer
-from ..render import MESSAGE_LIMIT, DigestPart, render_digest_parts, render_plain, visible_length
+from ..render import MESSAGE_LIMIT, DigestPart, escape, render_digest_parts, render_plain, visible_length
 from .subscriptions import alert_rule, next_digest, zone_of
 
 __all__ = [
@@ -143,19 +143,28 @@ async def build_digest(
     return PreparedDigest(Digest(tuple(sections), now), seen, len(ordered) - len(ranked))
 
 
-def render_prepared(prepared: PreparedDigest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """The digest's messages, with a closing line counting the developments left out."""
-    return [part.text for part in _render_parts(prepared, tz, limit=limit)]
+def render_prepared(
+    prepared: PreparedDigest, tz: ZoneInfo, *, tr: Translator = ENGLISH, limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """The digest's messages in ``tr``'s language, with a closing line counting the
+    developments left out."""
+    return [part.text for part in _render_parts(prepared, tz, tr, limit=limit)]
 
 
-def _render_parts(prepared: PreparedDigest, tz: ZoneInfo, *, limit: int = MESSAGE_LIMIT) -> list[DigestPart]:
+def _render_parts(
+    prepared: PreparedDigest, tz: ZoneInfo, tr: Translator, *, limit: int = MESSAGE_LIMIT
+) -> list[DigestPart]:
     """``render_prepared``'s messages, each with the developments it shows (for its buttons)."""
-    parts = render_digest_parts(prepared.digest, tz, limit=limit)
+    parts = render_digest_parts(prepared.digest, tz, tr=tr, limit=limit)
     if parts and prepared.omitted:
-        noun = "development" if prepared.omitted == 1 else "developments"
-        closing = f"… and {prepared.omitted} more {noun}: /story NAME lists them all."
+        closing = tr.tn(
+            "… and {n} more development: /story NAME lists them all.",
+            "… and {n} more developments: /story NAME lists them all.",
+            prepared.omitted,
+        )
         last = parts[-1]
-        if visible_length(render_plain(last.text)) + 2 + len(closing) <= limit:
+        closing = escape(closing)
+        if visible_length(render_plain(last.text)) + 2 + visible_length(render_plain(closing)) <= limit:
             parts[-1] = DigestPart(last.text + "\n\n" + closing, last.entries)
         else:
             parts.append(DigestPart(closing))
@@ -177,6 +186,12 @@ async def _chat_zone(storage: Storage, config: Config, chat_id: int) -> ZoneInfo
     return zone_of(chat.timezone if chat else config.digest.timezone)
 
 
+async def _chat_translator(storage: Storage, chat_id: int) -> Translator:
+    """A digest's language: the chat's setting, else English (no user is asking)."""
+    chat = await chat_store.get_chat(storage, chat_id)
+    return translator(chat.language if chat else None)
+
+
 async def _prepare(
     storage: Storage,
     config: Config,
@@ -189,7 +204,8 @@ async def _prepare(
     only_developments: Iterable[int] | None = None,
     limit: int = MESSAGE_LIMIT,
 ) -> tuple[PreparedDigest, list[DigestPart]]:
-    """Build a chat's digest of ``stories`` and render it (an alert: retitled, no closing line)."""
+    """Build a chat's digest of ``stories`` and render it in the chat's language (an alert:
+    retitled, no closing line)."""
     prepared = await build_digest(
         storage,
         chat_id,
@@ -199,10 +215,10 @@ async def _prepare(
         max_developments=config.digest.max_developments,
         only_developments=only_developments,
     )
+    tr = await _chat_translator(storage, chat_id)
     if only_developments is not None:
-        parts = render_digest_parts(prepared.digest, tz, limit=limit)
-        return prepared, [DigestPart(_as_alert(part.text), part.entries) for part in parts]
-    return prepared, _render_parts(prepared, tz, limit=limit)
+        return prepared, render_digest_parts(prepared.digest, tz, tr=tr, breaking=True, limit=limit)
+    return prepared, _render_parts(prepared, tz, tr, limit=limit)
 
 
 async def _deliver(
@@ -260,8 +276,7 @@ async def _keyboards(storage: Storage, chat_id: int, parts: Sequence[DigestPart]
     """The buttons under each digest message (lead report, whole development, mute the story),
     signed for the chat and labelled in its language, as Bot API JSON for the outbox."""
     signer = await load_signer(storage)
-    chat = await chat_store.get_chat(storage, chat_id)
-    tr = translator(chat.language if chat else None)
+    tr = await _chat_translator(storage, chat_id)
     out: list[str | None] = []
     for part in parts:
         keyboard = digest_keyboard(signer, chat_id, part.entries, tr)
@@ -411,11 +426,6 @@ async def breaking_alerts(storage: Storage, config: Config, *, now: datetime | N
             thread_id=_one_topic(chat_subs),
         )
     return written
-
-
-def _as_alert(message: str) -> str:
-    """A rendered digest message retitled as a breaking alert (only our own fixed intro changes)."""
-    return message.replace("🗞 <b>Digest</b>", "🚨 <b>Breaking</b>", 1)
 
 
 async def terminal_digest(

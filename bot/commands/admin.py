@@ -17,12 +17,16 @@ from storage.settings import put_setting, take_setting
 
 from ..actions.feeds import BadFeedUrl, add_feed, check_feed_url, health
 from ..actions.subscriptions import zone_of
+from ..i18n import Translator
 from ..permissions import Actor
 from ..render import escape
 from ..services import Runtime
 from .common import (
     MAX_TITLE,
+    N_,
+    Asked,
     Context,
+    asked,
     esc,
     is_chat_admin,
     pack_lines,
@@ -37,7 +41,7 @@ from .common import (
     when,
 )
 
-WATCH_USAGE = (
+WATCH_USAGE = N_(
     "Usage: <code>/watch add NAME QUERY</code>, <code>/watch edit NAME QUERY</code>, "
     "<code>/watch rm NAME</code>, <code>/watch show NAME</code>, "
     "<code>/watch title NAME Display title</code> (digests use it). "
@@ -48,41 +52,42 @@ _NAME = re.compile(r"^[\w][\w.-]{0,63}$")
 
 async def watch(update: Update, context: Context) -> None:
     """/watch add|edit|rm|show NAME [QUERY]: this chat's own stories (bot admins: /watch global ...)."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, chat = setup
-    args = list(context.args or [])
+    rt, actor, chat, tr, args = ask
     skip = 0
     scope = chat.id
     if args and args[0].lower() == "global":
         scope, args, skip = GLOBAL_SCOPE, args[1:], 1
     if len(args) < 2 or args[0].lower() not in ("add", "edit", "rm", "show", "title"):
-        await send(update, context, WATCH_USAGE)
+        await send(update, context, tr.t(WATCH_USAGE))
         return
     action, name = args[0].lower(), args[1]
     if action == "show":
-        await _watch_show(update, context, rt, chat, name, scope)
+        await _watch_show(update, context, rt, chat, tr, name, scope)
         return
     if scope == GLOBAL_SCOPE:
         if not rt.permissions.is_bot_admin(actor):
-            await refuse(update, context, "Only bot admins can change global stories.")
+            await refuse(update, context, tr.t("Only bot admins can change global stories."))
             return
     elif not await is_chat_admin(rt, context, actor):
-        await refuse(update, context, "Only this chat's admins can change its stories.")
+        await refuse(update, context, tr.t("Only this chat's admins can change its stories."))
         return
     if not _NAME.match(name):
         await send(
-            update, context, "❌ A story name is one word of letters, digits, '-', '_' or '.', at most 64."
+            update,
+            context,
+            "❌ " + tr.t("A story name is one word of letters, digits, '-', '_' or '.', at most 64."),
         )
         return
     if action == "title":
-        await _watch_title(update, context, rt, chat, name, scope, text_after(update, 2 + skip))
+        await _watch_title(update, context, rt, chat, tr, name, scope, text_after(update, 2 + skip))
         return
     if action == "add" and not text_after(update, 2 + skip):
         await _ask_for_query(update, context, rt, actor, chat, name, scope)
         return
-    await _change_story(update, context, rt, actor, action, name, scope, text_after(update, 2 + skip))
+    await _change_story(update, context, rt, actor, tr, action, name, scope, text_after(update, 2 + skip))
 
 
 PROMPT_KEY = "telegram.prompt.watch:{chat}:{message}"
@@ -130,12 +135,13 @@ async def watch_reply(update: Update, context: Context) -> None:
     raw = await take_setting(rt.storage, key)
     if raw is None:
         return
-    asked = json.loads(raw)
-    if asked.get("user") not in (None, actor.user_id):
+    prompt = json.loads(raw)
+    if prompt.get("user") not in (None, actor.user_id):
         await put_setting(rt.storage, key, raw)  # not theirs to answer: keep it for the asker
         return
+    tr = tr_of(update, chat)
     await _change_story(
-        update, context, rt, actor, "add", str(asked["name"]), int(asked["scope"]), message.text
+        update, context, rt, actor, tr, "add", str(prompt["name"]), int(prompt["scope"]), message.text
     )
 
 
@@ -144,14 +150,16 @@ async def _change_story(
     context: Context,
     rt: Runtime,
     actor: Actor,
+    tr: Translator,
     action: str,
     name: str,
     scope: int,
     query: str,
 ) -> None:
     """/watch add|edit|rm NAME [QUERY] once its sender may: do it and say what was done."""
+    shown = esc(name, 64)
     if action in ("add", "edit"):
-        problem = validate_query(rt, query)
+        problem = validate_query(rt, query, tr)
         if problem:
             await send(update, context, problem)
             return
@@ -162,80 +170,107 @@ async def _change_story(
                     and await chat_store.count_chat_stories(rt.storage, scope)
                     >= rt.config.telegram.max_stories_per_chat
                 ):
+                    limit = rt.config.telegram.max_stories_per_chat
                     await send(
                         update,
                         context,
-                        f"❌ This chat already has {rt.config.telegram.max_stories_per_chat} stories, "
-                        "the limit. Remove one first.",
+                        "❌ "
+                        + tr.t("This chat already has {n} stories, the limit. Remove one first.", n=limit),
                     )
                     return
                 await rt.storage.add_story(
                     name, query, scope=scope, user_id=actor.user_id, user_name=actor.name
                 )
-                text = (
-                    f"✅ Added story <b>{esc(name, 64)}</b>: <code>{esc(query, 300)}</code>"
-                    f". It matches news from now on; /subscribe {esc(name, 64)} for digests."
+                text = "✅ " + tr.t(
+                    "Added story <b>{name}</b>: <code>{query}</code>. "
+                    "It matches news from now on; /subscribe {name} for digests.",
+                    name=shown,
+                    query=esc(query, 300),
                 )
             else:
                 await rt.storage.edit_story(
                     name, query, scope=scope, user_id=actor.user_id, user_name=actor.name
                 )
-                text = f"✅ Story <b>{esc(name, 64)}</b> now watches <code>{esc(query, 300)}</code>."
-        except (AlreadyExists, NotFound) as exc:
-            await send(update, context, f"❌ {escape(str(exc))}.")
+                text = "✅ " + tr.t(
+                    "Story <b>{name}</b> now watches <code>{query}</code>.", name=shown, query=esc(query, 300)
+                )
+        except AlreadyExists:
+            await send(
+                update, context, "❌ " + tr.t("A story named <b>{name}</b> already exists.", name=shown)
+            )
+            return
+        except NotFound:
+            await send(update, context, "❌ " + tr.t("No story named <b>{name}</b> here.", name=shown))
             return
     else:
         try:
             await rt.storage.remove_story(name, scope=scope, user_id=actor.user_id, user_name=actor.name)
-        except NotFound as exc:
-            await send(update, context, f"❌ {escape(str(exc))}.")
+        except NotFound:
+            await send(update, context, "❌ " + tr.t("No story named <b>{name}</b> here.", name=shown))
             return
-        text = f"✅ Removed story <b>{esc(name, 64)}</b> (its subscriptions went with it)."
+        text = "✅ " + tr.t("Removed story <b>{name}</b> (its subscriptions went with it).", name=shown)
     if rt.services.tracking is not None:
         await rt.services.tracking.refresh_stories()
     await send(update, context, text)
 
 
 async def _watch_title(
-    update: Update, context: Context, rt: Runtime, chat: ChatInfo, name: str, scope: int, title: str
+    update: Update,
+    context: Context,
+    rt: Runtime,
+    chat: ChatInfo,
+    tr: Translator,
+    name: str,
+    scope: int,
+    title: str,
 ) -> None:
     """/watch title NAME TITLE: the story's display title (empty: back to its name)."""
     found = await rt.storage.get_story(name, chat_id=None if scope == GLOBAL_SCOPE else chat.id)
     if found is None or found.id is None or (found.owner_chat_id or GLOBAL_SCOPE) != scope:
-        await send(update, context, await story_not_found(rt, chat.id, name))
+        await send(update, context, await story_not_found(rt, chat.id, name, tr))
         return
     title = " ".join(title.split())
     if len(title) > MAX_TITLE:
-        await send(update, context, f"❌ A title is at most {MAX_TITLE} characters.")
+        await send(update, context, "❌ " + tr.t("A title is at most {n} characters.", n=MAX_TITLE))
         return
     await subscription_store.set_story_title(rt.storage, found.id, title or None)
+    shown = esc(found.name, 64)
     if title:
-        text = f"✅ Story <b>{esc(found.name, 64)}</b> is titled “{esc(title, MAX_TITLE)}” in digests."
+        text = tr.t(
+            "Story <b>{name}</b> is titled “{title}” in digests.", name=shown, title=esc(title, MAX_TITLE)
+        )
     else:
-        text = f"✅ Story <b>{esc(found.name, 64)}</b> has no title any more: digests use its name."
-    await send(update, context, text)
+        text = tr.t("Story <b>{name}</b> has no title any more: digests use its name.", name=shown)
+    await send(update, context, "✅ " + text)
+
+
+# What the audit calls each change, as /watch show says it.
+_AUDIT_ACTIONS = {"add": N_("add"), "edit": N_("edit"), "remove": N_("remove")}
 
 
 async def _watch_show(
-    update: Update, context: Context, rt: Runtime, chat: ChatInfo, name: str, scope: int
+    update: Update, context: Context, rt: Runtime, chat: ChatInfo, tr: Translator, name: str, scope: int
 ) -> None:
     found = await rt.storage.get_story(name, chat_id=None if scope == GLOBAL_SCOPE else chat.id)
     audit_scope = scope if found is None else (found.owner_chat_id or GLOBAL_SCOPE)
     history = await rt.storage.story_audit(name, scope=audit_scope)
     if found is None and not history:
-        await send(update, context, await story_not_found(rt, chat.id, name))
+        await send(update, context, await story_not_found(rt, chat.id, name, tr))
         return
     tz = zone_of(chat.timezone)
     lines = []
     if found is not None:
-        owner = "this chat's story" if found.owner_chat_id is not None else "global story"
+        owner = tr.t("this chat's story") if found.owner_chat_id is not None else tr.t("global story")
         lines.append(f"🔎 <b>{esc(found.name, 64)}</b> ({owner})\n<code>{esc(found.query, 400)}</code>")
     else:
-        lines.append(f"🗑 <b>{esc(name, 64)}</b> was removed.")
-    lines.append("\n<b>History</b>")
+        lines.append("🗑 " + tr.t("<b>{name}</b> was removed.", name=esc(name, 64)))
+    lines.append("\n<b>" + tr.t("History") + "</b>")
     for entry in history:
-        who = esc(entry.user_name or (str(entry.user_id) if entry.user_id else "unknown"), 80)
-        line = f"• {when(entry.at, tz)} {escape(entry.action)} by {who}"
+        who = esc(entry.user_name or (str(entry.user_id) if entry.user_id else tr.t("unknown")), 80)
+        action = (
+            tr.t(_AUDIT_ACTIONS[entry.action]) if entry.action in _AUDIT_ACTIONS else escape(entry.action)
+        )
+        line = "• " + tr.t("{when} {action} by {who}", when=when(entry.at, tz, tr), action=action, who=who)
         if entry.action == "edit":
             old, new = esc(entry.old_query or "", 200), esc(entry.new_query or "", 200)
             line += f": <code>{old}</code> → <code>{new}</code>"
@@ -245,79 +280,107 @@ async def _watch_show(
     await send(update, context, pack_lines(lines))
 
 
-async def _bot_admin(
-    update: Update, context: Context, rt: Runtime, actor: Actor, what: str = "manage feeds"
-) -> bool:
+async def _bot_admin(update: Update, context: Context, ask: Asked, what: str = N_("manage feeds")) -> bool:
+    """True when the sender is a bot admin; else says so (``what``: the phrase it may not do)."""
+    rt, actor, _, tr, _ = ask
     if actor.is_channel_post:
         await refuse(
             update,
             context,
-            f"Only bot admins can {what}, from a private chat or a group, not a channel post.",
+            tr.t(
+                "Only bot admins can {what}, from a private chat or a group, not a channel post.",
+                what=tr.t(what),
+            ),
         )
         return False
     if not rt.permissions.is_bot_admin(actor):
-        await refuse(update, context, f"Only bot admins can {what} (your user id is {actor.user_id}).")
+        await refuse(
+            update,
+            context,
+            tr.t("Only bot admins can {what} (your user id is {id}).", what=tr.t(what), id=actor.user_id),
+        )
         return False
     return True
 
 
 async def status(update: Update, context: Context) -> None:
     """/status (bot admins): feeds by health, items, developments, outbox and workers."""
-    setup = await prepare(update, context)
-    if setup is None:
-        return
-    rt, actor, _ = setup
-    if not await _bot_admin(update, context, rt, actor, "see the status"):
+    ask = await asked(update, context)
+    if ask is None or not await _bot_admin(update, context, ask, N_("see the status")):
         return
     from ..status import collect_status
 
-    info = await collect_status(rt.storage)
-    outbox = ", ".join(f"{esc(str(k), 20)} {v}" for k, v in sorted(info["outbox"].items())) or "empty"
+    tr = ask.tr
+    info = await collect_status(ask.rt.storage)
+    outbox = ", ".join(f"{esc(str(k), 20)} {v}" for k, v in sorted(info["outbox"].items())) or tr.t("empty")
     lines = [
-        "📊 <b>Status</b>",
-        f"Feeds: {info['feeds']} ({info['feeds_ok']} ok, {info['feeds_failing']} failing, "
-        f"{info['feeds_disabled']} disabled); due {info['feeds_due']}, leased {info['feeds_leased']}",
-        f"Items: {info['items']} ({info['items_untracked']} not yet tracked); "
-        f"developments: {info['developments']}",
-        f"Outbox: {outbox}",
-        f"Workers: {len(info['workers'])}; database: {esc(str(info['database']), 20)}",
+        "📊 <b>" + tr.t("Status") + "</b>",
+        tr.t(
+            "Feeds: {feeds} ({ok} ok, {failing} failing, {disabled} disabled); due {due}, leased {leased}",
+            feeds=info["feeds"],
+            ok=info["feeds_ok"],
+            failing=info["feeds_failing"],
+            disabled=info["feeds_disabled"],
+            due=info["feeds_due"],
+            leased=info["feeds_leased"],
+        ),
+        tr.t(
+            "Items: {items} ({untracked} not yet tracked); developments: {developments}",
+            items=info["items"],
+            untracked=info["items_untracked"],
+            developments=info["developments"],
+        ),
+        tr.t("Outbox: {outbox}", outbox=outbox),
+        tr.t(
+            "Workers: {workers}; database: {database}",
+            workers=len(info["workers"]),
+            database=esc(str(info["database"]), 20),
+        ),
     ]
     await send(update, context, "\n".join(lines))
 
 
 async def feed(update: Update, context: Context) -> None:
     """/feed add|rm|enable URL (bot admins): manage the feeds everything is read from."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, _ = setup
-    args = list(context.args or [])
+    rt, actor, _, tr, args = ask
     if len(args) != 2 or args[0].lower() not in ("add", "rm", "enable"):
         await send(
             update,
             context,
-            "Usage: <code>/feed add URL</code>, <code>/feed rm URL</code>, "
-            "<code>/feed enable URL</code>; /feeds lists them.",
+            tr.t(
+                "Usage: <code>/feed add URL</code>, <code>/feed rm URL</code>, "
+                "<code>/feed enable URL</code>; /feeds lists them."
+            ),
         )
         return
-    if not await _bot_admin(update, context, rt, actor):
+    if not await _bot_admin(update, context, ask):
         return
     action, url = args[0].lower(), args[1].strip()
     if action == "add":
-        await _add_feed(update, context, rt, actor, url)
+        await _add_feed(update, context, rt, actor, tr, url)
         return
+    shown = esc(url, 200)
     try:
         if action == "rm":
             await rt.storage.remove_feed(url)
-            await send(update, context, f"✅ Removed feed {esc(url, 200)}.")
+            await send(update, context, "✅ " + tr.t("Removed feed {url}.", url=shown))
         else:
             await rt.storage.set_feed_enabled(url, True)
-            await send(update, context, f"✅ Enabled feed {esc(url, 200)}; it is fetched on the next poll.")
+            await send(
+                update,
+                context,
+                "✅ " + tr.t("Enabled feed {url}; it is fetched on the next poll.", url=shown),
+            )
     except NotFound:
-        await send(update, context, f"❓ No feed {esc(url, 200)}. /feeds lists them.")
+        await send(update, context, "❓ " + tr.t("No feed {url}. /feeds lists them.", url=shown))
 
 
-async def _add_feed(update: Update, context: Context, rt: Runtime, actor: Actor, url: str) -> None:
+async def _add_feed(
+    update: Update, context: Context, rt: Runtime, actor: Actor, tr: Translator, url: str
+) -> None:
     """/feed add URL: add it, fetch it once and track it (``actions.feeds.add_feed``)."""
     try:
         url = check_feed_url(url)
@@ -333,20 +396,33 @@ async def _add_feed(update: Update, context: Context, rt: Runtime, actor: Actor,
         await send(update, context, f"❌ {esc(url, 200)}: {escape(exc.reason)}.")
         return
     except AlreadyExists:
-        await send(update, context, f"ℹ️ {esc(url, 200)} is already a feed. /feeds shows its health.")
+        await send(
+            update,
+            context,
+            "ℹ️ " + tr.t("{url} is already a feed. /feeds shows its health.", url=esc(url, 200)),
+        )
         return
-    text = f"✅ Added feed {esc(url, 200)}."
+    text = "✅ " + tr.t("Added feed {url}.", url=esc(url, 200))
     report = added.report
     if rt.services.poller is None:
-        text += " It will be fetched on the next poll."
+        text += " " + tr.t("It will be fetched on the next poll.")
     elif report is not None and report.error:
-        text += (
-            f"\n⚠️ The first fetch failed: {esc(report.error, 300)}"
-            f". It will be retried; /feed rm {esc(url, 200)} removes it."
+        text += "\n⚠️ " + tr.t(
+            "The first fetch failed: {error}. It will be retried; /feed rm {url} removes it.",
+            error=esc(report.error, 300),
+            url=esc(url, 200),
         )
     elif report is not None:
-        text += f"\nFirst fetch: {report.new_items} new items"
-        text += f" from “{esc(added.title, 100)}”." if added.title else "."
+        n = report.new_items
+        if added.title:
+            text += "\n" + tr.tn(
+                "First fetch: {n} new item from “{title}”.",
+                "First fetch: {n} new items from “{title}”.",
+                n,
+                title=esc(added.title, 100),
+            )
+        else:
+            text += "\n" + tr.tn("First fetch: {n} new item.", "First fetch: {n} new items.", n)
     await send(update, context, text)
 
 
@@ -355,31 +431,38 @@ _HEALTH_MARKS = {"ok": "✅", "failing": "⚠️", "disabled": "⛔"}
 
 async def feeds(update: Update, context: Context) -> None:
     """/feeds: every feed with its health (errors, disabled, items)."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, _, chat = setup
+    rt, _, chat, tr, _ = ask
     summaries = await rt.storage.list_feeds()
     if not summaries:
-        await send(update, context, "No feeds yet. Bot admins add them with /feed add URL.")
+        await send(update, context, tr.t("No feeds yet. Bot admins add them with /feed add URL."))
         return
     tz = zone_of(chat.timezone)
     healths = [health(s.state) for s in summaries]
-    lines = [f"📡 <b>Feeds</b>: {len(summaries)}, {healths.count('ok')} healthy"]
+    lines = [tr.t("📡 <b>Feeds</b>: {n}, {healthy} healthy", n=len(summaries), healthy=healths.count("ok"))]
     for summary, status in zip(summaries, healths, strict=True):
         state = summary.state
         name = esc(state.title or state.url, 80)
         if status == "disabled":
-            shown = f"disabled: {esc(state.disabled_reason or '', 200)}"
+            shown = tr.t("disabled: {reason}", reason=esc(state.disabled_reason or "", 200))
         elif status == "failing":
-            shown = f"{state.consecutive_errors} errors, last: {esc(state.last_error or '', 200)}"
+            shown = tr.tn(
+                "{n} error, last: {error}",
+                "{n} errors, last: {error}",
+                state.consecutive_errors,
+                error=esc(state.last_error or "", 200),
+            )
         else:
-            shown = "ok"
-        fetched = (
-            f", fetched {when(state.last_fetched_at, tz)}" if state.last_fetched_at else ", never fetched"
-        )
+            shown = tr.t("ok")
+        items = tr.tn("{n} item", "{n} items", summary.item_count)
+        if state.last_fetched_at:
+            fetched = tr.t("fetched {when}", when=when(state.last_fetched_at, tz, tr))
+        else:
+            fetched = tr.t("never fetched")
         lines.append(
-            f"{_HEALTH_MARKS[status]} {name} — {shown}; {summary.item_count} items{fetched}\n"
+            f"{_HEALTH_MARKS[status]} {name} — {shown}; {items}, {fetched}\n"
             f"  <code>{esc(state.url, 300)}</code>"
         )
     await send(update, context, pack_lines(lines))

@@ -274,7 +274,7 @@ async def _development_button(
         return ButtonResult(tr.t("This development is gone: see /story {name}.", name=found.name), alert=True)
     titles = await subscription_store.story_titles(rt.storage, [found.id])
     texts = render_story(
-        titles.get(found.id, found.name), [dev], zone_of(chat.timezone), now=datetime.now(UTC)
+        titles.get(found.id, found.name), [dev], zone_of(chat.timezone), now=datetime.now(UTC), tr=tr
     )
     return ButtonResult(texts=texts, new_message=True)
 

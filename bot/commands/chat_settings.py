@@ -28,6 +28,7 @@ from ..services import Runtime
 from .common import (
     MAX_STORY_BUTTONS,
     Context,
+    asked,
     esc,
     is_chat_admin,
     prepare,
@@ -198,21 +199,22 @@ async def settings(update: Update, context: Context) -> None:
 
 async def timezone(update: Update, context: Context) -> None:
     """/timezone ZONE: the zone this chat's schedules and times use (admins)."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, chat = setup
-    args = context.args or []
+    rt, actor, chat, tr, args = ask
     if not args:
         await send(
             update,
             context,
-            f"This chat's time zone is {escape(chat.timezone)}. "
-            "Change it: <code>/timezone Europe/Madrid</code>",
+            tr.t(
+                "This chat's time zone is {zone}. Change it: <code>/timezone Europe/Madrid</code>",
+                zone=escape(chat.timezone),
+            ),
         )
         return
     if not await is_chat_admin(rt, context, actor):
-        await refuse(update, context, "Only this chat's admins can change its time zone.")
+        await refuse(update, context, tr.t("Only this chat's admins can change its time zone."))
         return
     try:
         tz = resolve_timezone(args[0])
@@ -221,4 +223,11 @@ async def timezone(update: Update, context: Context) -> None:
         return
     await apply_timezone(rt.storage, chat.id, tz)
     now = datetime.now(UTC)
-    await send(update, context, f"✅ Time zone set to {escape(tz.key)}; it is now {when(now, tz)} there.")
+    await send(
+        update,
+        context,
+        "✅ "
+        + tr.t(
+            "Time zone set to {zone}; it is now {when} there.", zone=escape(tz.key), when=when(now, tz, tr)
+        ),
+    )

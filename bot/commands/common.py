@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from telegram import (
@@ -38,7 +39,6 @@ Context = ContextTypes.DEFAULT_TYPE
 
 MAX_STORY_BUTTONS = 40
 MAX_TITLE = 128
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def N_(message: str) -> str:
@@ -57,10 +57,9 @@ def esc(text: str, limit: int = 200) -> str:
     return escape(shorten(text, limit))
 
 
-def when(moment: datetime, tz: ZoneInfo) -> str:
-    """A moment as "5 Mar 14:05" in ``tz``."""
-    local = moment.astimezone(tz)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.hour:02d}:{local.minute:02d}"
+def when(moment: datetime, tz: ZoneInfo, tr: Translator) -> str:
+    """A moment as "5 Mar 14:05" in ``tz``, the month as ``tr``'s language writes it."""
+    return tr.moment(moment.astimezone(tz))
 
 
 def pack_lines(lines: Sequence[str], limit: int = 4096) -> list[str]:
@@ -151,6 +150,26 @@ async def prepare(update: Update, context: Context) -> tuple[Runtime, Actor, Cha
     return rt, actor, info
 
 
+class Asked(NamedTuple):
+    """A command as its handler starts from: the runtime, who sent it, the (registered) chat,
+    the language to answer in and the command's arguments."""
+
+    rt: Runtime
+    actor: Actor
+    chat: ChatInfo
+    tr: Translator
+    args: list[str]
+
+
+async def asked(update: Update, context: Context) -> Asked | None:
+    """``prepare`` with the reply's translator and the arguments; None if there is no chat."""
+    setup = await prepare(update, context)
+    if setup is None:
+        return None
+    rt, actor, chat = setup
+    return Asked(rt, actor, chat, tr_of(update, chat), list(context.args or []))
+
+
 def text_after(update: Update, words: int) -> str:
     """The message text after the command and ``words`` more words, spacing and quotes kept."""
     message = update.effective_message
@@ -183,43 +202,53 @@ async def presser_manages(update: Update, context: Context, rt: Runtime, chat_id
     return await rt.permissions.is_member_admin(context.bot, chat_id, user.id)
 
 
-def query_error_html(query: str, error: QueryError) -> str:
-    """A refused query as HTML: what is wrong and, for a syntax error, a caret under it."""
+def query_error_html(query: str, error: QueryError, tr: Translator) -> str:
+    """A refused query as HTML: what is wrong and, for a syntax error, a caret under it (the
+    parser's own reason stays English: it names the query's syntax)."""
     if isinstance(error, QueryMissing):
-        return "❌ The query is missing."
+        return "❌ " + tr.t("The query is missing.")
     if isinstance(error, QueryTooLong):
-        return f"❌ The query is {error.length} characters long; the limit is {error.limit}."
+        return "❌ " + tr.t(
+            "The query is {length} characters long; the limit is {limit}.",
+            length=tr.number(error.length),
+            limit=tr.number(error.limit),
+        )
     position = max(0, min(error.position, len(query)))
     shown = query
     if len(shown) > 300:  # keep the caret in view
         start = max(0, position - 150)
         shown, position = shown[start : start + 300], position - start
-    return (
-        f"❌ Bad query: {escape(error.reason)} at position {error.position}:\n"
-        f"<code>{escape(shown)}</code>\n<code>{' ' * position}^</code>"
+    bad = tr.t(
+        "Bad query: {reason} at position {position}:",
+        reason=escape(error.reason),
+        position=error.position,
     )
+    return f"❌ {bad}\n<code>{escape(shown)}</code>\n<code>{' ' * position}^</code>"
 
 
-def validate_query(rt: Runtime, query: str) -> str | None:
+def validate_query(rt: Runtime, query: str, tr: Translator) -> str | None:
     """An HTML error message for a watchlist query that cannot be used, else None."""
     try:
         check_query(query, max_length=rt.config.telegram.max_query_length)
     except QueryError as exc:
-        return query_error_html(query, exc)
+        return query_error_html(query, exc, tr)
     return None
 
 
-def story_not_found_html(error: StoryNotFound) -> str:
+def story_not_found_html(error: StoryNotFound, tr: Translator) -> str:
     """No such story, as HTML: the names it may mean (else those there are) and /search."""
-    text = f"❓ No story named <b>{esc(error.name, 64)}</b>."
+    text = "❓ " + tr.t("No story named <b>{name}</b>.", name=esc(error.name, 64))
     if error.close:
-        text += " Did you mean " + ", ".join(f"<b>{esc(n, 64)}</b>" for n in error.close) + "?"
+        names = ", ".join(f"<b>{esc(n, 64)}</b>" for n in error.close)
+        text += " " + tr.t("Did you mean {names}?", names=names)
     elif error.known:
-        text += " Stories here: " + ", ".join(esc(n, 64) for n in error.known[:20]) + "."
-    text += f"\n/search takes free keywords: <code>/search {esc(error.name, 100)}</code>"
+        text += " " + tr.t("Stories here: {names}.", names=", ".join(esc(n, 64) for n in error.known[:20]))
+    text += "\n" + tr.t(
+        "/search takes free keywords: <code>/search {words}</code>", words=esc(error.name, 100)
+    )
     return text
 
 
-async def story_not_found(rt: Runtime, chat_id: int, name: str) -> str:
+async def story_not_found(rt: Runtime, chat_id: int, name: str, tr: Translator) -> str:
     """``story_not_found_html`` for ``name`` among the stories ``chat_id`` sees."""
-    return story_not_found_html(await missing_story(rt.storage, name, chat_id=chat_id))
+    return story_not_found_html(await missing_story(rt.storage, name, chat_id=chat_id), tr)

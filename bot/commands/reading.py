@@ -130,7 +130,7 @@ async def story(update: Update, context: Context) -> None:
     try:
         found = await find_story(rt.storage, name, chat_id=chat.id)
     except StoryNotFound as exc:
-        await send(update, context, story_not_found_html(exc))
+        await send(update, context, story_not_found_html(exc, tr))
         return
     days = since_days(filters_found.get("since"))
     texts, keyboard = await story_page(rt, chat, tr, found, 0, days)
@@ -147,7 +147,7 @@ async def story_page(
     since = now - timedelta(days=days) if days else None
     devs = await story_developments(rt.storage, found.id, since=since, limit=offset + STORY_DEVELOPMENTS + 1)
     page = devs[offset : offset + STORY_DEVELOPMENTS]
-    texts = render_story(found.name, page, zone_of(chat.timezone), now=now)
+    texts = render_story(found.name, page, zone_of(chat.timezone), now=now, tr=tr)
     signer = await signer_of(rt)
     buttons = []
     if offset > 0:
@@ -203,7 +203,13 @@ async def search_page(
         story_id = in_story.id if in_story is not None and in_story.id is not None else -1
     page = await _run_search(rt, text_query, offset, SEARCH_PAGE, days, story_id, found_filters.get("outlet"))
     text = render_search_results(
-        query, list(page.hits), zone_of(chat.timezone), now=datetime.now(UTC), offset=offset, total=page.total
+        query,
+        list(page.hits),
+        zone_of(chat.timezone),
+        now=datetime.now(UTC),
+        offset=offset,
+        total=page.total,
+        tr=tr,
     )
     token = await button_store.remember_search(rt.storage, query)
     signer = await signer_of(rt)
@@ -242,7 +248,7 @@ async def search(update: Update, context: Context) -> None:
         "story" in found_filters
         and await rt.storage.get_story(found_filters["story"], chat_id=chat.id) is None
     ):
-        await send(update, context, await story_not_found(rt, chat.id, found_filters["story"]))
+        await send(update, context, await story_not_found(rt, chat.id, found_filters["story"], tr))
         return
     if found_filters and not words:
         await send(update, context, tr.t("❌ Give at least one word to search for besides the filters."))
@@ -253,7 +259,7 @@ async def search(update: Update, context: Context) -> None:
         await send(update, context, tr.t("❌ The query is too long (limit {limit}).", limit=exc.limit))
         return
     except QueryError as exc:
-        await send(update, context, query_error_html(query, exc))
+        await send(update, context, query_error_html(query, exc, tr))
         return
     await send(update, context, text, markup=keyboard)
 

@@ -31,17 +31,17 @@ from ..actions.digests import send_digest_now
 from ..actions.subscriptions import alert_rule, schedule_text, zone_of
 from ..i18n import Translator
 from ..keyboards import markup
-from ..permissions import Actor
 from ..render import escape
 from ..services import Runtime
 from .chat_settings import alert_rule_text, subscription_alerts_text
 from .common import (
     MAX_STORY_BUTTONS,
+    Asked,
     Context,
+    asked,
     esc,
     is_chat_admin,
     pack_lines,
-    prepare,
     refuse,
     register_chat,
     send,
@@ -49,42 +49,62 @@ from .common import (
     signer_of,
     story_not_found,
     thread_of,
-    tr_of,
     when,
 )
 
 CHAT_ID = re.compile(r"^-\d{5,20}$")
 
 
-async def _target(
-    update: Update, context: Context, rt: Runtime, actor: Actor, chat: ChatInfo, args: list[str]
-) -> tuple[ChatInfo, list[str]] | None:
+async def _target(update: Update, context: Context, ask: Asked) -> tuple[ChatInfo, list[str]] | None:
     """The chat to manage: ``@channel`` as first argument (user and bot must be its admins), else
     this chat (the sender must be its admin). Replies and returns None when not allowed."""
+    rt, actor, chat, tr, args = ask
     if args and (args[0].startswith("@") or CHAT_ID.match(args[0])):
         handle: str | int = args[0] if args[0].startswith("@") else int(args[0])
         if actor.user_id is None:
             await refuse(
-                update, context, "Name another chat from a private chat or a group, not from a channel post."
+                update,
+                context,
+                tr.t("Name another chat from a private chat or a group, not from a channel post."),
             )
             return None
         shown = esc(str(handle), 64)
         try:
             target = await context.bot.get_chat(handle)
         except TelegramError:
-            await send(update, context, f"❓ I cannot find {shown}: add me there as an admin first.")
+            await send(
+                update,
+                context,
+                "❓ " + tr.t("I cannot find {chat}: add me there as an admin first.", chat=shown),
+            )
             return None
         if not await rt.permissions.is_member_admin(context.bot, target.id, actor.user_id):
-            await refuse(update, context, f"You are not an admin of {shown}.")
+            await refuse(update, context, tr.t("You are not an admin of {chat}.", chat=shown))
             return None
         if not await rt.permissions.is_member_admin(context.bot, target.id, context.bot.id):
-            await refuse(update, context, f"I am not an admin of {shown}: add me as an admin there first.")
+            await refuse(
+                update,
+                context,
+                tr.t("I am not an admin of {chat}: add me as an admin there first.", chat=shown),
+            )
             return None
         return await register_chat(rt, target), args[1:]
     if not await is_chat_admin(rt, context, actor):
-        await refuse(update, context, "Only this chat's admins can change its subscriptions.")
+        await refuse(update, context, tr.t("Only this chat's admins can change its subscriptions."))
         return None
     return chat, args
+
+
+async def _target_and_story(
+    update: Update, context: Context, ask: Asked
+) -> tuple[ChatInfo, list[str], tuple[Story, list[str]] | None] | None:
+    """``_target`` (None when not allowed), its arguments after the chat, and the story they
+    name with the words after it (None when they name none)."""
+    target = await _target(update, context, ask)
+    if target is None:
+        return None
+    where, rest = target
+    return where, rest, await _find_story(ask.rt, where.id, rest)
 
 
 async def _find_story(rt: Runtime, chat_id: int, args: list[str]) -> tuple[Story, list[str]] | None:
@@ -100,12 +120,10 @@ async def subscribe(update: Update, context: Context) -> None:
     """/subscribe [@channel|-100ID] NAME [schedule]: digests of a story for this chat (its forum
     topic, when asked from one) or a channel. In a private chat without arguments: buttons
     for the groups and channels the user is admin of and the bot is in."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, chat = setup
-    tr = tr_of(update, chat)
-    args = list(context.args or [])
+    rt, actor, chat, tr, args = ask
     if not args and chat.type == ChatType.PRIVATE and actor.user_id is not None:
         text, keyboard = await _offer_chats(rt, context, tr, chat, actor.user_id)
         await send(update, context, text, markup=keyboard)
@@ -122,13 +140,12 @@ async def subscribe(update: Update, context: Context) -> None:
             ),
         )
         return
-    target = await _target(update, context, rt, actor, chat, args)
-    if target is None:
+    picked = await _target_and_story(update, context, ask)
+    if picked is None:
         return
-    where, rest = target
-    found = await _find_story(rt, where.id, rest)
+    where, rest, found = picked
     if found is None or found[0].id is None:
-        await send(update, context, await story_not_found(rt, where.id, rest[0] if rest else ""))
+        await send(update, context, await story_not_found(rt, where.id, rest[0] if rest else "", tr))
         return
     story_found, schedule_words = found
     schedule_words, alerts_word = _alerts_option(schedule_words)
@@ -230,7 +247,7 @@ async def subscribe_to(
     if thread_id is not None:
         text += " " + tr.t("Digests are posted in this topic.")
     if upcoming is not None:
-        text += " " + tr.t("Next digest {when}.", when=when(upcoming, tz))
+        text += " " + tr.t("Next digest {when}.", when=when(upcoming, tz, tr))
     if sub.alerts:
         rule = alert_rule(sub, rt.config)
         text += " " + tr.t(
@@ -303,12 +320,10 @@ async def offer_stories(
 
 async def unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe [@channel] NAME: stop a story's digests."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, chat = setup
-    tr = tr_of(update, chat)
-    args = list(context.args or [])
+    rt, _, _, tr, args = ask
     if not args or (args[0].startswith("@") and len(args) < 2):
         await send(
             update,
@@ -316,48 +331,35 @@ async def unsubscribe(update: Update, context: Context) -> None:
             tr.t("Usage: <code>/unsubscribe NAME</code> or <code>/unsubscribe @channel NAME</code>"),
         )
         return
-    target = await _target(update, context, rt, actor, chat, args)
-    if target is None:
+    picked = await _target_and_story(update, context, ask)
+    if picked is None:
         return
-    where, rest = target
-    found = await _find_story(rt, where.id, rest)
+    where, rest, found = picked
+    shown = esc(where.title or str(where.id), 64)
     if (
         found is None
         or found[0].id is None
         or not await subscription_store.unsubscribe(rt.storage, where.id, found[0].id)
     ):
-        await send(
-            update,
-            context,
-            tr.t(
-                "❓ {chat} is not subscribed to {story}. See /subscriptions.",
-                chat=esc(where.title or str(where.id), 64),
-                story=esc(" ".join(rest), 64),
-            ),
+        text = tr.t(
+            "❓ {chat} is not subscribed to {story}. See /subscriptions.",
+            chat=shown,
+            story=esc(" ".join(rest), 64),
         )
-        return
-    await send(
-        update,
-        context,
-        tr.t(
-            "✅ Unsubscribed {chat} from <b>{story}</b>.",
-            chat=esc(where.title or str(where.id), 64),
-            story=esc(found[0].name, 64),
-        ),
-    )
+    else:
+        text = tr.t("✅ Unsubscribed {chat} from <b>{story}</b>.", chat=shown, story=esc(found[0].name, 64))
+    await send(update, context, text)
 
 
 async def subscriptions(update: Update, context: Context) -> None:
     """/subscriptions [@channel]: what the chat receives, when, and whether deliveries are paused."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, actor, chat = setup
-    tr = tr_of(update, chat)
-    args = list(context.args or [])
+    rt, actor, chat, tr, args = ask
     where = chat
     if args and args[0].startswith("@"):
-        target = await _target(update, context, rt, actor, chat, args)
+        target = await _target(update, context, ask)
         if target is None:
             return
         where = target[0]
@@ -392,9 +394,9 @@ def _subscription_line(
 ) -> str:
     line = f"• <b>{esc(sub.story_name, 64)}</b> — {escape(schedule_text(sub.schedule, chat.timezone))}"
     if sub.next_digest_at is not None and not chat.paused:
-        line += ", " + tr.t("next {when}", when=when(sub.next_digest_at, tz))
+        line += ", " + tr.t("next {when}", when=when(sub.next_digest_at, tz, tr))
     if sub.last_digest_at is not None:
-        line += ", " + tr.t("last {when}", when=when(sub.last_digest_at, tz))
+        line += ", " + tr.t("last {when}", when=when(sub.last_digest_at, tz, tr))
     if sub.alerts:
         line += ", 🚨 " + escape(subscription_alerts_text(tr, rt, sub))
     if sub.muted:
@@ -419,11 +421,10 @@ def _managed_heading(tr: Translator, chat: ChatInfo) -> str:
 
 async def digest(update: Update, context: Context) -> None:
     """/digest: this chat's digest now (what is new since its last one)."""
-    setup = await prepare(update, context)
-    if setup is None:
+    ask = await asked(update, context)
+    if ask is None:
         return
-    rt, _, chat = setup
-    tr = tr_of(update, chat)
+    rt, _, chat, tr, _ = ask
     if chat.paused:
         await chat_store.resume_chat(rt.storage, chat.id)  # it reached us, so we can post again
     async with rt.digest_lock:

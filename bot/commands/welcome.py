@@ -119,7 +119,7 @@ async def _deep_link_subscribe(
         return
     found = await rt.storage.get_story(name, chat_id=chat.id)
     if found is None or found.id is None:
-        await send(update, context, await story_not_found(rt, chat.id, name))
+        await send(update, context, await story_not_found(rt, chat.id, name, tr))
         return
     text = await subscribe_to(rt, tr, chat, found, None, actor.user_id, thread_of(update))
     await send(update, context, text)

@@ -21,6 +21,7 @@ from bot.render import (
     MESSAGE_LIMIT,
     escape,
     render_digest,
+    render_digest_parts,
     render_plain,
     render_search_results,
     render_story,
@@ -499,3 +500,39 @@ def test_escape_always_yields_valid_text(text: str) -> None:
     escaped = escape(text)
     if escaped.strip():
         check_html(escaped)
+
+
+# -- languages ---------------------------------------------------------------------------------
+
+
+def test_digest_in_spanish_and_russian() -> None:
+    """The fixed texts and dates follow the translator; untrusted text is left as it is."""
+    from bot.i18n import translator
+
+    es = assert_valid(render_digest(sample_digest(), MADRID, tr=translator("es")))[0]
+    assert es.startswith("🗞 Resumen · 26 nov 09:00")
+    assert "Reuters · 07:00 · +3 fuentes más (AP, BBC, DW, …) · 5 medios" in es
+    assert "🔄 actualización · Oil sanctions eased" in es and "Bloomberg · 25 nov 03:00" in es
+    ru = assert_valid(render_digest(sample_digest(), MADRID, tr=translator("ru")))[0]
+    assert ru.startswith("🗞 Дайджест · 26 нояб. 09:00")
+    assert "+3 источника (AP, BBC, DW, …) · 5 изданий" in ru and "🔄 обновление · " in ru
+    for text in (es, ru):
+        assert "Digest" not in text and "more source" not in text and "update" not in text
+    # a breaking alert is retitled in the language, only its intro changes
+    [alert] = render_digest_parts(sample_digest(), MADRID, tr=translator("es"), breaking=True)
+    assert alert.text.startswith("🚨 <b>Última hora</b> · 26 nov 09:00")
+
+
+def test_continued_headings_and_story_and_search_in_russian() -> None:
+    from bot.i18n import translator
+
+    ru = translator("ru")
+    messages = assert_valid(render_digest(big_digest(stories=1, devs=30), MADRID, tr=ru, limit=600))
+    assert len(messages) > 1 and all("(продолжение)" in m for m in messages[1:])
+    [empty] = render_story("sudan", [], MADRID, now=NOW, tr=ru)
+    assert assert_valid([empty])[0] == "📰 sudan\nСобытий пока нет."
+    [none] = assert_valid([render_search_results("<x>", [], MADRID, now=NOW, tr=ru)])
+    assert none.startswith("🔎 По запросу <x> ничего не найдено.")
+    hit = SearchHit("Заголовок", "https://example.org/r", "", NOW - timedelta(days=400), "")
+    [page] = assert_valid([render_search_results("q", [hit], MADRID, now=NOW, total=1234, tr=ru)])
+    assert "1–1 из 1\xa0234" in page and "неизвестное издание · " in page and "2025" in page
