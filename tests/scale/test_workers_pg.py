@@ -74,6 +74,13 @@ def _fetched_since(engine: Engine, since: object) -> int:
         return int(conn.scalar(select(func.count(FeedRow.id)).where(FeedRow.last_fetched_at >= since)) or 0)
 
 
+def _batches_done(engine: Engine) -> bool:
+    """No feed under a live lease: no worker is in a batch, so no fetch is in flight (a worker
+    leases before it fetches and releases after it saved), and none is due to start one."""
+    with engine.connect() as conn:
+        return not conn.scalar(select(func.count(FeedRow.id)).where(FeedRow.lease_expires_at > utcnow()))
+
+
 def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url: str) -> None:
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
     procs: list[subprocess.Popen[bytes]] = []
@@ -90,7 +97,7 @@ def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url:
 
             # ---- round 1: every feed exactly once
             _wait(lambda: _fetched_since(engine, round1) == FEEDS, 240, "round 1 to fetch every feed")
-            time.sleep(1.0)  # anything fetched twice would show up by now
+            _wait(lambda: _batches_done(engine), 60, "every batch to end")  # a second fetch would be in one
             counts = farm.counts()
             assert len(counts) == FEEDS
             assert set(counts) == {f"/feed/{n}.xml" for n in range(FEEDS)}
@@ -149,7 +156,7 @@ def test_three_workers_share_feeds_and_survive_a_sigkill(tmp_path: Path, pg_url:
                 240,
                 "round 2 to fetch every feed after the lease expiry",
             )
-            time.sleep(1.0)
+            _wait(lambda: _batches_done(engine), 60, "every batch to end")
             counts2 = farm.counts(mark)
             assert set(counts2) == {f"/feed/{n}.xml" for n in range(FEEDS)}
             twice = {p for p, c in counts2.items() if c > 1}
