@@ -15,9 +15,8 @@ tag, closing tag) rather than by string concatenation, so that:
 Lengths are counted in UTF-16 code units, Telegram's unit (an emoji outside the BMP counts 2),
 which is never less than the number of code points: a message that fits here fits there.
 
-Fixed texts ("Digest", "(continued)", "+3 more sources", …) and dates come from the
-``Translator`` passed in (``bot.i18n``; English when none is), so rendering stays a pure
-function of its arguments.
+Fixed texts ("Digest", "(continued)", "+3 more sources", …) and dates come from the ``Translator``
+passed in (``bot.i18n``, English by default): rendering stays a pure function of its arguments.
 
 Send every message with ``parse_mode=PARSE_MODE`` and link previews off
 (``link_preview_options=LinkPreviewOptions(is_disabled=True)``). When Telegram still answers
@@ -51,7 +50,6 @@ __all__ = [
     "PARSE_MODE",
     "DigestEntry",
     "DigestPart",
-    "SearchHitView",
     "escape",
     "render_digest",
     "render_digest_parts",
@@ -81,9 +79,6 @@ ELLIPSIS = "…"
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _WHITESPACE_RUN = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
-
-
-SearchHitView = SearchHit  # what ``render_search_results`` shows (``stories.digest``'s hit)
 
 
 # -- text hygiene -------------------------------------------------------------------------
@@ -354,13 +349,12 @@ def _development_units(
     outlets = _t(" · " + tr.tn("{n} outlet", "{n} outlets", dev.outlets)) if dev.outlets > 1 else []
     if dev.is_update or lead is None:
         head = _t("🔄 " + tr.t("update") + " · ") + _tag("b", _t(title)) + outlets
-        units.append(_Unit(head, "\n\n"))
         rest: Sequence[DigestItem] = dev.items
     else:
         head = _t(f"{plain_marker} ") + _tag("b", _link(title, lead.url))
         head += _t("\n") + _meta(lead, tz, reference, tr) + outlets
-        units.append(_Unit(head, "\n\n"))
         rest = dev.items[1:]
+    units.append(_Unit(head, "\n\n"))
     mark = not (dev.is_update or lead is None)
     units.extend(_Unit(_item_line(item, tz, reference, tr, mark_updates=mark), "\n") for item in rest)
     return units
@@ -493,11 +487,8 @@ def render_digest_parts(
     if digest.is_empty:
         return []
     ref = digest.generated_at
-    if breaking:
-        intro = _t("🚨 ") + _tag("b", _t(tr.t("Breaking")))
-    else:
-        intro = _t("🗞 ") + _tag("b", _t(tr.t("Digest")))
-    intro += _t(" · " + tr.moment(ref.astimezone(tz)))
+    mark, name = ("🚨 ", tr.t("Breaking")) if breaking else ("🗞 ", tr.t("Digest"))
+    intro = _t(mark) + _tag("b", _t(name)) + _t(" · " + tr.moment(ref.astimezone(tz)))
     sections: list[tuple[str, list[_Unit]]] = []
     for section in digest.sections:
         units: list[_Unit] = []
