@@ -22,7 +22,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from feeds.fetch import Fetcher, FetchOutcome
+from feeds.fetch import Fetcher, FetchOutcome, _host_key
 from feeds.parse import FeedParseError, ParsedFeed, parse_feed_async
 from feeds.schedule import SchedulePolicy, next_state
 from stories.model import FeedState, Item
@@ -106,6 +106,24 @@ async def poll_feed(
     return PollResult(previous=state, state=new, outcome=outcome, feed=parsed)
 
 
+WINDOW_PER_SLOT = 8
+"""Feeds polled ahead of the consumer, per global fetch slot (see :func:`poll_feeds`)."""
+
+
+def _host_order(states: Iterable[FeedState]) -> list[FeedState]:
+    """``states`` taken one host at a time, round robin (first host first, in the order
+    given within each host): a window of polls in that order never fills up with one
+    host's feeds waiting for its few slots while other hosts sit idle."""
+    by_host: dict[str, list[FeedState]] = {}
+    for state in states:
+        by_host.setdefault(_host_key(state.url), []).append(state)
+    queues = list(by_host.values())
+    ordered: list[FeedState] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        ordered.extend(q[depth] for q in queues if depth < len(q))
+    return ordered
+
+
 async def poll_feeds(
     fetcher: Fetcher,
     states: Iterable[FeedState],
@@ -114,22 +132,41 @@ async def poll_feeds(
     rng: random.Random | None = None,
     executor: Executor | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    window: int | None = None,
 ) -> AsyncIterator[PollResult]:
     """Poll many feeds concurrently, yielding each result as soon as it is ready.
 
-    Concurrency is bounded by the fetcher's global and per-host limits. If the
-    consumer stops early, the remaining polls are cancelled.
+    Concurrency is bounded by the fetcher's global and per-host limits. At most
+    ``window`` feeds (default :data:`WINDOW_PER_SLOT` per global slot) are polled
+    ahead of the consumer, counting results not yet taken: a consumer that stores
+    slowly holds a bounded number of parsed feeds, not the whole cycle's. Feeds are
+    started one host at a time, round robin. If the consumer stops early, the
+    remaining polls are cancelled.
     """
     rng = rng or random.Random()
-    tasks = [
-        asyncio.ensure_future(
-            poll_feed(fetcher, s, schedule=schedule, rng=rng, executor=executor, clock=clock)
+    limit = max(1, window if window is not None else WINDOW_PER_SLOT * fetcher.policy.concurrency)
+    waiting = iter(_host_order(states))
+    finished: asyncio.Queue[asyncio.Task[PollResult]] = asyncio.Queue()
+    tasks: set[asyncio.Task[PollResult]] = set()
+
+    def start_next() -> None:
+        state = next(waiting, None)
+        if state is None:
+            return
+        task = asyncio.ensure_future(
+            poll_feed(fetcher, state, schedule=schedule, rng=rng, executor=executor, clock=clock)
         )
-        for s in states
-    ]
+        task.add_done_callback(finished.put_nowait)
+        tasks.add(task)
+
+    for _ in range(limit):
+        start_next()
     try:
-        for next_done in asyncio.as_completed(tasks):
-            yield await next_done
+        while tasks:
+            task = await finished.get()
+            tasks.discard(task)
+            start_next()  # before the consumer takes it: fetching goes on meanwhile
+            yield task.result()
     finally:
         for task in tasks:
             task.cancel()

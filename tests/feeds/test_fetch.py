@@ -419,3 +419,40 @@ async def test_content_encodings_decoded_with_a_cap(
     assert "unsupported Content-Encoding" in (results["zstd"].outcome.error or "")
     for result in results.values():
         assert result.state.last_fetched_at == NOW
+
+
+def test_polls_start_one_host_at_a_time() -> None:
+    from feeds.poll import _host_order
+
+    states = [FeedState(url=f"https://{host}.example/{n}") for host in "aab" for n in range(2)]
+    assert [s.url for s in _host_order(states)] == [
+        "https://a.example/0", "https://b.example/0", "https://a.example/1",
+        "https://b.example/1", "https://a.example/0", "https://a.example/1",
+    ]
+
+
+async def test_poll_window_bounds_what_waits_for_the_consumer() -> None:
+    """No more than ``window`` feeds are polled ahead of a slow consumer; none is lost."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from feeds.fetch import FetchOutcome, FetchPolicy
+    from feeds.poll import poll_feeds
+
+    class Counting:
+        policy = FetchPolicy()
+        started = 0
+
+        async def fetch(self, state: FeedState) -> FetchOutcome:
+            self.started += 1
+            await asyncio.sleep(0)
+            return FetchOutcome(kind="not_modified", url=state.url, fetched_at=datetime.now(UTC), status=304)
+
+    fetcher = Counting()
+    states = [FeedState(url=f"https://h{n % 3}.example/{n}") for n in range(50)]
+    seen = []
+    async for result in poll_feeds(fetcher, states, window=4):  # type: ignore[arg-type]
+        assert fetcher.started - len(seen) <= 4
+        await asyncio.sleep(0.001)  # a slow consumer
+        seen.append(result.previous.url)
+    assert sorted(seen) == sorted(s.url for s in states)
