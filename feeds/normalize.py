@@ -128,10 +128,22 @@ _SIMPLE_URL = re.compile(
 def _canonical_simple(scheme: str, host: str, path: str | None, query: str | None) -> str:
     if not query:
         return f"{scheme}://{host}{path or '/'}"
+    rest = _QUERIES.get(query)
+    if rest is None:
+        rest = _canonical_query(query)
+        if len(_QUERIES) < 4096:
+            _QUERIES[query] = rest
+    return f"{scheme}://{host}{path or '/'}" + (f"?{rest}" if rest else "")
+
+
+# A feed's links often share one query ("utm_source=rss&utm_medium=feed"): each is read once.
+_QUERIES: dict[str, str] = {}
+
+
+def _canonical_query(query: str) -> str:
     pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _is_tracking(k)]
     pairs.sort()
-    rest = urlencode(pairs, quote_via=quote, safe="")
-    return f"{scheme}://{host}{path or '/'}" + (f"?{rest}" if rest else "")
+    return urlencode(pairs, quote_via=quote, safe="")
 
 
 def canonical_url(url: str | None, base: str | None = None) -> str | None:

@@ -285,3 +285,13 @@ def test_cached_language_and_author_equal_a_fresh_reading(lang: str, author: str
         assert normalize._author({"author": author}) == (
             (html_to_text(author, max_len=200) or None) if author.strip() else None
         )
+
+
+@given(st.text(alphabet="abcutm_=&-.~09", max_size=40))
+def test_cached_query_equals_a_fresh_reading(query: str) -> None:
+    url = "https://ex.com/p?" + query
+    if normalize._SIMPLE_URL.fullmatch(url) is None:
+        return
+    first = canonical_url(url)
+    assert canonical_url(url) == first  # the second time from the cache
+    assert first == "https://ex.com/p" + (f"?{q}" if (q := normalize._canonical_query(query)) else "")
