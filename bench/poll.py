@@ -1,7 +1,7 @@
 """Benchmark one full poll cycle (fetch -> parse -> normalise -> store) against lemon24/reader.
 
     python bench/poll.py [--sizes 100 1000] [--repeats 3] [--skip-reader]
-                         [--executor thread|process|both]
+                         [--executor thread|process|both] [--baseline-tree DIR]
 
 A local HTTP server (its own process, so it does not compete for our GIL) serves N
 RSS feeds of 50 items (~25 kB each, realistic HTML descriptions and tracking links),
@@ -19,6 +19,8 @@ the same feeds. The machine is shared, so the tools run interleaved (newsbot, re
 newsbot, ...; the order rotates each round) ``--repeats`` times each, and every figure is
 a median with its min and max. newsbot's cycles carry a per-stage breakdown (see
 ``bot.poller.PollSummary.stages``; tracking is not part of ``fetch`` and not timed here).
+``--baseline-tree`` runs another checkout's newsbot (and feeds layer) through this same
+harness, interleaved with the rest, and reports the same-run ratios.
 Every run's stored item count is checked against what the feeds served (55 per feed);
 a shortfall is reported under ``lost_items`` and the exit status is 1.
 """
@@ -302,10 +304,12 @@ def reader_worker(urls: list[str], ports: list[int]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- driver
 
 
-def run_child(tool: str, n: int, ports: list[int], executor: str) -> dict[str, Any]:
+def run_child(tool: str, n: int, ports: list[int], executor: str, tree: Path | None = None) -> dict[str, Any]:
+    """One measured run in a fresh process; ``tree``: another checkout whose code it runs
+    (this script's harness, that tree's newsbot)."""
     cmd = [
         sys.executable,
-        __file__,
+        str(Path(__file__).resolve()),
         "--child",
         tool,
         "--n",
@@ -315,8 +319,9 @@ def run_child(tool: str, n: int, ports: list[int], executor: str) -> dict[str, A
         "--executor",
         executor,
     ]
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    root = tree or Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, cwd=root)
     if out.returncode != 0:
         return {"error": out.stderr[-2000:]}
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -358,6 +363,10 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             }
         out[cycle] = entry
     out["peak_rss_mb"] = spread([r["unchanged"]["peak_rss_mb"] for r in good])
+    # The process's peak so far at the end of each cycle (so the first cycle's own peak).
+    out["peak_rss_mb_after"] = {
+        cycle: statistics.median(r[cycle]["peak_rss_mb"] for r in good) for cycle in CYCLES
+    }
     if "stored_items" in good[0]:
         out["stored_items"] = [r["stored_items"] for r in good]
     return out
@@ -370,6 +379,12 @@ def main() -> None:
     ap.add_argument("--skip-reader", action="store_true")
     ap.add_argument("--skip-feeds-layer", action="store_true")
     ap.add_argument("--executor", choices=["thread", "process", "both"], default="thread")
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout (e.g. git archive of an older commit): its newsbot runs as "
+        "newsbot_baseline, interleaved with the others",
+    )
     ap.add_argument("--child", choices=["newsbot", "feeds", "reader"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--ports")
@@ -393,11 +408,18 @@ def main() -> None:
     server.start()
     ready.wait(10)
     executors = ["thread", "process"] if args.executor == "both" else [args.executor]
-    tools: list[tuple[str, str, str]] = [(f"newsbot_{kind}", "newsbot", kind) for kind in executors]
+    tools: list[tuple[str, str, str, Path | None]] = [
+        (f"newsbot_{kind}", "newsbot", kind, None) for kind in executors
+    ]
+    baseline = args.baseline_tree.resolve() if args.baseline_tree else None
+    if baseline:
+        tools.append(("newsbot_baseline", "newsbot", executors[0], baseline))
     if not args.skip_reader:
-        tools.append(("reader", "reader", "thread"))
+        tools.append(("reader", "reader", "thread", None))
     if not args.skip_feeds_layer:
-        tools.append(("feeds_layer_only", "feeds", "thread"))
+        tools.append(("feeds_layer_only", "feeds", "thread", None))
+        if baseline:
+            tools.append(("feeds_layer_only_baseline", "feeds", "thread", baseline))
     report: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -411,18 +433,19 @@ def main() -> None:
             "concurrency": CONCURRENCY,
             "feed_bytes": len(feed_body(0, 0)),
             "repeats": args.repeats,
+            "baseline_tree": str(baseline) if baseline else None,
         },
         "results": {},
         "lost_items": [],
     }
     try:
         for n in args.sizes:
-            runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in tools}
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in tools}
             for round_ in range(args.repeats):
                 # Interleaved, and the order rotates, so a busy minute hits every tool.
                 shift = round_ % len(tools)
-                for name, child, executor in tools[shift:] + tools[:shift]:
-                    result = run_child(child, n, ports, executor)
+                for name, child, executor, tree in tools[shift:] + tools[:shift]:
+                    result = run_child(child, n, ports, executor, tree)
                     runs[name].append(result)
                     stored = result.get("stored_items")
                     if stored is not None and stored != expected_items(n):
@@ -448,6 +471,16 @@ def main() -> None:
                         for cycle in CYCLES
                     }
                 entry["speedup_vs_reader_of_medians"] = ratios
+            for ours, theirs in (
+                (f"newsbot_{executors[0]}", "newsbot_baseline"),
+                ("feeds_layer_only", "feeds_layer_only_baseline"),
+            ):
+                mine, old = entry.get(ours, {}), entry.get(theirs, {})
+                if "initial" in mine and "initial" in old:
+                    entry[f"speedup_{ours}_vs_baseline_of_medians"] = {
+                        cycle: round(old[cycle]["seconds"]["median"] / mine[cycle]["seconds"]["median"], 2)
+                        for cycle in CYCLES
+                    }
             report["results"][str(n)] = entry
     finally:
         server.terminate()
