@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from storage.subscriptions import set_story_title
 from stories.devcorpus import Corpus, CorpusError, Outcome, load_corpus, score
 
 from .app import open_storage
@@ -108,6 +109,10 @@ async def _poll_corpus(
     tracked = 0
     try:
         async with open_storage(config) as storage:
+            for story in await storage.list_stories():
+                spec = corpus.stories.get(story.name)
+                if story.id is not None and spec is not None and spec.title != spec.name:
+                    await set_story_title(storage, story.id, spec.title)  # as /watch title would
             tracking = TrackingService.from_config(storage, config)
             await tracking.start()
             async with Poller.from_config(storage, config) as poller:

@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
+from html import escape as html_escape
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +187,13 @@ PAGE = """<!doctype html>
   .text i {{ color: #333; }}
   .meta {{ text-align: right; color: #8f9ea8; font-size: 12px; margin-top: 2px; }}
   .emoji {{ font-family: "Noto Color Emoji"; }}
+  .keyboard {{ display: flex; flex-direction: column; gap: 4px; max-width: {bubble}px; margin-top: -6px; }}
+  .keyboard .row {{ display: flex; gap: 4px; }}
+  .keyboard .button {{
+    flex: 1 1 0; min-width: 0; text-align: center; font-size: 13.5px; font-weight: 600; color: #fff;
+    background: rgba(70, 110, 90, .55); border-radius: 8px; padding: 8px 6px; white-space: nowrap;
+    overflow: hidden; text-overflow: ellipsis;
+  }}
 </style></head>
 <body><div class="chat">
 {bubbles}
@@ -194,13 +203,35 @@ PAGE = """<!doctype html>
 </body></html>
 """
 
-BUBBLE = """<div class="bubble"><div class="channel">World Desk · newsbot</div>\
-<div class="text">{text}</div><div class="meta">👁 2.4K &nbsp;{time}</div></div>"""
+BUBBLE = """<div class="bubble"><div class="channel">{sender}</div>\
+<div class="text">{text}</div><div class="meta">{meta}{time}</div></div>"""
 
 
-def page(messages: list[str], time: str) -> str:
-    """The HTML page with one channel bubble per Telegram message."""
-    bubbles = "\n".join(BUBBLE.format(text=m, time=time) for m in messages)
+def keyboard_html(markup: dict[str, Any] | None) -> str:
+    """An inline keyboard (Bot API JSON) drawn as Telegram draws it under a message."""
+    if not markup or not markup.get("inline_keyboard"):
+        return ""
+    rows = []
+    for row in markup["inline_keyboard"]:
+        cells = "".join(f'<div class="button">{html_escape(b["text"])}</div>' for b in row)
+        rows.append(f'<div class="row">{cells}</div>')
+    return f'<div class="keyboard">{"".join(rows)}</div>'
+
+
+def page(
+    messages: list[str],
+    time: str,
+    keyboards: list[dict[str, Any] | None] | None = None,
+    *,
+    sender: str = "World Desk · newsbot",
+    meta: str = "👁 2.4K &nbsp;",
+) -> str:
+    """The HTML page with one channel bubble per Telegram message (and its buttons)."""
+    keyboards = keyboards or [None] * len(messages)
+    bubbles = "\n".join(
+        BUBBLE.format(text=m, time=time, sender=html_escape(sender), meta=meta) + keyboard_html(k)
+        for m, k in zip(messages, keyboards, strict=True)
+    )
     return PAGE.format(width=WIDTH, bubble=WIDTH - 44, bubbles=bubbles)
 
 
@@ -261,8 +292,12 @@ def stored_digest(url: str, per_story: int) -> Digest:
     async def read() -> Digest:
         storage = Storage.connect(url)
         try:
+            from storage.subscriptions import story_titles
+
             sections = []
-            for story in await storage.list_stories():
+            stories = await storage.list_stories()
+            titles = await story_titles(storage, [s.id for s in stories if s.id is not None])
+            for story in stories:
                 if story.id is None:
                     continue
                 # Of the story's 12 latest developments, those with most to show in a picture
@@ -276,7 +311,9 @@ def stored_digest(url: str, per_story: int) -> Digest:
                 richest = sorted(latest, key=interest, reverse=True)[:per_story]
                 devs = [d for d in latest if d in richest]
                 if devs:
-                    sections.append(DigestSection(story.name.capitalize(), tuple(devs)))
+                    sections.append(
+                        DigestSection(titles.get(story.id, story.name), tuple(devs), story_id=story.id)
+                    )
             return Digest(tuple(sections), NOW)
         finally:
             await storage.close()
@@ -289,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "digest.png")
     parser.add_argument("--html", type=Path, help="also write the HTML page here")
     parser.add_argument("--database", help="render each story's latest developments from this database")
-    parser.add_argument("--developments", type=int, default=2, help="developments per story (with --database)")
+    parser.add_argument(
+        "--developments", type=int, default=2, help="developments per story (with --database)"
+    )
     args = parser.parse_args(argv)
 
     digest = stored_digest(args.database, args.developments) if args.database else sample_digest()

@@ -278,7 +278,15 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
     multi = [f.split() for f in keys if " " in f and not is_number(f)]
     shown = [f for f in keys if " " in f or not any(f in words for words in multi)][:limit]
     spelt = written(shown, item)
-    return tuple(spelt[f] for f in shown)
+    return tuple(_unshout(spelt[f], item) for f in shown)
+
+
+def _unshout(name: str, item: Item) -> str:
+    """A place a dateline wrote in capitals ("JARTUM, 21 abr (EFE)") as names are written
+    ("Jartum"); capitals anywhere else are an acronym's and stay ("NATO", "EEUU")."""
+    if name.isupper() and (item.summary or "").lstrip().startswith(name):
+        return " ".join(w.capitalize() for w in name.split())
+    return name
 
 
 def written(facts: Iterable[str], item: Item) -> dict[str, str]:

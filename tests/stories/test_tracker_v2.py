@@ -351,3 +351,18 @@ def test_a_state_saved_by_the_previous_release_loads_with_this_releases_models(
     assert restored.config.recall.link_weights == Tracker().config.recall.link_weights
     decisions = restored.observe_many([(n, items[n]) for n in (3, 4)], {n: vecs[n] for n in (3, 4)})
     assert {d.key for d in decisions} >= {3, 4}
+
+
+def test_a_dateline_place_is_shown_as_a_name_and_an_acronym_as_written() -> None:
+    from stories.facts import surface
+
+    report = item(
+        "Protestas en Venezuela",
+        "CARACAS, 30 jul (EFE).- La OTAN y la ONU pidieron calma tras las protestas.",
+        "Diario del Caribe",
+        0,
+        "https://d.example/13",
+        language="es",
+    )
+    shown = surface(["caracas", "otan"], report)
+    assert "Caracas" in shown and "OTAN" in shown
