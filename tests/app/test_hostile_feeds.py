@@ -92,4 +92,4 @@ async def test_feeds_command_shows_the_parse_error(
             reply = await Chatter(tg).say(PRIVATE, "/feeds")
     finally:
         await store.close()
-    assert "1 errors, last: parse error: malformed feed" in reply
+    assert "1 error, last: parse error: malformed feed" in reply
