@@ -79,6 +79,10 @@ class Translator:
         """The plural form for ``n`` (``{n}`` is filled too)."""
         return self._ngettext(singular, plural, n).format(n=n, **values)
 
+    def form(self, singular: str, plural: str, n: int, /) -> str:
+        """The translated plural form for ``n``, its placeholders left as they are."""
+        return self._ngettext(singular, plural, n)
+
     def day(self, moment: date | datetime, *, year: bool = False) -> str:
         """A day as the language writes it short: "25 Nov", "25 nov", "25 нояб." (with the
         year: "25 Nov 2026")."""

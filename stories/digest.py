@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from stories.errors import EXIT_USAGE, NewsbotError
+from stories.errors import EXIT_USAGE, N_, Message, NewsbotError
 from stories.model import ItemKind
 
 __all__ = [
@@ -235,16 +235,24 @@ def is_breaking(dev: DigestDevelopment, min_outlets: int, window: timedelta, now
 BASELINE_PERIOD = timedelta(days=7)
 MIN_RELATIVE_OUTLETS = 2  # a relative rule never fires on a single report
 MAX_ALERT_WINDOW = timedelta(hours=24)
-ALERT_RULE_HELP = (
+ALERT_RULE_HELP = N_(
     'an alert threshold is "N/T" (N outlets within T: "3/30m", "5/2h") or "xK[/T]" '
     '(K times the story\'s usual volume: "x3", "x2/90m")'
 )
+# The errors' messages (``{text}`` is the threshold as given, quoted); the bot translates them.
+_NOT_A_RULE = N_("{text} is not an alert threshold: {help}")
+_BAD_RULE = N_("{text}: {problem}; {help}")
+_WINDOW_RANGE = N_("the time must be between 1 minute and 24 hours")
+_OUTLETS_AT_LEAST_ONE = N_("AlertRule.outlets must be >= 1")
+_MULTIPLE_POSITIVE = N_("AlertRule.multiple must be positive")
+_RULE_PROBLEMS = frozenset((_WINDOW_RANGE, _OUTLETS_AT_LEAST_ONE, _MULTIPLE_POSITIVE))
 _ABSOLUTE = re.compile(r"^([0-9]{1,3})/([0-9]{1,4})(m|h)?$")
 _RELATIVE = re.compile(r"^x([0-9]{1,2}(?:\.[0-9])?)(?:/([0-9]{1,4})(m|h)?)?$")
 
 
 class AlertRuleError(NewsbotError, ValueError):
-    """An alert threshold that cannot be used; ``str()`` says what is accepted."""
+    """An alert threshold that cannot be used; ``str()`` says what is accepted (and
+    ``message`` is that as a template with its values, to translate)."""
 
     exit_code = EXIT_USAGE
 
@@ -263,11 +271,11 @@ class AlertRule:
 
     def __post_init__(self) -> None:
         if self.outlets < 1:
-            raise ValueError("AlertRule.outlets must be >= 1")
+            raise ValueError(_OUTLETS_AT_LEAST_ONE)
         if self.window <= timedelta(0):
             raise ValueError("AlertRule.window must be positive")
         if self.multiple is not None and self.multiple <= 0:
-            raise ValueError("AlertRule.multiple must be positive")
+            raise ValueError(_MULTIPLE_POSITIVE)
 
     def min_outlets(self, hourly_baseline: float = 0.0) -> int:
         """The outlets a development needs, for a story that usually gets ``hourly_baseline``
@@ -312,15 +320,19 @@ def parse_alert_rule(text: str, *, default_window: timedelta) -> AlertRule:
             window = _window(relative.group(2), relative.group(3)) if relative.group(2) else default_window
             return AlertRule(MIN_RELATIVE_OUTLETS, window, float(relative.group(1)))
     except ValueError as exc:
-        raise AlertRuleError(f"{text!r}: {exc}; {ALERT_RULE_HELP}") from None
-    raise AlertRuleError(f"{text!r} is not an alert threshold: {ALERT_RULE_HELP}")
+        problem = str(exc)
+        said = Message(problem) if problem in _RULE_PROBLEMS else problem
+        raise AlertRuleError(
+            Message(_BAD_RULE, {"text": repr(text), "problem": said, "help": Message(ALERT_RULE_HELP)})
+        ) from None
+    raise AlertRuleError(Message(_NOT_A_RULE, {"text": repr(text), "help": Message(ALERT_RULE_HELP)}))
 
 
 def _window(number: str, unit: str | None) -> timedelta:
     amount = int(number)
     window = timedelta(hours=amount) if unit == "h" else timedelta(minutes=amount)
     if window <= timedelta(0) or window > MAX_ALERT_WINDOW:
-        raise ValueError("the time must be between 1 minute and 24 hours")
+        raise ValueError(_WINDOW_RANGE)
     return window
 
 

@@ -39,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from stories.errors import EXIT_USAGE, NewsbotError
+from stories.errors import EXIT_USAGE, N_, Message, NewsbotError, Nn_
 from stories.text import is_token, tokens
 
 MAX_LENGTH = 1000
@@ -54,19 +54,38 @@ MAX_DEPTH = 10
 _QUOTES = frozenset('"«»“”„')
 _SPECIAL = _QUOTES | frozenset("()|")
 
+# The reasons a query is refused (``QueryError.reason_message``); the bot translates them.
+_AT = N_("{reason} at {position}")
+_UNCLOSED_QUOTE = N_("unclosed quote")
+_DANGLING = N_("dangling {operator}")  # -, AND, OR, |, NOT
+_UNEXPECTED_CLOSE = N_('unexpected ")"')
+_UNCLOSED_PARENTHESIS = N_("unclosed parenthesis")
+_EMPTY_PARENTHESES = N_("empty parentheses")
+_EMPTY_PHRASE = N_("empty phrase")
+_NOTHING_TO_SEARCH = N_("nothing to search for in {word}")
+_PREFIX_OF_ONE_WORD = N_("* works on a single word, not {word}")
+_TOO_MANY_TERMS = Nn_("too many terms (at most {n})", "too many terms (at most {n})")
+_TOO_DEEP = Nn_("nested too deeply (at most {n} level)", "nested too deeply (at most {n} levels)")
+_TOO_LONG = Nn_("query too long (at most {n} character)", "query too long (at most {n} characters)")
+_EMPTY_QUERY = N_("empty query")
+_NO_POSITIVE_TERM = N_("a query needs at least one positive term")
+
 
 class QueryError(NewsbotError, ValueError):
     """A query that cannot be used, with the 0-based character position at fault.
 
     ``str(error)`` reads like ``unclosed quote at 17``; ``reason`` is the message
-    without the position, ``position`` the offset into the query string.
+    without the position, ``position`` the offset into the query string, and
+    ``reason_message`` the reason as a template with its values, to translate (None
+    for a reason given as plain text).
     """
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, reason: str, position: int) -> None:
-        super().__init__(f"{reason} at {position}")
-        self.reason = reason
+    def __init__(self, reason: str | Message, position: int) -> None:
+        super().__init__(Message(_AT, {"reason": reason, "position": position}))
+        self.reason = str(reason)
+        self.reason_message = reason if isinstance(reason, Message) else None
         self.position = position
 
 
@@ -242,7 +261,7 @@ def _lex(q: str) -> list[_Token]:
         elif char in _QUOTES:
             end = next((j for j in range(i + 1, n) if q[j] in _QUOTES), -1)
             if end < 0:
-                raise QueryError("unclosed quote", i)
+                raise QueryError(Message(_UNCLOSED_QUOTE), i)
             out.append(_Token("phrase", i, q[i + 1 : end]))
             i = end + 1
         elif char in "()":
@@ -257,7 +276,7 @@ def _lex(q: str) -> list[_Token]:
             out.append(_Token("-", i))
             i += 1
         elif char == "-":
-            raise QueryError("dangling -", i)
+            raise QueryError(_dangling("-"), i)
         else:
             start = i
             while i < n and not q[i].isspace() and q[i] not in _SPECIAL:
@@ -300,7 +319,7 @@ class _Parser:
         if extra is not None:
             # and_expr only stops early at ")" (anything else starts an operand
             # or is reported where it is met).
-            raise QueryError('unexpected ")"', extra.position)
+            raise QueryError(Message(_UNEXPECTED_CLOSE), extra.position)
         return query
 
     def and_expr(self) -> Query:
@@ -311,15 +330,15 @@ class _Parser:
                 break
             if tok.kind == ")":
                 if not parts:
-                    raise QueryError('unexpected ")"', tok.position)
+                    raise QueryError(Message(_UNEXPECTED_CLOSE), tok.position)
                 break
             if tok.kind == "and":
                 if not parts:
-                    raise QueryError("dangling AND", tok.position)
+                    raise QueryError(_dangling("AND"), tok.position)
                 self.i += 1
                 after = self.peek()
                 if after is None or after.kind in (")", "and", "or"):
-                    raise QueryError("dangling AND", tok.position)
+                    raise QueryError(_dangling("AND"), tok.position)
                 continue
             part = self.or_expr()
             parts.extend(part.parts if isinstance(part, And) else (part,))
@@ -330,7 +349,7 @@ class _Parser:
     def or_expr(self) -> Query:
         first = self.peek()
         if first is not None and first.kind == "or":
-            raise QueryError(f"dangling {_or_name(first)}", first.position)
+            raise QueryError(_dangling(_or_name(first)), first.position)
         parts: list[Query] = []
         while True:
             part = self.unary()
@@ -341,7 +360,7 @@ class _Parser:
             self.i += 1
             after = self.peek()
             if after is None or after.kind in (")", "or", "and"):
-                raise QueryError(f"dangling {_or_name(tok)}", tok.position)
+                raise QueryError(_dangling(_or_name(tok)), tok.position)
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
     def unary(self) -> Query:
@@ -351,7 +370,7 @@ class _Parser:
             self.i += 1
             after = self.peek()
             if after is None or after.kind in (")", "or", "and"):
-                raise QueryError("dangling NOT" if tok.kind == "not" else "dangling -", tok.position)
+                raise QueryError(_dangling("NOT" if tok.kind == "not" else "-"), tok.position)
             self.enter(tok.position)
             part = self.unary()
             self.depth -= 1
@@ -365,32 +384,32 @@ class _Parser:
         if tok.kind == "(":
             inner = self.peek()
             if inner is None:
-                raise QueryError("unclosed parenthesis", tok.position)
+                raise QueryError(Message(_UNCLOSED_PARENTHESIS), tok.position)
             if inner.kind == ")":
-                raise QueryError("empty parentheses", tok.position)
+                raise QueryError(Message(_EMPTY_PARENTHESES), tok.position)
             self.enter(tok.position)
             query = self.and_expr()
             self.depth -= 1
             close = self.peek()
             if close is None:
-                raise QueryError("unclosed parenthesis", tok.position)
+                raise QueryError(Message(_UNCLOSED_PARENTHESIS), tok.position)
             self.i += 1
             return query
         if tok.kind == ")":
-            raise QueryError('unexpected ")"', tok.position)
+            raise QueryError(Message(_UNEXPECTED_CLOSE), tok.position)
         if tok.kind == "phrase":
             words = tokens(tok.text)
             if not words:
-                raise QueryError("empty phrase", tok.position)
+                raise QueryError(Message(_EMPTY_PHRASE), tok.position)
             return self.leaf(_leaf(words, prefix=False), tok.position)
         if tok.kind == "word":
             raw = tok.text
             prefix = raw.endswith("*")
             words = tokens(raw.rstrip("*") if prefix else raw)
             if not words:
-                raise QueryError(f"nothing to search for in {raw!r}", tok.position)
+                raise QueryError(Message(_NOTHING_TO_SEARCH, {"word": repr(raw)}), tok.position)
             if prefix and len(words) > 1:
-                raise QueryError(f"* works on a single word, not {raw!r}", tok.position)
+                raise QueryError(Message(_PREFIX_OF_ONE_WORD, {"word": repr(raw)}), tok.position)
             return self.leaf(_leaf(words, prefix=prefix), tok.position)
         # "or" and "and" are caught by the callers, "-" and "not" by unary().
         raise AssertionError(f"unexpected token {tok}")
@@ -398,13 +417,17 @@ class _Parser:
     def leaf(self, leaf: Leaf, position: int) -> Leaf:
         self.leaves += 1
         if self.leaves > MAX_TERMS:
-            raise QueryError(f"too many terms (at most {MAX_TERMS})", position)
+            raise QueryError(Message(_TOO_MANY_TERMS, {"n": MAX_TERMS}), position)
         return leaf
 
     def enter(self, position: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise QueryError(f"nested too deeply (at most {MAX_DEPTH} levels)", position)
+            raise QueryError(Message(_TOO_DEEP, {"n": MAX_DEPTH}), position)
+
+
+def _dangling(operator: str) -> Message:
+    return Message(_DANGLING, {"operator": operator})
 
 
 def _or_name(tok: _Token) -> str:
@@ -424,11 +447,11 @@ def parse(q: str) -> Query:
     every malformed, empty, oversized or match-everything query; never anything else.
     """
     if len(q) > MAX_LENGTH:
-        raise QueryError(f"query too long (at most {MAX_LENGTH} characters)", MAX_LENGTH)
+        raise QueryError(Message(_TOO_LONG, {"n": MAX_LENGTH}), MAX_LENGTH)
     toks = _lex(q)
     if not toks:
-        raise QueryError("empty query", 0)
+        raise QueryError(Message(_EMPTY_QUERY), 0)
     query = _Parser(q, toks).parse()
     if matches_everything(query):
-        raise QueryError("a query needs at least one positive term", 0)
+        raise QueryError(Message(_NO_POSITIVE_TERM), 0)
     return query

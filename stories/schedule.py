@@ -25,7 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import EXIT_USAGE, NewsbotError
+from .errors import EXIT_USAGE, N_, Message, NewsbotError
 
 __all__ = [
     "MAX_INTERVAL",
@@ -43,9 +43,19 @@ __all__ = [
 MIN_INTERVAL = timedelta(minutes=5)
 MAX_INTERVAL = timedelta(days=7)
 
-SCHEDULE_HELP = (
+SCHEDULE_HELP = N_(
     'a schedule is "daily 08:00" (or "daily 08:00,20:00"), "every 6h", "every 30m", "instant" or "off"'
 )
+
+# The errors' messages (``{text}`` is the schedule as given, quoted); the bot translates them.
+_EMPTY = N_("the schedule is empty: {help}")
+_NOT_A_SCHEDULE = N_("{text} is not a schedule: {help}")
+_SAY_WHEN = N_('{text}: say when, e.g. "daily 08:00" or "daily 08:00,20:00"')
+_NOT_A_TIME = N_("{text}: {part} is not a time of day (HH:MM, from 00:00 to 23:59)")
+_SAY_HOW_OFTEN = N_('{text}: say how often, e.g. "every 6h" or "every 30m"')
+_BAD_INTERVAL = N_("{text}: the interval must be between 5m and 168h")
+_UNKNOWN_ZONE = N_("unknown time zone {name} (use a name like Europe/Madrid or UTC)")
+_HELP = Message(SCHEDULE_HELP)
 
 # ASCII digits only: int() would also take other scripts' digits, which no one means here.
 _TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
@@ -65,7 +75,8 @@ _UNITS = {
 
 
 class ScheduleError(NewsbotError, ValueError):
-    """A schedule (or time zone) that cannot be used; ``str()`` says what is accepted.
+    """A schedule (or time zone) that cannot be used; ``str()`` says what is accepted (and
+    ``message`` is that as a template with its values, to translate).
 
     A ValueError too, so pydantic validators report it as the field's error."""
 
@@ -97,7 +108,7 @@ def parse_schedule(text: str) -> Schedule:
     """
     value = " ".join(text.strip().lower().split())
     if not value:
-        raise ScheduleError(f"the schedule is empty: {SCHEDULE_HELP}")
+        raise ScheduleError(Message(_EMPTY, {"help": _HELP}))
     if value in ("instant", "off"):
         return Schedule(value)  # type: ignore[arg-type]
     word, _, rest = value.partition(" ")
@@ -105,18 +116,18 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule("daily", _daily_times(text, rest))
     if word == "every":
         return Schedule("every", interval=_interval(text, rest))
-    raise ScheduleError(f"{text!r} is not a schedule: {SCHEDULE_HELP}")
+    raise ScheduleError(Message(_NOT_A_SCHEDULE, {"text": repr(text), "help": _HELP}))
 
 
 def _daily_times(text: str, rest: str) -> tuple[time, ...]:
     parts = [part for part in re.split(r"[\s,]+", rest) if part]
     if not parts:
-        raise ScheduleError(f"{text!r}: say when, e.g. \"daily 08:00\" or \"daily 08:00,20:00\"")
+        raise ScheduleError(Message(_SAY_WHEN, {"text": repr(text)}))
     times = set()
     for part in parts:
         match = _TIME.match(part)
         if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            raise ScheduleError(f"{text!r}: {part!r} is not a time of day (HH:MM, from 00:00 to 23:59)")
+            raise ScheduleError(Message(_NOT_A_TIME, {"text": repr(text), "part": repr(part)}))
         times.add(time(int(match.group(1)), int(match.group(2))))
     return tuple(sorted(times))
 
@@ -125,11 +136,11 @@ def _interval(text: str, rest: str) -> timedelta:
     match = _EVERY.match(rest)
     unit = _UNITS.get(match.group(2)) if match else None
     if match is None or unit is None:
-        raise ScheduleError(f"{text!r}: say how often, e.g. \"every 6h\" or \"every 30m\"")
+        raise ScheduleError(Message(_SAY_HOW_OFTEN, {"text": repr(text)}))
     minutes = int(match.group(1)) * unit
     # Compared as minutes first: a huge number would overflow timedelta.
     if not MIN_INTERVAL <= timedelta(minutes=min(minutes, 10 * 7 * 24 * 60)) <= MAX_INTERVAL:
-        raise ScheduleError(f"{text!r}: the interval must be between 5m and 168h")
+        raise ScheduleError(Message(_BAD_INTERVAL, {"text": repr(text)}))
     return timedelta(minutes=minutes)
 
 
@@ -138,7 +149,7 @@ def resolve_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"unknown time zone {name!r} (use a name like Europe/Madrid or UTC)") from None
+        raise ScheduleError(Message(_UNKNOWN_ZONE, {"name": repr(name)})) from None
 
 
 def next_run(schedule: Schedule, after: datetime, tz: ZoneInfo) -> datetime | None:

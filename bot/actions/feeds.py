@@ -8,7 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from storage.repository import Storage
-from stories.errors import EXIT_USAGE, NewsbotError
+from stories.errors import EXIT_USAGE, N_, Message, NewsbotError
 from stories.model import FeedState
 
 from ..poller import FeedReport, Poller
@@ -20,16 +20,23 @@ MAX_URL = 2048
 
 Health = Literal["ok", "failing", "disabled"]
 
+# Why a URL is refused (``BadFeedUrl.reason_message``); the bot translates them.
+_INVALID = N_("that is not a valid URL")
+_TOO_LONG_OR_SPACES = N_("the URL is too long or contains spaces")
+_NOT_HTTP = N_("a feed URL starts with http:// or https:// and names a host")
+
 
 class BadFeedUrl(NewsbotError):
-    """A URL that cannot be a feed; ``reason`` says why."""
+    """A URL that cannot be a feed; ``reason`` says why (``reason_message``: the same as a
+    template, to translate; None for a reason given as plain text)."""
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str | Message) -> None:
         super().__init__(f"not a feed URL: {url!r} ({reason})")
         self.url = url
-        self.reason = reason
+        self.reason = str(reason)
+        self.reason_message = reason if isinstance(reason, Message) else None
 
 
 def check_feed_url(url: str, *, allow_files: bool = False) -> str:
@@ -40,13 +47,13 @@ def check_feed_url(url: str, *, allow_files: bool = False) -> str:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError:
-        raise BadFeedUrl(url, "that is not a valid URL") from None
+        raise BadFeedUrl(url, Message(_INVALID)) from None
     if len(url) > MAX_URL or any(ch.isspace() for ch in url):
-        raise BadFeedUrl(url, "the URL is too long or contains spaces")
+        raise BadFeedUrl(url, Message(_TOO_LONG_OR_SPACES))
     if parts.scheme == "file" and allow_files:
         return url
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadFeedUrl(url, "a feed URL starts with http:// or https:// and names a host")
+        raise BadFeedUrl(url, Message(_NOT_HTTP))
     return url
 
 

@@ -13,6 +13,7 @@ from storage.chats import ChatInfo, set_chat_timezone
 from storage.repository import Storage
 from storage.subscriptions import ScheduleUpdate, SubscriptionInfo, set_alerts
 from stories.digest import MIN_RELATIVE_OUTLETS, AlertRule
+from stories.errors import N_, Message
 from stories.model import Story
 from stories.schedule import Schedule, ScheduleError, next_run, parse_schedule, resolve_timezone
 
@@ -40,14 +41,19 @@ def zone_of(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def schedule_text(schedule: str, tz: str) -> str:
+_INSTANT = N_("instant (breaking alerts)")
+_OFF = N_("off (only /digest)")
+
+
+def schedule_text(schedule: str, tz: str) -> Message:
     """A stored schedule as people read it: "daily 08:00 (Europe/Madrid)", "instant (breaking
-    alerts)", "off (only /digest)"."""
+    alerts)", "off (only /digest)" (its ``str()``; the bot shows it translated). The schedule
+    itself stays as it is typed."""
     if schedule == "instant":
-        return "instant (breaking alerts)"
+        return Message(_INSTANT)
     if schedule == "off":
-        return "off (only /digest)"
-    return f"{schedule} ({tz})"
+        return Message(_OFF)
+    return Message("{schedule} ({zone})", {"schedule": schedule, "zone": tz})
 
 
 def next_digest(schedule: str, now: datetime, tz: ZoneInfo) -> datetime | None:

@@ -32,6 +32,7 @@ from .common import (
     pack_lines,
     prepare,
     refuse,
+    say,
     send,
     story_not_found,
     text_after,
@@ -393,7 +394,7 @@ async def _add_feed(
                 added_by=actor.user_id,
             )
     except BadFeedUrl as exc:
-        await send(update, context, f"❌ {esc(url, 200)}: {escape(exc.reason)}.")
+        await send(update, context, f"❌ {esc(url, 200)}: {say(tr, exc.reason_message or exc.reason)}.")
         return
     except AlreadyExists:
         await send(

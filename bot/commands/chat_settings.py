@@ -29,6 +29,7 @@ from .common import (
     MAX_STORY_BUTTONS,
     Context,
     asked,
+    error_html,
     esc,
     is_chat_admin,
     prepare,
@@ -219,7 +220,7 @@ async def timezone(update: Update, context: Context) -> None:
     try:
         tz = resolve_timezone(args[0])
     except ScheduleError as exc:
-        await send(update, context, f"❌ {escape(str(exc))}")
+        await send(update, context, f"❌ {error_html(tr, exc)}")
         return
     await apply_timezone(rt.storage, chat.id, tz)
     now = datetime.now(UTC)

@@ -23,6 +23,7 @@ from telegram.ext import ContextTypes
 
 from storage import chats as chat_store
 from storage.chats import ChatInfo
+from stories.errors import Message, Plural
 from stories.query import QueryError
 
 from ..actions.stories import QueryMissing, QueryTooLong, StoryNotFound, check_query, missing_story
@@ -44,6 +45,38 @@ MAX_TITLE = 128
 def N_(message: str) -> str:
     """Marks a message for the catalogue; translated where it is shown."""
     return message
+
+
+def say(tr: Translator, message: Message | str) -> str:
+    """A message of the core (an error's, a schedule's) as HTML in ``tr``'s language. Its
+    template is plain text (the core knows no HTML): translated, then escaped, then filled
+    with its values, text escaped, numbers as the language writes them, a Message said the
+    same way. A plain text (English only) is escaped."""
+    if isinstance(message, str):
+        return escape(message)
+    values: dict[str, object] = {}
+    for name, value in message.params.items():
+        if isinstance(value, Message):
+            values[name] = say(tr, value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            values[name] = tr.number(value)
+        else:
+            values[name] = escape(str(value))
+    template = message.template
+    if isinstance(template, Plural):
+        count = message.params.get("n")
+        assert isinstance(count, int), f"a plural message needs a count n, got {count!r}"
+        translated = tr.form(template.singular, template.plural, count)
+    else:
+        translated = tr.t(template)
+    return escape(translated).format(**values)
+
+
+def error_html(tr: Translator, error: Exception) -> str:
+    """An error people can act on, as HTML in ``tr``'s language (its English text, escaped,
+    when it has no translatable message)."""
+    message = getattr(error, "message", None)
+    return say(tr, message if isinstance(message, Message) else str(error))
 
 
 def shorten(text: str, limit: int = 200) -> str:
@@ -203,8 +236,8 @@ async def presser_manages(update: Update, context: Context, rt: Runtime, chat_id
 
 
 def query_error_html(query: str, error: QueryError, tr: Translator) -> str:
-    """A refused query as HTML: what is wrong and, for a syntax error, a caret under it (the
-    parser's own reason stays English: it names the query's syntax)."""
+    """A refused query as HTML: what is wrong (in ``tr``'s language) and, for a syntax error, a
+    caret under it."""
     if isinstance(error, QueryMissing):
         return "❌ " + tr.t("The query is missing.")
     if isinstance(error, QueryTooLong):
@@ -220,7 +253,7 @@ def query_error_html(query: str, error: QueryError, tr: Translator) -> str:
         shown, position = shown[start : start + 300], position - start
     bad = tr.t(
         "Bad query: {reason} at position {position}:",
-        reason=escape(error.reason),
+        reason=say(tr, error.reason_message or error.reason),
         position=error.position,
     )
     return f"❌ {bad}\n<code>{escape(shown)}</code>\n<code>{' ' * position}^</code>"

@@ -18,6 +18,7 @@ from storage import buttons as button_store
 from storage import subscriptions as subscription_store
 from storage.chats import ChatInfo
 from stories.digest import SearchHit
+from stories.errors import N_, Message
 from stories.model import Story
 from stories.query import QueryError
 
@@ -26,7 +27,7 @@ from ..actions.stories import QueryTooLong, StoryNotFound, check_query, find_sto
 from ..actions.subscriptions import schedule_text, zone_of
 from ..i18n import Translator
 from ..keyboards import markup
-from ..render import escape, render_search_results, render_story
+from ..render import render_search_results, render_story
 from ..services import Runtime, SearchPage
 from .common import (
     MAX_STORY_BUTTONS,
@@ -36,6 +37,7 @@ from .common import (
     pack_lines,
     prepare,
     query_error_html,
+    say,
     send,
     shorten,
     signer_of,
@@ -65,7 +67,7 @@ async def stories_view(
         owner = tr.t("this chat's") if story.owner_chat_id is not None else tr.t("global")
         sub = subs.get(story.id or -1)
         state = (
-            tr.t("✅ subscribed: {schedule}", schedule=escape(schedule_text(sub.schedule, chat.timezone)))
+            tr.t("✅ subscribed: {schedule}", schedule=say(tr, schedule_text(sub.schedule, chat.timezone)))
             if sub
             else tr.t("not subscribed")
         )
@@ -115,7 +117,7 @@ async def story(update: Update, context: Context) -> None:
     tr = tr_of(update, chat)
     words, filters_found, problem = split_filters(list(context.args or []), allowed=("since",))
     if problem:
-        await send(update, context, f"❌ {escape(problem)}")
+        await send(update, context, f"❌ {say(tr, problem)}")
         return
     name = " ".join(words)
     if not name:
@@ -242,7 +244,7 @@ async def search(update: Update, context: Context) -> None:
         return
     words, found_filters, problem = split_filters(query.split(), allowed=SEARCH_FILTERS)
     if problem:
-        await send(update, context, f"❌ {escape(problem)}")
+        await send(update, context, f"❌ {say(tr, problem)}")
         return
     if (
         "story" in found_filters
@@ -267,13 +269,15 @@ async def search(update: Update, context: Context) -> None:
 SEARCH_FILTERS = ("since", "story", "outlet")
 _FILTER = re.compile(r"^(since|story|outlet):(.+)$", re.IGNORECASE)
 DAYS = re.compile(r"^(\d{1,3})d$")
+_NOT_SUPPORTED = N_("{key}: is not supported here; filters: {filters}")
+_SINCE_DAYS = N_("since: takes a number of days, e.g. since:7d")
 
 
 def split_filters(
     words: Sequence[str], *, allowed: Sequence[str]
-) -> tuple[list[str], dict[str, str], str | None]:
+) -> tuple[list[str], dict[str, str], Message | None]:
     """Words without their ``key:value`` filters, the filters, and an error message for a
-    filter not ``allowed`` or a malformed ``since:`` (else None)."""
+    filter not ``allowed`` or a malformed ``since:`` (else None; ``say`` shows it)."""
     kept: list[str] = []
     found: dict[str, str] = {}
     for word in words:
@@ -283,13 +287,10 @@ def split_filters(
             continue
         key, value = match.group(1).lower(), match.group(2)
         if key not in allowed:
-            return (
-                kept,
-                found,
-                f"{key}: is not supported here; filters: " + ", ".join(f"{k}:" for k in allowed),
-            )
+            filters = ", ".join(f"{k}:" for k in allowed)
+            return kept, found, Message(_NOT_SUPPORTED, {"key": key, "filters": filters})
         if key == "since" and not DAYS.match(value.lower()):
-            return kept, found, "since: takes a number of days, e.g. since:7d"
+            return kept, found, Message(_SINCE_DAYS)
         found[key] = value
     return kept, found, None
 

@@ -18,6 +18,7 @@ from storage import chats as chat_store
 from storage import subscriptions as subscription_store
 from storage.chats import ChatInfo
 from stories.digest import AlertRule, AlertRuleError, parse_alert_rule
+from stories.errors import Message
 from stories.model import Story
 from stories.schedule import (
     SCHEDULE_HELP,
@@ -39,11 +40,13 @@ from .common import (
     Asked,
     Context,
     asked,
+    error_html,
     esc,
     is_chat_admin,
     pack_lines,
     refuse,
     register_chat,
+    say,
     send,
     shorten,
     signer_of,
@@ -136,7 +139,7 @@ async def subscribe(update: Update, context: Context) -> None:
                 "Usage: <code>/subscribe NAME [schedule]</code> or "
                 "<code>/subscribe @channel NAME [schedule]</code> (or the channel's numeric id, "
                 "<code>-100…</code>); {schedules}. See /stories.",
-                schedules=escape(SCHEDULE_HELP),
+                schedules=say(tr, Message(SCHEDULE_HELP)),
             ),
         )
         return
@@ -166,7 +169,7 @@ async def subscribe(update: Update, context: Context) -> None:
                 current.schedule if current and alerts_word else rt.config.digest.schedule
             )
     except (ScheduleError, AlertRuleError) as exc:
-        await send(update, context, f"❌ {escape(str(exc))}")
+        await send(update, context, f"❌ {error_html(tr, exc)}")
         return
     thread = thread_of(update) if where.id == chat.id else None
     await send(
@@ -238,7 +241,7 @@ async def subscribe_to(
     values = {
         "chat": esc(where.title or str(where.id), 64),
         "story": esc(found.name, 64),
-        "schedule": escape(schedule_text(sub.schedule, where.timezone)),
+        "schedule": say(tr, schedule_text(sub.schedule, where.timezone)),
     }
     if done.created:
         text = "✅ " + tr.t("Subscribed {chat} to <b>{story}</b>: {schedule}.", **values)
@@ -392,7 +395,7 @@ async def subscriptions(update: Update, context: Context) -> None:
 def _subscription_line(
     tr: Translator, rt: Runtime, sub: subscription_store.SubscriptionInfo, chat: ChatInfo, tz: ZoneInfo
 ) -> str:
-    line = f"• <b>{esc(sub.story_name, 64)}</b> — {escape(schedule_text(sub.schedule, chat.timezone))}"
+    line = f"• <b>{esc(sub.story_name, 64)}</b> — {say(tr, schedule_text(sub.schedule, chat.timezone))}"
     if sub.next_digest_at is not None and not chat.paused:
         line += ", " + tr.t("next {when}", when=when(sub.next_digest_at, tz, tr))
     if sub.last_digest_at is not None:

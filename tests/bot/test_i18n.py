@@ -1,7 +1,7 @@
 """The bot's texts through the real gettext catalogues: every message marked in the code
-(``t``, ``N_``, and ``tn`` with every plural form) is translated in Spanish and Russian, keeps
-its placeholders, and, filled in, is valid Telegram HTML under 4,096 characters in every
-language."""
+(``t``, ``N_``, and ``tn`` / ``Nn_`` with every plural form; in ``stories/`` the core's error
+messages, marked ``N_`` / ``Nn_``) is translated in Spanish and Russian, keeps its placeholders,
+and, filled in, is valid Telegram HTML under 4,096 characters in every language."""
 
 from __future__ import annotations
 
@@ -13,22 +13,30 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, catalogue_path, choose_language, translator
+from bot.commands.common import say
+from bot.i18n import LANGUAGES, Translator, catalogue_path, choose_language, translator
+from stories.errors import Message, Plural
 from tests.fakes.telegram_html import MESSAGE_LIMIT, check_html, visible_length
 
-BOT = Path(__file__).resolve().parents[2] / "bot"
-KEYWORDS = {"t": None, "N_": None, "tn": (1, 2)}
+ROOT = Path(__file__).resolve().parents[2]
+# Where messages are marked, and by what: the bot's texts, and the core's errors the bot shows.
+MARKED = {
+    ROOT / "bot": {"t": None, "N_": None, "tn": (1, 2), "Nn_": (1, 2)},
+    ROOT / "stories": {"N_": None, "Nn_": (1, 2)},
+}
 Msgid = str | tuple[str, str]  # a plural message is (singular, plural)
 COUNTS = (0, 1, 2, 3, 5, 11, 21, 22, 25, 101, 1_000_000)  # every plural form of en/es/ru
 
 
 def _marked() -> dict[Msgid, str]:
-    """Every message marked in bot/**/*.py (a plural as (singular, plural)) -> where."""
+    """Every message marked in bot/**/*.py and stories/**/*.py (a plural as (singular, plural))
+    -> where."""
     found: dict[Msgid, str] = {}
-    for path in sorted(BOT.rglob("*.py")):
-        for lineno, message, _, _ in extract_from_file("python", str(path), keywords=KEYWORDS):
-            msgid: Msgid = (message[0], message[1]) if isinstance(message, (tuple, list)) else message
-            found.setdefault(msgid, f"{path.relative_to(BOT.parent)}:{lineno}")
+    for tree, keywords in MARKED.items():
+        for path in sorted(tree.rglob("*.py")):
+            for lineno, message, _, _ in extract_from_file("python", str(path), keywords=keywords):
+                msgid: Msgid = (message[0], message[1]) if isinstance(message, (tuple, list)) else message
+                found.setdefault(msgid, f"{path.relative_to(ROOT)}:{lineno}")
     return found
 
 
@@ -59,6 +67,15 @@ def test_the_code_marks_messages() -> None:
         "📡 <b>Feeds</b>: {n}, {healthy} healthy",
         "Time zone set to {zone}; it is now {when} there.",
         ("+{n} more source", "+{n} more sources"),
+        # the core's errors and the bot's own: schedules, time zones, alerts, queries, filters
+        "{text} is not a schedule: {help}",
+        "unknown time zone {name} (use a name like Europe/Madrid or UTC)",
+        "{text} is not an alert threshold: {help}",
+        "unclosed quote",
+        ("nested too deeply (at most {n} level)", "nested too deeply (at most {n} levels)"),
+        "instant (breaking alerts)",
+        "that is not a valid URL",
+        "since: takes a number of days, e.g. since:7d",
         (
             "… and {n} more development: /story NAME lists them all.",
             "… and {n} more developments: /story NAME lists them all.",
@@ -102,11 +119,26 @@ def test_every_marked_message_is_translated(language: str) -> None:
             assert tr.t(msgid) == text  # the loader compiles and serves it
 
 
+HOSTILE = "<b>&\"'</i>"
+
+
+def _said(tr: Translator, msgid: Msgid) -> list[str]:
+    """A message of the core as the bot shows it (``say``: a plain-text template, escaped),
+    filled with hostile values (and every count of a plural)."""
+    if isinstance(msgid, tuple):
+        plural = Plural(*msgid)
+        values: dict[str, object] = {name: HOSTILE for name in _fields(msgid[1]) if name != "n"}
+        return [say(tr, Message(plural, {**values, "n": n})) for n in COUNTS]
+    return [say(tr, Message(msgid, dict.fromkeys(_fields(msgid), HOSTILE)))]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_is_valid_telegram_html_under_the_limit(language: str) -> None:
     tr = translator(language)
-    for msgid in _marked():
-        if isinstance(msgid, tuple):
+    for msgid, where in _marked().items():
+        if where.startswith("stories/"):
+            texts = _said(tr, msgid)
+        elif isinstance(msgid, tuple):
             texts = [tr.tn(*msgid, n, **_fill(msgid[1], plural=True)) for n in COUNTS]
         else:
             values = _fill(msgid)
