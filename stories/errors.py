@@ -23,7 +23,6 @@ EXIT_FAILURE = 1  # the command ran and failed
 EXIT_USAGE = 2  # the command was given something it cannot use (arguments, config, a query)
 
 
-
 def N_(message: str) -> str:
     """Marks ``message`` for the bot's catalogue (a no-op: it is translated where it is shown)."""
     return message
