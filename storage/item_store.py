@@ -26,7 +26,7 @@ from .models import (
     TrackerStateRow,
     utcnow,
 )
-from .search import index_pending
+from .search import index_items, index_pending
 
 __all__ = ["FeedItems", "ItemStore", "ItemVerdict", "StoreResult", "StoredBatch", "TrackerInput"]
 
@@ -138,6 +138,23 @@ class ItemStore(Connection):
                         )
                         if index:
                             began = time.perf_counter()
+                            await index_items(
+                                session,
+                                [
+                                    (i, it.title, it.summary, it.published)
+                                    for r, _ in stored
+                                    for i, it in r.new
+                                ],
+                                new=True,
+                            )
+                            await index_items(
+                                session,
+                                [
+                                    (i, it.title, it.summary, it.published)
+                                    for r, _ in stored
+                                    for i, it in r.updated
+                                ],
+                            )
                             await index_pending(session)
                             index_seconds = time.perf_counter() - began
                     break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -199,3 +199,31 @@ async def test_a_removed_feed_added_again_stores_its_items_again(store: Storage)
     assert stored.new_sources == 2 and stored.unchanged == 0
     feeds = {f.state.url: f.item_count for f in await store.list_feeds()}
     assert feeds == {"https://a.example/rss": 2}
+
+
+async def test_a_batch_indexed_from_memory_is_found_as_a_rebuilt_index_finds_it(store: Storage) -> None:
+    from storage.search import rebuild_index, search_items
+
+    feed = await store.add_feed("https://a.example/rss")
+    assert feed.id
+    first = [
+        item("a1", "https://a.example/1", "Troops enter Khartoum"),
+        item("a2", "https://a.example/2", "Rally"),
+    ]
+    await store.store_batch([FeedItems(feed.id, first, T0)], index=True)
+    edited = [item("a1", "https://a.example/1", "Troops take Khartoum airport"), first[1]]
+    await store.store_batch([FeedItems(feed.id, edited, T0)], index=True)
+    now = T0 + timedelta(hours=1)
+
+    async def found(query: str) -> list[str]:
+        return sorted(h.title for h in await search_items(store.engine, query, now=now))
+
+    before = {q: await found(q) for q in ("airport", "enter", "Khartoum", "Rally")}
+    assert before == {
+        "airport": ["Troops take Khartoum airport"],
+        "enter": [],
+        "Khartoum": ["Troops take Khartoum airport"],
+        "Rally": ["Rally"],
+    }
+    await rebuild_index(store.engine)
+    assert {q: await found(q) for q in before} == before
