@@ -23,14 +23,15 @@ def search_token(query: str) -> str:
 
 
 async def remember_search(storage: Storage, query: str) -> str:
-    """Store ``query`` (once) and return its token."""
+    """Store ``query`` (once; searching it again renews it) and return its token."""
     token = search_token(query)
     insert = pg_insert if storage.backend == "postgresql" else sqlite_insert
+    now = utcnow()
     async with storage.session() as session, session.begin():
         await session.execute(
             insert(SearchTokenRow)
-            .values(token=token, query=query, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["token"])
+            .values(token=token, query=query, created_at=now)
+            .on_conflict_do_update(index_elements=["token"], set_={"created_at": now})
         )
     return token
 
