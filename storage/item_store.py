@@ -33,6 +33,9 @@ __all__ = ["FeedItems", "ItemStore", "ItemVerdict", "StoreResult", "StoredBatch"
 
 # Entries or URLs per lookup statement (SQLite allows 32,766 parameters, psycopg 65,535).
 _LOOKUP_CHUNK = 2_000
+# Rows per write (edits, new items, sources, index rows): a first cycle's batch of some
+# 30,000 items is sent in chunks, so its parameter rows are never all built at once.
+_WRITE_CHUNK = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +141,18 @@ class ItemStore(Connection):
                         )
                         if index:
                             began = time.perf_counter()
-                            await index_items(
-                                session,
-                                [
-                                    (i, it.title, it.summary, it.published)
-                                    for r, _ in stored
-                                    for i, it in r.new
-                                ],
-                                new=True,
-                            )
+                            fresh_items = [pair for r, _ in stored for pair in r.new]
+                            for start in range(0, len(fresh_items), _WRITE_CHUNK):
+                                await index_items(
+                                    session,
+                                    [
+                                        (i, it.title, it.summary, it.published)
+                                        for i, it in fresh_items[start : start + _WRITE_CHUNK]
+                                    ],
+                                    new=True,
+                                )
+                            # Edits in one statement set: an item edited by two feeds of the
+                            # batch is indexed once, as its last edit says.
                             await index_items(
                                 session,
                                 [
@@ -175,9 +181,10 @@ class ItemStore(Connection):
         self, session: AsyncSession, feeds: Sequence[tuple[int, dict[str, Item], datetime]]
     ) -> list[tuple[StoreResult, dict[str, int]]]:
         """Store several feeds' items in the caller's transaction, with a fixed number of
-        statements per batch whatever the number of feeds: one lookup of the entries'
-        (feed, guid) pairs, one of their URLs, one executemany of edits, one multi-row
-        insert of new items (RETURNING their ids) and one of sources. Per feed: the
+        statements per chunk of entries whatever the number of feeds: per _LOOKUP_CHUNK, one
+        lookup of the entries' (feed, guid) pairs and one of their URLs; per _WRITE_CHUNK,
+        one executemany of edits, one multi-row insert of new items (with their ids) and
+        one of sources. Per feed: the
         result, and the item id of each guid whose row now holds that entry's own title
         and summary (a second source of another entry's row is not: it is looked up again
         next time). Feeds are taken in order, so the first feed to bring a URL owns its
@@ -250,9 +257,14 @@ class ItemStore(Connection):
                     fresh.append((index, guid, item))
                     if item.url:
                         fresh_urls.add(item.url)
-        if edits:
-            await session.execute(update(items_table).where(items_table.c.id == bindparam("b_id")), edits)
-        if fresh:
+        edit_statement = update(items_table).where(items_table.c.id == bindparam("b_id"))
+        for start in range(0, len(edits), _WRITE_CHUNK):
+            await session.execute(edit_statement, edits[start : start + _WRITE_CHUNK])
+        # New items and then sources, _WRITE_CHUNK rows a statement set: each chunk's rows
+        # are built just before they are sent, so a first cycle's batch is never in memory
+        # as parameters all at once.
+        for start in range(0, len(fresh), _WRITE_CHUNK):
+            chunk = fresh[start : start + _WRITE_CHUNK]
             fresh_ids = await self._insert_items(
                 session,
                 items_table,
@@ -271,10 +283,10 @@ class ItemStore(Connection):
                         "kind": None,
                         "tracked": False,
                     }
-                    for index, _, item in fresh
+                    for index, _, item in chunk
                 ],
             )
-            for (index, guid, item), item_id in zip(fresh, fresh_ids, strict=True):
+            for (index, guid, item), item_id in zip(chunk, fresh_ids, strict=True):
                 new[index].append((item_id, item))
                 ids_by_guid[index][guid] = item_id
                 if item.url:
@@ -282,16 +294,19 @@ class ItemStore(Connection):
         for index, guid, item in later:
             assert item.url is not None
             sources.append((index, guid, item, by_url[item.url]))
-        source_rows = [
-            self._source(ids_by_guid[index][guid], feeds[index][0], guid, item, feeds[index][2])
-            for index, guid, item in fresh
-        ]
-        source_rows += [
-            self._source(item_id, feeds[index][0], guid, item, feeds[index][2])
-            for index, guid, item, item_id in sources
-        ]
-        if source_rows:
-            await session.execute(insert(sources_table), source_rows)
+        # Fresh items' own sources first, then second sources, as one sequence.
+        all_sources = [(ids_by_guid[index][guid], index, guid, item) for index, guid, item in fresh]
+        all_sources += [(item_id, index, guid, item) for index, guid, item, item_id in sources]
+        source_statement = insert(sources_table)
+        for start in range(0, len(all_sources), _WRITE_CHUNK):
+            await session.execute(
+                source_statement,
+                [
+                    self._source(item_id, feeds[index][0], guid, item, feeds[index][2])
+                    for item_id, index, guid, item in all_sources[start : start + _WRITE_CHUNK]
+                ],
+            )
+        del all_sources
         extra_sources = [0] * len(feeds)
         for index, *_ in sources:
             extra_sources[index] += 1

@@ -227,3 +227,61 @@ async def test_a_batch_indexed_from_memory_is_found_as_a_rebuilt_index_finds_it(
     }
     await rebuild_index(store.engine)
     assert {q: await found(q) for q in before} == before
+
+
+async def test_a_batch_written_in_chunks_is_stored_as_in_one(store: Storage, monkeypatch: Any) -> None:
+    """Rows go out _WRITE_CHUNK at a time (peak memory of a first cycle): with chunks of 3,
+    ids, new/updated/unchanged counts, sources and the index come out as one chunk gives,
+    with one insert of items and one of sources per chunk."""
+    from storage import item_store
+    from storage.search import rebuild_index, search_items
+
+    monkeypatch.setattr(item_store, "_WRITE_CHUNK", 3)
+    a, b, c = [await store.add_feed(f"https://{n}.example/rss") for n in "abc"]
+    assert a.id and b.id and c.id
+    await store.store_items(c.id, [item("c0", "https://news.example/old", "Old report")], fetched_at=T0)
+    feed_a = [item(f"a{k}", f"https://news.example/{k}", f"Khartoum report {k}") for k in range(7)]
+    # b0 and b1 share URLs with a2 and a5 (fresh in this batch, in different chunks), b5 an
+    # item stored before; b2..b4 are new.
+    feed_b = [
+        item("b0", "https://news.example/2", "Khartoum report 2"),
+        item("b1", "https://news.example/5", "Khartoum report 5"),
+        *(item(f"b{k}", f"https://b.example/{k}", f"Port Sudan {k}") for k in range(2, 5)),
+        item("b5", "https://news.example/old", "Old report"),
+    ]
+    with statements(store) as seen:
+        done = await store.store_batch([FeedItems(a.id, feed_a, T0), FeedItems(b.id, feed_b, T0)], index=True)
+    item_inserts = [s for s in seen if s.startswith("INSERT INTO items ")]
+    source_inserts = [s for s in seen if s.startswith("INSERT INTO item_sources ")]
+    assert (len(item_inserts), len(source_inserts)) == (4, 5)  # 10 new items, 13 sources
+    got_a, got_b = done.results
+    assert [(len(r.new), len(r.updated), r.new_sources, r.unchanged) for r in done.results] == [
+        (7, 0, 0, 0),
+        (3, 0, 3, 0),
+    ]
+    async with store.session() as session:
+        by_url = {u: i for u, i in await session.execute(select(ItemRow.url, ItemRow.id))}
+        sources = await session.scalar(text("SELECT count(*) FROM item_sources"))
+    assert [(i, it.url) for i, it in got_a.new] == [(by_url[it.url], it.url) for it in feed_a]
+    assert [(i, it.url) for i, it in got_b.new] == [(by_url[it.url], it.url) for it in feed_b[2:5]]
+    assert len(by_url) == 11 and sources == 14
+    # Edits in chunks too: four of a's entries edited, three unchanged.
+    edited = [replace_title(it, it.title + " (updated)") if k < 4 else it for k, it in enumerate(feed_a)]
+    again = await store.store_batch([FeedItems(a.id, edited, T0)], index=True)
+    assert [(len(r.new), len(r.updated), r.unchanged) for r in again.results] == [(0, 4, 3)]
+    assert [i for i, _ in again.results[0].updated] == [by_url[it.url] for it in feed_a[:4]]
+    now = T0 + timedelta(hours=1)
+
+    async def found(query: str) -> list[str]:
+        return sorted(h.title for h in await search_items(store.engine, query, now=now))
+
+    before = {q: await found(q) for q in ("Khartoum", "updated", "Port", "Old")}
+    assert len(before["Khartoum"]) == 7 and len(before["updated"]) == 4 and len(before["Port"]) == 3
+    await rebuild_index(store.engine)
+    assert {q: await found(q) for q in before} == before
+
+
+def replace_title(it: Item, title: str) -> Item:
+    from dataclasses import replace
+
+    return replace(it, title=title)
