@@ -24,12 +24,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from feeds.fetch import resolve_file_url
 from storage.db import backend_name
-from storage.locks import upgrade_once
-from storage.repository import Storage
 from stories.errors import EXIT_USAGE
 from stories.model import Decision
 
@@ -39,8 +35,9 @@ from .maintenance import PRUNE_INTERVAL, prune_old_items
 from .observability import REGISTRY, MetricsServer, database_gauges, install_log_redaction, log_event
 from .poller import FeedReport, Poller, PollSummary
 from .services import Services
-from .status import collect_status
-from .telegram import build_application, intervals_from_env, serve
+from .status import print_status as print_status
+from .storage_access import feed_url as feed_url
+from .storage_access import open_storage as open_storage
 from .tracking import TrackingService
 from .worker import SQLITE_REFUSAL, Worker, connect_storage
 
@@ -49,34 +46,6 @@ worker_log = logging.getLogger("newsbot.worker")
 
 # How often run mode looks for due feeds; each feed keeps its own interval.
 POLL_TICK_SECONDS = 30.0
-
-
-def feed_url(config: Config, url: str) -> str:
-    """A configured feed URL, with relative ``file:`` paths resolved against the config's folder."""
-    base = config.path.parent if config.path else Path.cwd()
-    return resolve_file_url(url, base)
-
-
-@asynccontextmanager
-async def open_storage(
-    config: Config, *, seed: bool = True, connect: Callable[[Config], Storage] | None = None
-) -> AsyncIterator[Storage]:
-    """Migrate the database (under the migration lock), open it (with ``connect``, default
-    ``Storage.connect``), and seed configured feeds and stories on first start."""
-    install_log_redaction(*config.secrets())
-    await asyncio.to_thread(upgrade_once, config.database.url)
-    storage = connect(config) if connect else Storage.connect(config.database.url)
-    try:
-        if seed:
-            feeds, stories = await storage.seed(
-                [(feed_url(config, f.url), f.title) for f in config.feeds],
-                [(s.name, s.query) for s in config.stories],
-            )
-            if feeds or stories:
-                log.info("first start: added %d feeds and %d stories from %s", feeds, stories, config.path)
-        yield storage
-    finally:
-        await storage.close()
 
 
 @asynccontextmanager
@@ -142,18 +111,6 @@ async def fetch_once(config: Config, *, include_all: bool = False, as_json: bool
         print(json.dumps(data, ensure_ascii=False))
     else:
         print(_summary_text(summary, decisions))
-    return 0
-
-
-async def print_status(config: Config, *, as_json: bool = False) -> int:
-    """``newsbot status``: feeds by health, items, developments, outbox depth."""
-    async with open_storage(config, seed=False) as storage:
-        status = await collect_status(storage)
-    if as_json:
-        print(json.dumps(status, ensure_ascii=False, default=str))
-    else:
-        for key, value in status.items():
-            print(f"{key}: {value}")
     return 0
 
 
@@ -254,6 +211,7 @@ def run_telegram(config: Config, *, fetch: bool = True) -> int:
     """``newsbot run`` with a token: open storage, poller and tracker, serve until SIGINT/SIGTERM."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its log lines carry the token
     install_log_redaction(*config.secrets())  # and so do PTB's InvalidToken and its traceback
+    from .telegram import build_application, intervals_from_env, serve  # only `run` needs PTB
 
     async def main(stop: asyncio.Event) -> None:
         # With --no-fetch, workers fetch and one of them tracks; the bot must not track too.

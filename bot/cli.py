@@ -92,7 +92,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_db_reindex(args: argparse.Namespace) -> int:
     """Rebuild the full-text search index from the stored items."""
-    from bot.app import open_storage
+    from bot.storage_access import open_storage
     from storage.search import rebuild_index
 
     async def reindex() -> int:
@@ -106,8 +106,8 @@ def cmd_db_reindex(args: argparse.Namespace) -> int:
 
 def cmd_db_prune(args: argparse.Namespace) -> int:
     """Delete old items now (``run`` does it daily)."""
-    from bot.app import open_storage
     from bot.maintenance import prune_old_items
+    from bot.storage_access import open_storage
 
     config = _config(args)
 
@@ -184,7 +184,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Health at a glance: feeds, items, developments, outbox."""
-    from bot.app import print_status
+    from bot.status import print_status  # not bot.app: no poller, tracker or PTB
 
     return _run_async(lambda: print_status(_config(args), as_json=args.json))
 

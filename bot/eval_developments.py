@@ -33,9 +33,9 @@ from typing import Any
 from storage.subscriptions import set_story_title
 from stories.devcorpus import Corpus, CorpusError, Outcome, load_corpus, score
 
-from .app import open_storage
 from .config import parse_config
 from .poller import Poller
+from .storage_access import open_storage
 from .tracking import TrackingService
 
 __all__ = ["DEFAULT_CORPUS", "run_development_eval"]

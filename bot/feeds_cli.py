@@ -10,10 +10,10 @@ from pathlib import Path
 from storage.repository import AlreadyExists, NotFound, Storage
 
 from .actions import feeds as feed_actions
-from .app import open_storage
 from .config import Config
 from .errors import CommandFailed, UsageError
 from .poller import Poller
+from .storage_access import open_storage
 from .tracking import TrackingService
 
 

@@ -11,9 +11,9 @@ from stories.query import QueryError
 
 from .actions import search as search_actions
 from .actions import stories as story_actions
-from .app import open_storage
 from .config import Config
 from .errors import CommandFailed, UsageError
+from .storage_access import open_storage
 from .stories_cli import query_usage_error
 
 HIGHLIGHT_START, HIGHLIGHT_END = "\ue000", "\ue001"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from storage.counts import database_counts
 from storage.leasing import scale_status
 from storage.outbox import outbox_counts
 from storage.repository import Storage
+
+from .config import Config
+from .storage_access import open_storage
 
 
 async def collect_status(storage: Storage) -> dict[str, Any]:
@@ -27,3 +31,15 @@ async def collect_status(storage: Storage) -> dict[str, Any]:
         "developments": counts.developments,
         "outbox": await outbox_counts(storage),
     }
+
+
+async def print_status(config: Config, *, as_json: bool = False) -> int:
+    """``newsbot status``: feeds by health, items, developments, outbox depth."""
+    async with open_storage(config, seed=False) as storage:
+        status = await collect_status(storage)
+    if as_json:
+        print(json.dumps(status, ensure_ascii=False, default=str))
+    else:
+        for key, value in status.items():
+            print(f"{key}: {value}")
+    return 0

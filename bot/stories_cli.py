@@ -12,9 +12,9 @@ from stories.digest import DigestDevelopment
 from stories.query import QueryError
 
 from .actions import stories as story_actions
-from .app import open_storage
 from .config import Config
 from .errors import CommandFailed, UsageError, bad_query
+from .storage_access import open_storage
 
 
 def check_query(query: str, *, max_length: int | None = None) -> str:
