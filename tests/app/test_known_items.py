@@ -285,3 +285,28 @@ def replace_title(it: Item, title: str) -> Item:
     from dataclasses import replace
 
     return replace(it, title=title)
+
+
+async def test_a_cycle_stores_at_most_store_items_items_a_batch(
+    server: FeedServer, store: Storage, monkeypatch: Any
+) -> None:
+    """A first cycle's items are stored in batches of about Poller.STORE_ITEMS (peak memory),
+    and every item is stored once."""
+    for n in range(4):
+        url = server.url(f"/f{n}.xml")
+        await store.add_feed(url)
+        entries = [(f"f{n}e{k}", f"Report {k} of feed {n}", f"Text {k}.") for k in range(10)]
+        server.script(f"/f{n}.xml", Reply(body=rss(entries), etag=f'"f{n}"'))
+    sizes: list[int] = []
+    real = store.store_batch
+
+    async def counted(batch: Any, **kwargs: Any) -> Any:
+        sizes.append(sum(len(b.items) for b in batch))
+        return await real(batch, **kwargs)
+
+    monkeypatch.setattr(store, "store_batch", counted)
+    async with _poller(store) as poller:
+        monkeypatch.setattr(poller, "STORE_ITEMS", 20)
+        done = await poller.poll_once(include_all=True)
+    assert done.new_items == 40 and await store.item_count() == 40
+    assert len(sizes) >= 2 and max(sizes) <= 20
