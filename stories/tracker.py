@@ -43,7 +43,7 @@ import math
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -648,13 +648,10 @@ class Tracker:
             raise ValueError(f"unsupported tracker state version {data.get('version')!r}")
         dedup = DuplicateIndex.from_dict(data["dedup"])
         developments = Developments.from_dict(data["developments"])
-        known = {f.name for f in fields(RecallConfig)}
-        raw_recall = {k: v for k, v in data["recall_config"].items() if k in known}
-        # The models are the release's, not state: a state saved by an older release (other
-        # features, other weights) is read with this release's models.
-        for name in ("link_bias", "link_weights", "kind_bias", "kind_weights"):
-            raw_recall.pop(name, None)
-        recall_config = RecallConfig(**raw_recall)
+        # The tuning (models, thresholds, merges) is the release's, not state: a state saved
+        # by an older release is read with this release's; only the memory's bounds carry over.
+        saved = data["recall_config"]
+        recall_config = RecallConfig(**{k: saved[k] for k in ("max_items", "window_hours") if k in saved})
         self = cls(TrackerConfig(dedup.config, developments.config, recall_config), stories)
         self._dedup = dedup
         self._developments = developments

@@ -345,10 +345,11 @@ def test_a_state_saved_by_the_previous_release_loads_with_this_releases_models(
     # times, remembered items without their story.
     old["recall_config"]["link_weights"] = [8.0, 6.7, 1.5, -0.8, -0.4, -4.0, -1.4, 0.0]
     old["recall_config"]["lexical_fallback"] = 1.0
+    old["recall_config"]["credit_similarity"] = 0.45
     del old["centres"], old["lead_when"]
     old["recall"]["meta"] = [row[:7] for row in old["recall"]["meta"]]
     restored = Tracker.from_dict(json.loads(json.dumps(old)))
-    assert restored.config.recall.link_weights == Tracker().config.recall.link_weights
+    assert restored.config.recall == Tracker().config.recall
     decisions = restored.observe_many([(n, items[n]) for n in (3, 4)], {n: vecs[n] for n in (3, 4)})
     assert {d.key for d in decisions} >= {3, 4}
 
