@@ -51,8 +51,8 @@ def kind_features(
     cos_nearest: float,
     same_language: bool,
     says_copy: bool,
-    commentary: bool = False,
-    ccos_nearest: float | None = None,
+    commentary: bool,
+    ccos_nearest: float,
 ) -> tuple[float, ...]:
     """The features of "these new facts make the item an update" (see :data:`KIND_FEATURES`)."""
     numbers = sum(1 for f in added if is_number(f))
@@ -67,7 +67,7 @@ def kind_features(
         float(same_language) * min(names, 4),
         float(says_copy),
         float(commentary),
-        cos_nearest if ccos_nearest is None else ccos_nearest,
+        ccos_nearest,
     )
 
 

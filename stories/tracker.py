@@ -94,7 +94,6 @@ class Tracker:
         self._developments = Developments(self.config.developments)
         self._recall = Recall(self.config.recall)
         self._centres = StoryCentres(self.config.recall)
-        self._centre = -1  # the story mean the item being observed is centred by
         self._matcher: Matcher | None = None
         # Syndication look-ups: folded title / lead sentence hash -> (item key,
         # development, outlet key).
@@ -285,10 +284,11 @@ class Tracker:
         self._dedup.advance(when)
         self._recall.advance(when)
         similar = self._recall.similar(vector) if vector is not None else []
+        # The story whose mean is taken out of this item's similarities (-1: none).
+        centre = min(stories, default=-1)
         mean = None
         if vector is not None:
             # The story's mean before this item: what its reports have in common so far.
-            centre = self._centre = min(stories, default=-1)
             mean = self._centres.mean(centre)
             self._centres.add(centre, vector)
         dup = self._dedup.find(sk)
@@ -303,7 +303,7 @@ class Tracker:
                     )
                 )
                 self._dedup.reroot(awaited.key, key, dev_id)
-                self._remember(key, item, signals, sk, vector, dev_id, when, origin=None)
+                self._remember(key, item, signals, sk, vector, centre, dev_id, when, origin=None)
                 if awaited.kind == "new":
                     self._lead_when[key] = when
                 return self._record(
@@ -315,7 +315,7 @@ class Tracker:
             origin_key, origin_dev = origin
             dev_id = self._developments.join(origin_dev, item)
             if dev_id >= 0:
-                self._remember(key, item, signals, sk, vector, dev_id, when, origin=origin_key)
+                self._remember(key, item, signals, sk, vector, centre, dev_id, when, origin=origin_key)
                 return self._record(
                     Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
                 )
@@ -340,7 +340,8 @@ class Tracker:
         duplicate_of = None
         kind = a.kind
         if kind == "rereport" and similar:
-            duplicate_of = self._nearest(similar, a.development_id, originals=True)[1]
+            nearest = self._nearest(similar, a.development_id, originals=True)[1]
+            duplicate_of = self._recall.meta[nearest].key if nearest is not None else None
             lead = self._later_lead(a.development_id, when)
             if lead is not None:
                 # Published before the development's lead, seen after it (a slow feed): a
@@ -354,7 +355,7 @@ class Tracker:
                 )
                 self._dedup.reroot(lead, key, a.development_id)
                 kind, duplicate_of = "new", None
-        self._remember(key, item, signals, sk, vector, a.development_id, when, origin=duplicate_of)
+        self._remember(key, item, signals, sk, vector, centre, a.development_id, when, origin=duplicate_of)
         if signals.notice or signals.credited or signals.wire or item.source_url:
             # It says it is a copy but its original is not known yet: when that arrives,
             # it becomes the lead and this item its copy.
@@ -527,14 +528,11 @@ class Tracker:
         cfg = self.config.recall
         if not cfg.kind_weights:
             return None
-        resolve = self._developments.resolve
-        cos, same, centred = 0.0, False, 0.0
-        for sim, i in similar:
-            m = self._recall.meta[i]
-            if resolve(m.development) == development:
-                cos, same = sim, m.language == (item.language or "")
-                centred = StoryCentres.centred(mean, vector, self._recall.vectors[[i]], [sim])[0]
-                break
+        cos, nearest = self._nearest(similar, development)
+        same, centred = False, 0.0
+        if nearest is not None:
+            same = self._recall.meta[nearest].language == (item.language or "")
+            centred = StoryCentres.centred(mean, vector, self._recall.vectors[[nearest]], [cos])[0]
         says_copy = bool(signals.notice or signals.credited or signals.wire)
 
         def update_if(added: Sequence[str]) -> bool:
@@ -546,13 +544,14 @@ class Tracker:
     def _nearest(
         self, similar: list[tuple[float, int]], development: int, *, originals: bool = False
     ) -> tuple[float, int | None]:
-        """The cosine and key of the item's nearest remembered report in a development
-        (with ``originals``, not itself a copy: what a re-report copies); ``(0, None)``."""
+        """The cosine and recall row of the item's nearest remembered report in a
+        development (with ``originals``, not itself a copy: what a re-report copies);
+        ``(0, None)`` when it has none among ``similar``."""
         resolve = self._developments.resolve
         for sim, i in similar:
             m = self._recall.meta[i]
             if (m.original or not originals) and resolve(m.development) == development:
-                return sim, m.key
+                return sim, i
         return 0.0, None
 
     def _remember(
@@ -562,6 +561,7 @@ class Tracker:
         signals: Signals,
         sk: Any,
         vector: Vector | None,
+        centre: int,
         dev_id: int,
         when: float,
         origin: int | None,
@@ -578,7 +578,7 @@ class Tracker:
                     signals.wire,
                     origin is None,
                     item.language or "",
-                    self._centre,
+                    centre,
                 ),
             )
         for index, found in ((self._by_title, signals.title), (self._by_lead, signals.lead)):
