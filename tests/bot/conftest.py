@@ -18,7 +18,8 @@ from bot.telegram import Intervals, build_application, serve
 from storage.repository import Storage
 from stories.model import Decision, Item
 from tests.conftest import connected
-from tests.fakes.telegram_api import FakeChat, FakeTelegram, FakeUser, SentMessage
+from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram, FakeUser, SentMessage
+from tests.fakes.telegram_html import MESSAGE_LIMIT, check_html, visible_length
 
 ALICE = FakeUser(1001, "Alice", "alice")  # bot admin, admin of the group and the channel
 BOB = FakeUser(1002, "Bob", "bob")  # nobody in particular
@@ -85,6 +86,23 @@ async def running(
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+def addressed(chat: FakeChat, text: str) -> str:
+    """In groups, commands carry the bot's name (``/story@newsbot_test_bot sudan``)."""
+    if chat.type not in ("group", "supergroup"):
+        return text
+    head, _, rest = text.partition(" ")
+    return f"{head}@{BOT_USERNAME}" + (f" {rest}" if rest else "")
+
+
+def valid_text(messages: list[SentMessage]) -> str:
+    """What the messages show, joined, once each is checked to be Telegram HTML in HTML mode
+    and within Telegram's length limit."""
+    for message in messages:
+        assert message.parse_mode == "HTML"
+        assert visible_length(check_html(message.text)) <= MESSAGE_LIMIT
+    return "\n".join(m.visible_text for m in messages)
 
 
 @dataclass

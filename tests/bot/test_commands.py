@@ -18,26 +18,19 @@ from tests.bot.conftest import (
     GROUP,
     PRIVATE,
     Chatter,
+    addressed,
     make_config,
     running,
     seed_story_items,
 )
 from tests.fakes.feed_server import FeedServer, Reply, rss_feed
-from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram
+from tests.fakes.telegram_api import FakeChat, FakeTelegram
 from tests.fakes.telegram_html import check_html
 
 
 def _numbers(text: str) -> list[int]:
     """The result numbers of a search page ("1. Title")."""
     return [int(m) for m in re.findall(r"^(\d+)\. ", text, flags=re.MULTILINE)]
-
-
-def _cmd(chat: FakeChat, text: str) -> str:
-    """In groups, commands carry the bot's name (``/story@newsbot_test_bot sudan``)."""
-    if chat.type not in ("group", "supergroup"):
-        return text
-    head, _, rest = text.partition(" ")
-    return f"{head}@{BOT_USERNAME}" + (f" {rest}" if rest else "")
 
 
 @pytest.mark.parametrize("chat", [PRIVATE, GROUP, CHANNEL], ids=["private", "group", "channel"])
@@ -59,68 +52,68 @@ async def test_every_command(
     async with Poller.from_config(store, config) as poller, running(Services(config, store, poller=poller)):
         say = chatter.say
 
-        assert "/subscribe" in await say(chat, _cmd(chat, "/start"))
-        assert "/watch add" in await say(chat, _cmd(chat, "/help"))
+        assert "/subscribe" in await say(chat, addressed(chat, "/start"))
+        assert "/watch add" in await say(chat, addressed(chat, "/help"))
 
-        text = await say(chat, _cmd(chat, "/stories"))
+        text = await say(chat, addressed(chat, "/stories"))
         assert "sudan" in text and "not subscribed" in text
 
-        text = await say(chat, _cmd(chat, "/story sudan"))
+        text = await say(chat, addressed(chat, "/story sudan"))
         assert "RSF <b>shells</b> El Fasher & Darfur" in text and "Khartoum airport reopens" in text
-        text = await say(chat, _cmd(chat, "/story sudn"))
+        text = await say(chat, addressed(chat, "/story sudn"))
         assert "Did you mean sudan" in text and "/search" in text
-        assert "Usage" in await say(chat, _cmd(chat, "/story"))
+        assert "Usage" in await say(chat, addressed(chat, "/story"))
 
-        text = await say(chat, _cmd(chat, "/search Khartoum airport"))
+        text = await say(chat, addressed(chat, "/search Khartoum airport"))
         assert "Khartoum airport reopens" in text and "El Fasher" not in text
-        assert "Usage" in await say(chat, _cmd(chat, "/search"))
-        text = await say(chat, _cmd(chat, '/search "El Fasher'))
+        assert "Usage" in await say(chat, addressed(chat, "/search"))
+        text = await say(chat, addressed(chat, '/search "El Fasher'))
         assert "Bad query" in text and "position" in text
 
-        text = await say(chat, _cmd(chat, "/subscribe sudan daily 08:00"))
+        text = await say(chat, addressed(chat, "/subscribe sudan daily 08:00"))
         assert "Subscribed" in text and "daily 08:00" in text
-        text = await say(chat, _cmd(chat, "/timezone Europe/Madrid"))
+        text = await say(chat, addressed(chat, "/timezone Europe/Madrid"))
         assert "Europe/Madrid" in text
-        text = await say(chat, _cmd(chat, "/subscriptions"))
+        text = await say(chat, addressed(chat, "/subscriptions"))
         assert "sudan — daily 08:00 (Europe/Madrid)" in text
         if chat.type == "private":  # a private chat offers the groups and channels to set up
             assert "Which chat should get digests?" in await say(chat, "/subscribe")
         else:
-            assert "Usage" in await say(chat, _cmd(chat, "/subscribe"))
-        assert "not a schedule" in await say(chat, _cmd(chat, "/subscribe sudan weekly"))
+            assert "Usage" in await say(chat, addressed(chat, "/subscribe"))
+        assert "not a schedule" in await say(chat, addressed(chat, "/subscribe sudan weekly"))
 
-        [digest] = await chatter.ask(chat, _cmd(chat, "/digest"))
+        [digest] = await chatter.ask(chat, addressed(chat, "/digest"))
         assert "Digest" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
         assert digest.link_preview_disabled and digest.parse_mode == "HTML"
         check_html(digest.text)
-        assert "Nothing new" in await say(chat, _cmd(chat, "/digest"))
+        assert "Nothing new" in await say(chat, addressed(chat, "/digest"))
 
-        text = await say(chat, _cmd(chat, '/watch add fasher "El Fasher" OR Darfur'))
+        text = await say(chat, addressed(chat, '/watch add fasher "El Fasher" OR Darfur'))
         assert "Added story fasher" in text
-        text = await say(chat, _cmd(chat, "/watch edit fasher Darfur*"))
+        text = await say(chat, addressed(chat, "/watch edit fasher Darfur*"))
         assert "now watches Darfur*" in text
-        text = await say(chat, _cmd(chat, "/watch show fasher"))
+        text = await say(chat, addressed(chat, "/watch show fasher"))
         assert "add by" in text and "edit by" in text and '"El Fasher" OR Darfur → Darfur*' in text
-        text = await say(chat, _cmd(chat, '/watch add broken "El Fasher'))
+        text = await say(chat, addressed(chat, '/watch add broken "El Fasher'))
         assert "Bad query" in text and "position" in text
-        assert "Usage" in await say(chat, _cmd(chat, "/watch"))
-        assert "Removed story fasher" in await say(chat, _cmd(chat, "/watch rm fasher"))
+        assert "Usage" in await say(chat, addressed(chat, "/watch"))
+        assert "Removed story fasher" in await say(chat, addressed(chat, "/watch rm fasher"))
         assert [s.name for s in await store.list_stories(scope=chat.id)] == []
 
-        assert "Unsubscribed" in await say(chat, _cmd(chat, "/unsubscribe sudan"))
+        assert "Unsubscribed" in await say(chat, addressed(chat, "/unsubscribe sudan"))
         assert await subscription_store.list_subscriptions(store, chat.id) == []
 
-        text = await say(chat, _cmd(chat, f"/feed add {feed_url}"))
+        text = await say(chat, addressed(chat, f"/feed add {feed_url}"))
         if chat.type == "channel":
             assert "not a channel post" in text
             assert await store.get_feed(feed_url) is None
         else:
             assert "Added feed" in text and "2 new items" in text
-            assert "enabled" in (await say(chat, _cmd(chat, f"/feed enable {feed_url}"))).lower()
-        text = await say(chat, _cmd(chat, "/feeds"))
+            assert "enabled" in (await say(chat, addressed(chat, f"/feed enable {feed_url}"))).lower()
+        text = await say(chat, addressed(chat, "/feeds"))
         assert "Feeds" in text
         if chat.type != "channel":
-            assert "Removed feed" in await say(chat, _cmd(chat, f"/feed rm {feed_url}"))
+            assert "Removed feed" in await say(chat, addressed(chat, f"/feed rm {feed_url}"))
 
     for message in tg.sent_messages(chat.id):
         if message.parse_mode == "HTML":
@@ -141,9 +134,9 @@ async def test_non_admins_are_refused_and_nothing_changes(
     chatter = Chatter(tg)
     bob_private = FakeChat.private(BOB)
     async with running(Services(config, store)):
-        text = await chatter.say(GROUP, _cmd(GROUP, "/watch add mine Darfur"), BOB)
+        text = await chatter.say(GROUP, addressed(GROUP, "/watch add mine Darfur"), BOB)
         assert "Only this chat's admins" in text
-        text = await chatter.say(GROUP, _cmd(GROUP, "/subscribe sudan"), BOB)
+        text = await chatter.say(GROUP, addressed(GROUP, "/subscribe sudan"), BOB)
         assert "Only this chat's admins" in text
         text = await chatter.say(bob_private, "/feed add https://example.org/rss", BOB)
         assert "Only bot admins" in text and str(BOB.id) in text
@@ -152,7 +145,7 @@ async def test_non_admins_are_refused_and_nothing_changes(
         text = await chatter.say(bob_private, "/subscribe @worlddesk sudan", BOB)
         assert "not an admin of @worlddesk" in text
         # The same in Alice's hands works, and is audited with her name.
-        text = await chatter.say(GROUP, _cmd(GROUP, "/watch add mine Darfur"), ALICE)
+        text = await chatter.say(GROUP, addressed(GROUP, "/watch add mine Darfur"), ALICE)
         assert "Added story mine" in text
     assert await store.list_stories(scope=GROUP.id) != []
     assert [s.name for s in await store.list_stories(scope=BOB.id)] == []
@@ -210,7 +203,7 @@ async def test_search_pages_with_more_button(
     )
     chatter = Chatter(tg)
     async with running(Services(config, store)):
-        [page] = await chatter.ask(chat, _cmd(chat, "/search Darfur"))
+        [page] = await chatter.ask(chat, addressed(chat, "/search Darfur"))
         assert _numbers(page.visible_text) == [1, 2, 3, 4, 5]
         buttons = page.reply_markup["inline_keyboard"][0]
         assert [b["text"] for b in buttons] == ["more ▸"]

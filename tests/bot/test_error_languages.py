@@ -9,21 +9,8 @@ from __future__ import annotations
 from bot.services import Services
 from storage import chats as chat_store
 from storage.repository import Storage
-from tests.bot.conftest import ALICE, GROUP, Chatter, make_config, running
-from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram, SentMessage
-from tests.fakes.telegram_html import MESSAGE_LIMIT, check_html, visible_length
-
-
-def _cmd(text: str) -> str:
-    head, _, rest = text.partition(" ")
-    return f"{head}@{BOT_USERNAME}" + (f" {rest}" if rest else "")
-
-
-def _valid(messages: list[SentMessage]) -> str:
-    for message in messages:
-        assert message.parse_mode == "HTML"
-        assert visible_length(check_html(message.text)) <= MESSAGE_LIMIT
-    return "\n".join(m.visible_text for m in messages)
+from tests.bot.conftest import ALICE, GROUP, Chatter, addressed, make_config, running, valid_text
+from tests.fakes.telegram_api import FakeTelegram
 
 
 async def test_a_spanish_chat_gets_the_cores_errors_in_spanish(
@@ -50,9 +37,11 @@ async def test_a_spanish_chat_gets_the_cores_errors_in_spanish(
         "instant": "/subscribe sudan instant",
     }
     async with running(Services(config, store)):
-        sent = {key: await chatter.ask(GROUP, _cmd(text), ALICE) for key, text in commands.items()}
-        sent["list"] = await chatter.ask(GROUP, _cmd("/subscriptions"), ALICE)
-    texts = {key: _valid(messages) for key, messages in sent.items()}
+        sent = {
+            key: await chatter.ask(GROUP, addressed(GROUP, text), ALICE) for key, text in commands.items()
+        }
+        sent["list"] = await chatter.ask(GROUP, addressed(GROUP, "/subscriptions"), ALICE)
+    texts = {key: valid_text(messages) for key, messages in sent.items()}
     # what was typed is escaped, not taken as markup
     assert "&lt;b&gt;weekly" in sent["schedule"][0].text and "Mars/&lt;Base&gt;" in sent["zone"][0].text
 

@@ -15,18 +15,10 @@ from storage import chats as chat_store
 from storage import subscriptions as subscription_store
 from storage.repository import Storage
 from storage.subscriptions import ScheduleUpdate
-from tests.bot.conftest import CHANNEL, Chatter, make_config, running, seed_story_items
-from tests.fakes.telegram_api import FakeChat, FakeTelegram, FakeUser, SentMessage
-from tests.fakes.telegram_html import MESSAGE_LIMIT, check_html, visible_length
+from tests.bot.conftest import CHANNEL, Chatter, make_config, running, seed_story_items, valid_text
+from tests.fakes.telegram_api import FakeChat, FakeTelegram, FakeUser
 
 IVAN = FakeUser(1007, "Иван", "ivan", language_code="ru")  # no bot admin
-
-
-def _valid(messages: list[SentMessage]) -> str:
-    for message in messages:
-        assert message.parse_mode == "HTML"
-        assert visible_length(check_html(message.text)) <= MESSAGE_LIMIT
-    return "\n".join(m.visible_text for m in messages)
 
 
 async def test_a_spanish_channel_gets_its_digest_in_spanish(
@@ -52,7 +44,7 @@ async def test_a_spanish_channel_gets_its_digest_in_spanish(
         await subscription_store.reschedule(store, [ScheduleUpdate(sub.id, None, datetime.now(UTC))])
         await digest_cycle(rt)
         messages = await tg.wait_for_messages(1, chat_id=CHANNEL.id, timeout=10)
-    text = _valid(messages)
+    text = valid_text(messages)
     today = translator("es").day(datetime.now(ZoneInfo("Europe/Madrid")))
     assert text.startswith(f"🗞 Resumen · {today} ") and "📰 sudan" in text  # "2 dic", as Spanish writes it
     assert "Khartoum <airport> reopens" in text  # untrusted text escaped, shown as it is
@@ -78,7 +70,7 @@ async def test_commands_answer_in_the_users_language(
             "/subscribe @nowhere sudan": await chatter.ask(chat, "/subscribe @nowhere sudan", IVAN),
             "/search (": await chatter.ask(chat, "/search (", IVAN),
         }
-    texts = {command: _valid(messages) for command, messages in replies.items()}
+    texts = {command: valid_text(messages) for command, messages in replies.items()}
     assert "Только администраторы бота могут смотреть состояние" in texts["/status"]
     assert str(IVAN.id) in texts["/status"]
     assert (

@@ -23,11 +23,12 @@ from tests.bot.conftest import (
     CHANNEL,
     GROUP,
     PRIVATE,
+    addressed,
     make_config,
     running,
     seed_story_items,
 )
-from tests.fakes.telegram_api import BOT_USERNAME, FakeChat, FakeTelegram, FakeUser, SentMessage
+from tests.fakes.telegram_api import FakeChat, FakeTelegram, FakeUser, SentMessage
 from tests.fakes.telegram_html import check_html
 
 FORUM = FakeChat.forum(-1005001, "Newsroom")
@@ -49,11 +50,8 @@ async def _ask(
     tg: FakeTelegram, chat: FakeChat, text: str, user: FakeUser = ALICE, *, thread_id: int | None = None
 ) -> SentMessage:
     """Send a command (as ``/cmd@bot`` in groups) and return the bot's first reply."""
-    if chat.type in ("group", "supergroup"):
-        head, _, rest = text.partition(" ")
-        text = f"{head}@{BOT_USERNAME}" + (f" {rest}" if rest else "")
     before = len(tg.sent_messages(chat.id))
-    tg.push_message(chat, user, text, thread_id=thread_id)
+    tg.push_message(chat, user, addressed(chat, text), thread_id=thread_id)
     return (await tg.wait_for_messages(before + 1, chat_id=chat.id, timeout=10))[before]
 
 
@@ -368,7 +366,9 @@ async def test_display_titles_head_digests(tg: FakeTelegram, sqlite_url: str, st
         before = len(tg.sent_messages(PRIVATE.id))
         tg.push_message(PRIVATE, ALICE, "/digest")
         digest = (await tg.wait_for_messages(before + 1, chat_id=PRIVATE.id))[before]
-        assert "Sudan / RSF <war>" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
+        assert (
+            "Sudan / RSF <war>" in digest.visible_text and "Khartoum airport reopens" in digest.visible_text
+        )
         check_html(digest.text)
         [sub] = await subscription_store.list_subscriptions(store, PRIVATE.id)
         assert sub.story_name == "sudan" and sub.heading == "Sudan / RSF <war>"
