@@ -75,6 +75,20 @@ def replay(corpus: Corpus, vectors: dict[int, np.ndarray] | None, config: Tracke
     return score(corpus, outcomes)
 
 
+def tracker_order(corpus: Corpus) -> list[int]:
+    """The reports' keys in the order the tracker decides them (poll by poll, canonical)."""
+    return [
+        k
+        for batch in simulate_items(corpus)
+        for k, _ in sorted(batch, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
+    ]
+
+
+def story_matcher(corpus: Corpus) -> Matcher:
+    """The corpus's watchlist, story ids numbered as :func:`replay` numbers them."""
+    return Matcher.compile({i: corpus.stories[s].query for i, s in enumerate(sorted(corpus.stories))})
+
+
 def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], config: TrackerConfig):
     """Teacher-forced (features, label, report) rows for the reports of one story.
 
@@ -84,18 +98,13 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
     """
     reports = list(corpus.reports.values())
     items = report_items(corpus)
-    order = [
-        k
-        for batch in simulate_items(corpus)
-        for k, _ in sorted(batch, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
-    ]
+    order = tracker_order(corpus)
     window = config.recall.window_hours * 3600
     floor = config.recall.min_similarity
     facts = {k: extract_facts(items[k]) for k in order}
     signals = {k: read_signals(items[k]) for k in order}
     # The story means as the tracker keeps them: by the stories an item's text matches.
-    names_ = dict(enumerate(sorted(corpus.stories)))
-    matcher = Matcher.compile({i: corpus.stories[s].query for i, s in names_.items()})
+    matcher = story_matcher(corpus)
     centres = StoryCentres(config.recall)
     rows = []
     seen: list[int] = []
@@ -148,14 +157,9 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
     """
     reports = list(corpus.reports.values())
     items = report_items(corpus)
-    order = [
-        k
-        for batch in simulate_items(corpus)
-        for k, _ in sorted(batch, key=lambda ki: (ki[1].published, ki[1].url or "", ki[0]))
-    ]
+    order = tracker_order(corpus)
     facts = {k: extract_facts(items[k]) for k in order}
-    names_ = dict(enumerate(sorted(corpus.stories)))
-    matcher = Matcher.compile({i: corpus.stories[s].query for i, s in names_.items()})
+    matcher = story_matcher(corpus)
     centres = StoryCentres(TrackerConfig().recall)
     members: dict[str, list[int]] = {}
     known: dict[str, set[str]] = {}
