@@ -37,7 +37,7 @@ from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.linking import KIND_FEATURES, LINK_FEATURES, kind_features, link_features
 from stories.matching import Matcher
 from stories.recall import StoryCentres
-from stories.syndication import read_signals
+from stories.syndication import outlet_key, read_signals
 from stories.tracker import Tracker, TrackerConfig
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "developments"
@@ -125,6 +125,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
             )
             names = stems_of(f for f in facts[k] if not is_number(f))
             numbers = {f for f in facts[k] if is_number(f)}
+            own = outlet_key(items[k].outlet)
             for dev, members in groups.items():
                 sims = sorted(((float(vectors[k] @ vectors[j]), j) for j in members), reverse=True)
                 dev_facts = frozenset().union(*(facts[j] for j in members))
@@ -141,6 +142,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
                     reports[sims[0][1]].lang == r.lang,
                     next((c for c, d in tops if d != dev), 0.0),
                     signals[k].commentary,
+                    any(outlet_key(items[j].outlet) == own for j in members),
                 )
                 rows.append((features, 1.0 if dev == r.development else 0.0, k))
         seen.append(k)

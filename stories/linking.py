@@ -30,6 +30,7 @@ LINK_FEATURES = (
     "same_language",  # the nearest report is in the item's language
     "margin",  # cos_max minus the best cos_max of the other candidate developments
     "commentary",  # the item's title marks an explainer or an analysis (syndication)
+    "same_outlet",  # the development already has a report of the item's outlet
 )
 
 
@@ -87,8 +88,13 @@ def link_features(
     same_language: bool,
     runner_up: float = 0.0,
     commentary: bool = False,
+    same_outlet: bool = False,
 ) -> tuple[float, ...]:
-    """The features of "this item reports this development" (see :data:`LINK_FEATURES`)."""
+    """The features of "this item reports this development" (see :data:`LINK_FEATURES`).
+
+    ``same_outlet``: an outlet does not re-report its own report, so its second article
+    near a development it has covered is a follow-up or, more often, the next event.
+    """
     top = sorted(sims, reverse=True)
     cos_max = top[0] if top else 0.0
     cos_top2 = sum(top[:2]) / 2 if len(top) > 1 else cos_max
@@ -110,6 +116,7 @@ def link_features(
         float(same_language),
         cos_max - runner_up,
         float(commentary),
+        float(same_outlet),
     )
 
 

@@ -63,19 +63,20 @@ class RecallConfig:
     """Each story's mean vector (see :class:`StoryCentres`) forgets this share per item."""
     centre_prior: float = 8.0
     """...and counts as this many zero vectors more, so a young story's mean is weak."""
-    link_bias: float = -3.78
+    link_bias: float = -4.326
     link_weights: tuple[float, ...] = (
-        0.544,
-        0.043,
-        5.781,
-        7.809,
-        0.253,
-        -0.697,
-        -0.098,
-        -2.693,
-        -1.138,
+        0.978,
+        0.72,
+        5.847,
+        7.134,
+        1.261,
+        0.268,
+        0.074,
+        -2.336,
+        -0.601,
         0.0,
-        1.983,
+        1.632,
+        -3.181,
     )
     """A logistic model over :data:`LINK_FEATURES`: an item joins the development with
     the highest ``bias + weights . features`` if that is above 0, else starts one.

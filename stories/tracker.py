@@ -178,10 +178,15 @@ class Tracker:
         involved = set(wanted) | {b for near in wanted.values() for b in near}
         rows: dict[int, list[int]] = {}
         latest: dict[int, float] = {}
+        # The outlets of each development's original reports: an outlet that wrote an
+        # original in both is telling two events apart (it does not report one twice).
+        outlets: dict[int, set[str]] = {}
         for i, m in enumerate(meta):
             d = resolve(m.development)
             if d in involved:
                 rows.setdefault(d, []).append(i)
+                if m.original:
+                    outlets.setdefault(d, set()).add(m.outlet)
                 if m.when > latest.get(d, -math.inf):
                     latest[d] = m.when
         vectors = self._recall.vectors
@@ -208,6 +213,8 @@ class Tracker:
                 continue
             for b in sorted(wanted[a]):
                 if b not in sums or abs(latest[a] - latest[b]) > gap or in_story[a] != in_story[b]:
+                    continue
+                if outlets.get(a, set()) & outlets.get(b, set()):
                     continue
                 avg = float(sums[a] @ sums[b]) / (len(rows[a]) * len(rows[b]))
                 if avg >= (cfg.merge_similarity if in_story[a] else cfg.merge_similarity_raw):
@@ -483,6 +490,7 @@ class Tracker:
         numbers = {f for f in facts if is_number(f)}
         sims = dict((i, sim) for sim, i in similar)
         language = item.language or ""
+        own = outlet_key(item.outlet)
         best: tuple[float, int, bool] | None = None
         tops = sorted(((sims[hits[0]], dev) for dev, hits in per_dev.items()), reverse=True)
         for _, dev in tops[: self.config.recall.candidates]:
@@ -505,6 +513,7 @@ class Tracker:
                 meta[nearest].language == language,
                 runner_up,
                 commentary,
+                any(meta[i].outlet == own for i in hits),
             )
             z = link_score(self.config.recall, features)
             if self.trace is not None:

@@ -367,3 +367,22 @@ def test_a_dateline_place_is_shown_as_a_name_and_an_acronym_as_written() -> None
     )
     shown = surface(["caracas", "otan"], report)
     assert "Caracas" in shown and "OTAN" in shown
+
+
+def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalSentenceEncoder) -> None:
+    """An outlet does not re-report its own report: the same follow-up text joins the
+    development from another outlet, and starts the next one from the outlet that wrote
+    the development's first report (the link model's ``same_outlet`` feature)."""
+    title = "Wagner column reaches Voronezh region on its way north"
+    summary = (
+        "A convoy of Wagner armoured vehicles entered the Voronezh region on Saturday heading "
+        "towards Moscow, the regional governor said."
+    )
+    joined = {}
+    for outlet in ("WireWatch", "Global Ledger"):
+        follow = item(title, summary, outlet, 45, "https://follow.example/9")
+        decisions = decide([ORIGINAL, follow], encoder, polls=[0, 1])
+        joined[outlet] = decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
+        if not joined[outlet]:
+            assert decisions[1].kind == "new"  # type: ignore[attr-defined]
+    assert joined == {"WireWatch": False, "Global Ledger": True}
