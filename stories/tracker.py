@@ -300,6 +300,17 @@ class Tracker:
             self._centres.add(centre, vector)
         dup = self._dedup.find(sk)
         awaited = self._awaited(item, similar, dup)
+        origin: tuple[int, int, float | None] | None = None
+        if awaited is None:
+            origin = self._origin(item, signals, dup, similar, facts)
+            copied = self._decided.get(origin[0]) if origin is not None else None
+            later = origin is not None and origin[2] is not None and when < origin[2]
+            if later and origin is not None and copied is not None and copied.kind != "rereport":
+                # The same title or lead as a report published after it, seen before it
+                # (a slow feed): this is the original, the other its copy.
+                awaited = _Pending(
+                    copied.key, origin[1], copied.kind, copied.new_facts, copied.stories, None, None
+                )
         if awaited is not None:
             dev_id = self._developments.join(awaited.development, item)
             if dev_id >= 0:
@@ -317,9 +328,8 @@ class Tracker:
                     Decision(key, awaited.kind, dev_id, stories=stories, new_facts=awaited.new_facts),
                     written(facts, item),
                 )
-        origin = self._origin(item, signals, dup, similar, facts)
         if origin is not None:
-            origin_key, origin_dev = origin
+            origin_key, origin_dev, _ = origin
             dev_id = self._developments.join(origin_dev, item)
             if dev_id >= 0:
                 self._remember(key, item, signals, sk, vector, centre, dev_id, when, origin=origin_key)
@@ -407,21 +417,22 @@ class Tracker:
         dup: Duplicate | None,
         similar: list[tuple[float, int]],
         facts: frozenset[str],
-    ) -> tuple[int, int] | None:
-        """The report this item copies, by what it says or shows: ``(key, development)``."""
+    ) -> tuple[int, int, float | None] | None:
+        """The report this item copies, by what it says or shows: ``(key, development,
+        its publish time)``, the time only for the same title or lead sentence."""
         if item.source_url:
             dup = self._dedup.find_url(item.source_url)
             if dup is not None:
-                return dup.key, dup.tag
+                return dup.key, dup.tag, None
         own = outlet_key(item.outlet)
         for index, found in ((self._by_title, signals.title), (self._by_lead, signals.lead)):
             if found is not None and found in index:
                 hit_key, hit_dev, hit_outlet, hit_when = index[found]
                 recent = item.published.timestamp() - hit_when <= self.config.recall.window_hours * 3600.0
                 if hit_outlet != own and recent:
-                    return hit_key, self._developments.resolve(hit_dev)
+                    return hit_key, self._developments.resolve(hit_dev), hit_when
         if dup is not None:
-            return dup.key, dup.tag
+            return dup.key, dup.tag, None
         if not similar:
             return None
         cfg = self.config.recall
@@ -432,7 +443,7 @@ class Tracker:
                     break
                 m = meta[i]
                 if m.outlet == signals.credited or (m.wire is not None and m.wire == signals.credited):
-                    return m.key, m.development
+                    return m.key, m.development, None
         if signals.wire:
             for sim, i in similar:
                 if sim < cfg.wire_similarity:
@@ -441,7 +452,7 @@ class Tracker:
                 if m.outlet != own and (m.wire == signals.wire or m.outlet == signals.wire):
                     known = self._developments.facts_of(m.development)
                     if known is not None and not new_facts(facts, known.facts, known.stems):
-                        return m.key, m.development
+                        return m.key, m.development, None
         return None
 
     def _awaited(

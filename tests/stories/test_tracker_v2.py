@@ -386,3 +386,16 @@ def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalS
         if not joined[outlet]:
             assert decisions[1].kind == "new"  # type: ignore[attr-defined]
     assert joined == {"WireWatch": False, "Global Ledger": True}
+
+
+@pytest.mark.parametrize("with_vectors", [False, True])
+def test_a_verbatim_reprint_without_a_notice_seen_first_gives_way_to_its_original(
+    with_vectors: bool, encoder: UniversalSentenceEncoder
+) -> None:
+    """Same title, no notice, published after the original but polled before it: once
+    the original arrives it is the lead and the reprint its copy (not the reverse)."""
+    reprint = item(ORIGINAL.title, ORIGINAL.summary, "Frontline Post", 20, "https://frontline.example/7")
+    decisions = decide([ORIGINAL, reprint], encoder if with_vectors else None, polls=[1, 0])
+    assert decisions[0].kind == "new"  # type: ignore[attr-defined]
+    assert decisions[1].kind == "rereport" and decisions[1].duplicate_of == 0  # type: ignore[attr-defined]
+    assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
