@@ -50,11 +50,17 @@ class StoreResult:
 
 @dataclass(frozen=True, slots=True)
 class FeedItems:
-    """One feed's fetched items, as :meth:`Storage.store_batch` takes them."""
+    """One feed's fetched items, as :meth:`Storage.store_batch` takes them.
+
+    ``known`` names the fetch's entries already split off by :meth:`ItemStore.screen_known`
+    (stored from this feed last time, same title and summary): not in ``items``, counted
+    unchanged, and remembered for the next fetch.
+    """
 
     feed_id: int
     items: Sequence[Item]
     fetched_at: datetime
+    known: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,19 @@ class ItemStore(Connection):
         """
         return (await self.store_batch([FeedItems(feed_id, items, fetched_at)])).results[0]
 
+    def screen_known(self, entry: FeedItems) -> FeedItems:
+        """``entry`` without the entries this process stored from the same feed last time
+        with the same title and summary (:mod:`storage.known_items`), their guids moved to
+        ``known``. In memory, no query: the poller screens each fetch as it arrives, so a
+        batch waiting to be stored holds only what is new or edited."""
+        unique: dict[str, Item] = {}
+        for item in entry.items:
+            unique.setdefault(item.guid, item)
+        unchanged, rest = self._known.split(entry.feed_id, unique)
+        if not unchanged:
+            return entry
+        return FeedItems(entry.feed_id, list(rest.values()), entry.fetched_at, (*entry.known, *unchanged))
+
     async def store_batch(self, batch: Sequence[FeedItems], *, index: bool = False) -> StoredBatch:
         """Store several feeds' items in one transaction, as :meth:`store_items` each.
 
@@ -172,9 +191,9 @@ class ItemStore(Connection):
         results: list[StoreResult] = []
         # Only after the commit: a rolled-back batch must be looked up again next time.
         for (entry, unique, unchanged, _), (result, ids) in zip(prepared, stored, strict=True):
-            if unique:
-                self._known.remember(entry.feed_id, unique, {**ids, **unchanged})
-            results.append(replace(result, unchanged=result.unchanged + len(unchanged)))
+            if unique or entry.known:
+                self._known.remember(entry.feed_id, unique, {**ids, **unchanged}, kept=entry.known)
+            results.append(replace(result, unchanged=result.unchanged + len(unchanged) + len(entry.known)))
         return StoredBatch(tuple(results), index_seconds)
 
     async def _store_many(

@@ -51,19 +51,35 @@ class KnownItems:
                 rest[guid] = item
         return unchanged, rest
 
-    def remember(self, feed_id: int, items: Mapping[str, Item], ids: Mapping[str, int]) -> None:
+    def remember(
+        self,
+        feed_id: int,
+        items: Mapping[str, Item],
+        ids: Mapping[str, int],
+        kept: Iterable[str] = (),
+    ) -> None:
         """The feed's window is now these items: those whose row (``ids``) holds exactly
-        their title and summary, at most ``per_feed``."""
+        their title and summary, at most ``per_feed``; ``kept`` names entries of the old
+        window that this fetch brought again unchanged (split off before, not in ``items``)."""
+        old = self._windows.get(feed_id, {})
         window: dict[str, tuple[int, int]] = {}
+        for guid in kept:
+            entry = old.get(guid)
+            if entry is not None:
+                window[guid] = entry
         # Two entries of one fetch on one row (the same URL under two guids) can disagree
         # about its text: those are always looked up, as before this memory existed.
-        shared = {item_id for item_id, n in Counter(ids.values()).items() if n > 1}
+        counts = Counter(ids.values())
+        counts.update(item_id for item_id, _ in window.values())
+        shared = {item_id for item_id, n in counts.items() if n > 1}
+        for guid in [guid for guid, (item_id, _) in window.items() if item_id in shared]:
+            del window[guid]
         for guid, item in items.items():
             item_id = ids.get(guid)
+            if len(window) >= self.per_feed:
+                break
             if item_id is not None and item_id not in shared:
                 window[guid] = (item_id, content_hash(item))
-                if len(window) >= self.per_feed:
-                    break
         self._windows.pop(feed_id, None)
         if len(self._windows) >= self.feeds:
             # The oldest remembered feed goes first (dicts keep insertion order).

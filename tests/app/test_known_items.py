@@ -310,3 +310,35 @@ async def test_a_cycle_stores_at_most_store_items_items_a_batch(
         done = await poller.poll_once(include_all=True)
     assert done.new_items == 40 and await store.item_count() == 40
     assert len(sizes) >= 2 and max(sizes) <= 20
+
+
+async def test_the_items_bound_counts_only_new_or_edited_items(
+    server: FeedServer, store: Storage, monkeypatch: Any
+) -> None:
+    """Known unchanged entries are dropped as each fetch arrives (Storage.screen_known): a
+    changed cycle's batches hold only its new entries, so the items bound does not cut it
+    into many small flushes; what is stored and counted is the same."""
+    for n in range(4):
+        await store.add_feed(server.url(f"/f{n}.xml"))
+    batches: list[list[int]] = []
+    real = store.store_batch
+
+    async def counted(batch: Any, **kwargs: Any) -> Any:
+        batches.append([len(b.items) for b in batch])
+        return await real(batch, **kwargs)
+
+    monkeypatch.setattr(store, "store_batch", counted)
+    async with _poller(store) as poller:
+        monkeypatch.setattr(poller, "STORE_ITEMS", 20)
+        for gen in (0, 1):
+            for n in range(4):
+                entries = [(f"f{n}{guid}", title, text) for guid, title, text in window(gen)]
+                server.script(f"/f{n}.xml", Reply(body=rss(entries), etag=f'"f{n}g{gen}"'))
+            batches.clear()
+            done = await poller.poll_once(include_all=True)
+            if gen == 0:
+                assert done.new_items == 40 and len(batches) >= 2
+    # The changed cycle: 2 new entries per feed, 8 in all, below the bound: one batch of them.
+    assert (done.new_items, done.updated_items) == (8, 0)
+    assert batches == [[2, 2, 2, 2]]
+    assert await store.item_count() == 48
