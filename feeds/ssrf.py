@@ -20,6 +20,7 @@ tests can map "news.example.com" to 10.0.0.5 without touching real DNS.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -116,6 +117,7 @@ def is_public_address(ip: IPAddress) -> bool:
     return ip.is_global
 
 
+@functools.lru_cache(maxsize=4_096)  # every fetch asks it of its host, often the same
 def _parse_ip(text: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(text.split("%", 1)[0] if "%" in text else text)

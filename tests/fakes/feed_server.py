@@ -50,6 +50,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    client_port: int = 0  # the client's side of the connection: one port, one connection
 
 
 def _encode(body: bytes, encoding: str) -> tuple[bytes, str]:
@@ -77,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         headers = {k.lower(): v for k, v in self.headers.items()}
-        owner._record(RecordedRequest("GET", self.path, headers))
+        owner._record(RecordedRequest("GET", self.path, headers, self.client_address[1]))
         reply = owner._next_reply(self.path.split("?", 1)[0])
         if reply.delay:
             time.sleep(reply.delay)

@@ -456,3 +456,41 @@ async def test_poll_window_bounds_what_waits_for_the_consumer() -> None:
         await asyncio.sleep(0.001)  # a slow consumer
         seen.append(result.previous.url)
     assert sorted(seen) == sorted(s.url for s in states)
+
+
+async def test_conditional_gets_reuse_one_connection_and_send_the_same_headers(
+    server: FeedServer, local_policy: FetchPolicy, schedule: SchedulePolicy, rng: random.Random
+) -> None:
+    """The 304s of a feed polled again and again go over one kept-alive connection (an
+    idle connection is checked before reuse, see feeds.fetch._Stream), with the client's
+    headers on every request."""
+    server.script("/k.xml", Reply(body=feed(), etag='"k1"'))
+    state = FeedState(url=server.url("/k.xml"))
+    async with Fetcher(local_policy) as fetcher:
+        kinds = []
+        for _ in range(5):
+            result = await poll(fetcher, state, schedule, rng)
+            kinds.append(result.outcome.kind)
+            state = result.state
+    assert kinds == ["ok"] + ["not_modified"] * 4
+    sent = server.requests_for("/k.xml")
+    assert len({r.client_port for r in sent}) == 1
+    for request in sent:
+        assert request.headers["user-agent"] == local_policy.user_agent
+        assert request.headers["accept"].startswith("application/atom+xml")
+        assert "gzip" in request.headers["accept-encoding"]
+    assert [r.headers.get("if-none-match") for r in sent] == [None] + ['"k1"'] * 4
+
+
+async def test_a_cookie_set_by_a_feed_is_sent_back(
+    server: FeedServer, local_policy: FetchPolicy, schedule: SchedulePolicy, rng: random.Random
+) -> None:
+    """Cookies behave as in an httpx client: what a server sets comes back to it."""
+    server.script("/c.xml", Reply(body=feed(), headers={"Set-Cookie": "visitor=v42; Path=/"}))
+    state = FeedState(url=server.url("/c.xml"))
+    async with Fetcher(local_policy) as fetcher:
+        first = await poll(fetcher, state, schedule, rng)
+        await poll(fetcher, first.state, schedule, rng)
+    sent = server.requests_for("/c.xml")
+    assert "cookie" not in sent[0].headers
+    assert sent[1].headers["cookie"] == "visitor=v42"
