@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 
 from stories.model import FeedState
 
@@ -125,34 +126,63 @@ class FeedStore(Connection):
         """Persist many feeds' fetch states in one transaction (one poll cycle's worth)."""
         if any(state.id is None for state in states):
             raise StorageError("save_feed_states needs stored feeds (id is None)")
+        # Core statements, not ORM rows: one read of the ids' URLs and titles, one
+        # executemany of the updates (the unit of work cost more than the writes).
+        table = cast(Table, FeedRow.__table__)
         saved: list[FeedState] = []
         async with self._sessions.begin() as session:
             ids = [state.id for state in states]
-            rows = {row.id: row for row in await session.scalars(select(FeedRow).where(FeedRow.id.in_(ids)))}
+            stored = {
+                feed_id: (url, title)
+                for feed_id, url, title in await session.execute(
+                    select(table.c.id, table.c.url, table.c.title).where(table.c.id.in_(ids))
+                )
+            }
+            claimed: dict[str, int] = {}
             for state in states:
-                row = rows.get(state.id or 0)
-                if row is None:
+                found = stored.get(state.id or 0)
+                if found is None:
                     raise NotFound(f"feed {state.id} was removed")
-                if state.url != row.url:
-                    clash = await session.scalar(select(FeedRow.id).where(FeedRow.url == state.url))
-                    if clash is not None and clash != row.id:
+                url, title = found
+                if state.url != url:
+                    # Updates are sent at the end, in this order: a feed of this batch that
+                    # already moved off the URL frees it, one that moves onto it takes it.
+                    clash = claimed.get(state.url)
+                    if clash is None:
+                        clash = await session.scalar(select(table.c.id).where(table.c.url == state.url))
+                        if clash in stored and stored[clash][0] != state.url:
+                            clash = None
+                    if clash is not None and clash != state.id:
                         # Another feed already has the redirect target: keep ours, disable it.
                         state = replace(
                             state,
-                            url=row.url,
+                            url=url,
                             disabled=True,
                             disabled_reason=f"moved to {state.url}, which is already subscribed",
                         )
-                row.url = state.url
-                row.title = state.title or row.title
-                row.etag = state.etag
-                row.last_modified = state.last_modified
-                row.content_hash = state.content_hash
-                row.next_fetch_at = state.next_fetch_at
-                row.last_fetched_at = state.last_fetched_at
-                row.consecutive_errors = state.consecutive_errors
-                row.last_error = state.last_error
-                row.disabled = state.disabled
-                row.disabled_reason = state.disabled_reason
-                saved.append(_feed_state(row))
+                state = replace(state, title=state.title or title)
+                stored[state.id or 0] = (state.url, state.title)
+                claimed[state.url] = state.id or 0
+                saved.append(state)
+            if saved:
+                await session.execute(
+                    update(table).where(table.c.id == bindparam("b_id")),
+                    [
+                        {
+                            "b_id": state.id,
+                            "url": state.url,
+                            "title": state.title,
+                            "etag": state.etag,
+                            "last_modified": state.last_modified,
+                            "content_hash": state.content_hash,
+                            "next_fetch_at": state.next_fetch_at,
+                            "last_fetched_at": state.last_fetched_at,
+                            "consecutive_errors": state.consecutive_errors,
+                            "last_error": state.last_error,
+                            "disabled": state.disabled,
+                            "disabled_reason": state.disabled_reason,
+                        }
+                        for state in saved
+                    ],
+                )
         return saved

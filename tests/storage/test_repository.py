@@ -53,6 +53,32 @@ async def test_feed_lifecycle(storage: Storage) -> None:
         await storage.remove_feed("https://example.org/feed")
 
 
+async def test_feed_states_saved_in_a_batch_keep_urls_unique(storage: Storage) -> None:
+    """A redirect onto another feed's URL disables the moving feed (keeping its URL); a
+    URL freed earlier in the same batch can be taken; titles fall back to the stored."""
+    a = await storage.add_feed("https://a.example/rss", title="A")
+    b = await storage.add_feed("https://b.example/rss", title="B")
+    c = await storage.add_feed("https://c.example/rss", title="C")
+    saved = await storage.save_feed_states(
+        [
+            replace(a, url="https://b.example/rss", title=None),  # B still has it: refused
+            replace(b, url="https://b2.example/rss", etag='"b"'),  # B moves away...
+            replace(c, url="https://b.example/rss"),  # ...so C may take B's old URL
+        ]
+    )
+    assert [(s.url, s.disabled, s.title) for s in saved] == [
+        ("https://a.example/rss", True, "A"),
+        ("https://b2.example/rss", False, "B"),
+        ("https://b.example/rss", False, "C"),
+    ]
+    assert saved[0].disabled_reason == "moved to https://b.example/rss, which is already subscribed"
+    for state in saved:
+        assert state.id is not None
+        assert await storage.get_feed(state.id) == state
+    with pytest.raises(NotFound):
+        await storage.save_feed_states([replace(a, id=10_000)])
+
+
 async def test_items_stored_once_with_sources_and_updates(storage: Storage) -> None:
     a = await storage.add_feed("https://a.example/rss")
     b = await storage.add_feed("https://b.example/rss")
