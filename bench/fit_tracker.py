@@ -142,7 +142,7 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
                     reports[sims[0][1]].lang == r.lang,
                     next((c for c, d in tops if d != dev), 0.0),
                     signals[k].commentary,
-                    any(outlet_key(items[j].outlet) == own for j in members),
+                    bool(own) and any(outlet_key(items[j].outlet) == own for j in members),
                 )
                 rows.append((features, 1.0 if dev == r.development else 0.0, k))
         seen.append(k)

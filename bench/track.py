@@ -20,6 +20,14 @@ and the parts alone (``Matcher.match``, ``DuplicateIndex`` find+add,
 ``Developments.assign``). Prints one JSON object.
 
 Run: ``/work/venv/bin/python bench/track.py [--history N] [--items N] [--seed S]``.
+
+With ``--encoder``, it measures instead what the sentence encoder costs on real text:
+the GoogleNews titles (``googlenews-t``) and titles + snippets (``googlenews-ts``)
+streamed through the tracker as ``newsbot eval clustering --encoder use`` does
+(encoding included, one core: process CPU time, one BLAS thread), interleaved
+``--repeats`` times with the lexical tracker on the same items as the same-run baseline,
+and the encoder alone on the same texts. Medians with min-max; the issue's floors are
+800 (titles) and 350 (titles + snippets) items/s with the encoder, 2,000 lexical.
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ from datetime import UTC, datetime, timedelta
 
 from stories.dedup import DuplicateIndex
 from stories.developments import Developments
-from stories.evaluation import CentroidBaseline
+from stories.encoder import UniversalSentenceEncoder, encoder_text
+from stories.evaluation import CentroidBaseline, read_corpus, run_eval
 from stories.matching import Matcher
 from stories.model import Item
 from stories.tracker import Tracker
@@ -143,6 +152,56 @@ def cpu_rate(run: Callable[[Item], object], items: list[Item]) -> float:
     return len(items) / (time.process_time() - start)
 
 
+ENCODER_FLOORS = {"googlenews-t": 800, "googlenews-ts": 350}
+
+
+def encoder_throughput(repeats: int) -> dict[str, object]:
+    """Items/s of the tracker with and without the encoder on the GoogleNews streams."""
+    import statistics
+
+    from threadpoolctl import threadpool_limits
+
+    out: dict[str, object] = {}
+    encoder = UniversalSentenceEncoder()
+    encoder.encode(["warm up"])  # loading the model is not per-item work
+    for dataset, floor in ENCODER_FLOORS.items():
+        runs: dict[str, list[float]] = {"use": [], "none": [], "encoder_alone": []}
+        texts = [encoder_text(li.item) for li in read_corpus(dataset).items]
+        for n in range(repeats):
+            # Interleaved, the order rotating, so load from other work falls on every side.
+            sides = ["use", "none", "encoder_alone"]
+            for side in sides[n % 3 :] + sides[: n % 3]:
+                if side == "encoder_alone":
+                    with threadpool_limits(1):
+                        start = time.process_time()
+                        for i in range(0, len(texts), 1000):
+                            encoder.encode(texts[i : i + 1000])
+                        runs[side].append(len(texts) / (time.process_time() - start))
+                else:
+                    result = run_eval(dataset, encoder=side, measure_memory=False)
+                    runs[side].append(float(result["items_per_s"]))
+
+        def summary(values: list[float]) -> dict[str, float]:
+            return {
+                "median": round(statistics.median(values)),
+                "min": round(min(values)),
+                "max": round(max(values)),
+            }
+
+        use, lexical = statistics.median(runs["use"]), statistics.median(runs["none"])
+        out[dataset] = {
+            "items": len(texts),
+            "with_encoder_items_per_s": summary(runs["use"]),
+            "lexical_items_per_s": summary(runs["none"]),
+            "encoder_alone_items_per_s": summary(runs["encoder_alone"]),
+            "encoder_vs_lexical": round(use / lexical, 3),
+            "floor_with_encoder": floor,
+            "floor_reached": use >= floor,
+            "lexical_floor_reached": lexical >= 2000,
+        }
+    return out
+
+
 def main() -> None:
     """Run the benchmark and print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -152,7 +211,24 @@ def main() -> None:
     parser.add_argument(
         "--baseline-history", type=int, default=20_000, help="history items fed to the baseline"
     )
+    parser.add_argument(
+        "--encoder",
+        action="store_true",
+        help="measure the tracker with the sentence encoder on the GoogleNews streams instead",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per side (--encoder)")
     args = parser.parse_args()
+    if args.encoder:
+        report = {
+            "benchmark": "track --encoder",
+            "clock": "process CPU time, one BLAS thread",
+            "python": sys.version.split()[0],
+            "machine": platform.machine(),
+            "repeats": args.repeats,
+            "datasets": encoder_throughput(args.repeats),
+        }
+        print(json.dumps(report, indent=2))
+        return
 
     rng = random.Random(args.seed)
     total = args.history + args.items * len(STORY_COUNTS)

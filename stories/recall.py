@@ -113,6 +113,11 @@ class Recall:
         # Rows start..start+len(meta) of the buffer hold the remembered vectors, oldest
         # first; the buffer is compacted when it runs out at the end.
         self._buffer: Vector = np.zeros((0, 0), dtype=np.float32)
+        # Each row's development id as first decided, beside its vector (for array-wide
+        # look-ups: which rows belong to some developments).
+        self._devs: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._whens: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
+        self._centres: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._start = 0
         self.meta: deque[Recent] = deque()
         self.now = -math.inf
@@ -121,10 +126,32 @@ class Recall:
     def vectors(self) -> Vector:
         return self._buffer[self._start : self._start + len(self.meta)]
 
+    @property
+    def developments(self) -> npt.NDArray[np.int64]:
+        """Each remembered row's development id as decided (row order as ``meta``)."""
+        return self._devs[self._start : self._start + len(self.meta)]
+
+    @property
+    def whens(self) -> npt.NDArray[np.float64]:
+        """Each remembered row's time (``Recent.when``)."""
+        return self._whens[self._start : self._start + len(self.meta)]
+
+    @property
+    def centres(self) -> npt.NDArray[np.int64]:
+        """Each remembered row's story centre (``Recent.centre``)."""
+        return self._centres[self._start : self._start + len(self.meta)]
+
+    def _columns(self) -> None:
+        size = len(self._buffer)
+        self._devs = np.zeros(size, dtype=np.int64)
+        self._whens = np.zeros(size, dtype=np.float64)
+        self._centres = np.zeros(size, dtype=np.int64)
+
     def add(self, vector: Vector, entry: Recent) -> None:
         if self.dim == 0:
             self.dim = int(vector.shape[0])
             self._buffer = np.zeros((2 * self.config.max_items + 1, self.dim), dtype=np.float32)
+            self._columns()
         if vector.shape[0] != self.dim:
             return
         self.now = max(self.now, entry.when)
@@ -132,8 +159,13 @@ class Recall:
         if end >= len(self._buffer):
             n = len(self.meta)
             self._buffer[:n] = self._buffer[self._start : end]
+            for column in (self._devs, self._whens, self._centres):
+                column[:n] = column[self._start : end]
             self._start, end = 0, n
         self._buffer[end] = vector
+        self._devs[end] = entry.development
+        self._whens[end] = entry.when
+        self._centres[end] = entry.centre
         self.meta.append(entry)
         self._evict()
 
@@ -191,6 +223,11 @@ class Recall:
             raw = np.frombuffer(base64.b64decode(data["vectors"]), dtype=np.float16).astype(np.float32)
             self._buffer = np.zeros((2 * config.max_items + 1, self.dim), dtype=np.float32)
             self._buffer[: len(self.meta)] = raw.reshape((-1, self.dim))
+            self._columns()
+            n = len(self.meta)
+            self._devs[:n] = [m.development for m in self.meta]
+            self._whens[:n] = [m.when for m in self.meta]
+            self._centres[:n] = [m.centre for m in self.meta]
         return self
 
 

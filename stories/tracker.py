@@ -39,7 +39,6 @@ awaited originals, link, kind, merges and the revisions they cause) share its st
 from __future__ import annotations
 
 import json
-import math
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -176,36 +175,47 @@ class Tracker:
         if not wanted:
             return
         involved = set(wanted) | {b for near in wanted.values() for b in near}
-        rows: dict[int, list[int]] = {}
-        latest: dict[int, float] = {}
-        # The outlets of each development's original reports: an outlet that wrote an
-        # original in both is telling two events apart (it does not report one twice).
-        outlets: dict[int, set[str]] = {}
-        for i, m in enumerate(meta):
-            d = resolve(m.development)
-            if d in involved:
-                rows.setdefault(d, []).append(i)
-                if m.original:
-                    outlets.setdefault(d, set()).add(m.outlet)
-                if m.when > latest.get(d, -math.inf):
-                    latest[d] = m.when
-        vectors = self._recall.vectors
+        # The rows of the involved developments, grouped by development, found array-wide
+        # (each remembered development id resolved once): a loop over every remembered
+        # report per check cost more than the rest of the tracker's work with vectors.
+        recall = self._recall
+        ids, inverse = np.unique(recall.developments, return_inverse=True)
+        now_ids = np.fromiter((resolve(int(d)) for d in ids), dtype=np.int64, count=len(ids))[inverse]
+        picked = np.flatnonzero(np.isin(now_ids, sorted(involved)))
+        if picked.size == 0:
+            return
+        picked = picked[np.argsort(now_ids[picked], kind="stable")]  # by development, rows in order
+        groups, starts, counts = np.unique(now_ids[picked], return_index=True, return_counts=True)
         # Within a story, each report with the story's mean taken out (as in the link
         # model), normalised; reports of no watchlist story have no story mean worth the
         # name (all the news there is), so their developments compare raw vectors.
-        means = {c: self._centres.mean(c) for c in {meta[i].centre for r in rows.values() for i in r}}
+        x = recall.vectors[picked]
+        centres = recall.centres[picked]
+        in_story_rows = np.repeat(np.maximum.reduceat(centres != -1, starts), counts)
+        for c in np.unique(centres[in_story_rows & (centres != -1)]).tolist():
+            mu = self._centres.mean(c)
+            if mu is not None:
+                x[in_story_rows & (centres == c)] -= mu
+        x[in_story_rows] /= np.maximum(np.linalg.norm(x[in_story_rows], axis=1, keepdims=True), 1e-6)
+        group_sums = np.add.reduceat(x, starts, axis=0)
+        group_latest = np.maximum.reduceat(recall.whens[picked], starts)
+        n_of: dict[int, int] = {}
         sums: dict[int, Vector] = {}
+        latest: dict[int, float] = {}
         in_story: dict[int, bool] = {}
-        for d, r in rows.items():
-            in_story[d] = any(meta[i].centre != -1 for i in r)
-            x = vectors[r].copy()
-            if in_story[d]:
-                for n, i in enumerate(r):
-                    mu = means[meta[i].centre]
-                    if mu is not None and meta[i].centre != -1:
-                        x[n] -= mu
-                x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
-            sums[d] = x.sum(axis=0)
+        first: dict[int, int] = {}
+        for g, d in enumerate(groups.tolist()):
+            n_of[d], first[d] = int(counts[g]), int(starts[g])
+            sums[d], latest[d] = group_sums[g], float(group_latest[g])
+            in_story[d] = bool(in_story_rows[starts[g]])
+
+        def outlets(d: int) -> set[str]:
+            # The outlets of a development's original reports: an outlet that wrote an
+            # original in both is telling two events apart (it does not report one twice).
+            # An item without an outlet (a labelled corpus's bare text) says nothing.
+            rows = picked[first[d] : first[d] + n_of[d]].tolist()
+            return {meta[i].outlet for i in rows if meta[i].original and meta[i].outlet}
+
         gap = cfg.merge_gap_hours * 3600.0
         pairs: list[tuple[float, int, int]] = []
         for a in sorted(wanted):
@@ -214,10 +224,9 @@ class Tracker:
             for b in sorted(wanted[a]):
                 if b not in sums or abs(latest[a] - latest[b]) > gap or in_story[a] != in_story[b]:
                     continue
-                if outlets.get(a, set()) & outlets.get(b, set()):
-                    continue
-                avg = float(sums[a] @ sums[b]) / (len(rows[a]) * len(rows[b]))
-                if avg >= (cfg.merge_similarity if in_story[a] else cfg.merge_similarity_raw):
+                avg = float(sums[a] @ sums[b]) / (n_of[a] * n_of[b])
+                bar = cfg.merge_similarity if in_story[a] else cfg.merge_similarity_raw
+                if avg >= bar and not outlets(a) & outlets(b):
                     pairs.append((avg, min(a, b), max(a, b)))
         for _, a, b in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
             a, b = resolve(a), resolve(b)
@@ -524,7 +533,7 @@ class Tracker:
                 meta[nearest].language == language,
                 runner_up,
                 commentary,
-                any(meta[i].outlet == own for i in hits),
+                bool(own) and any(meta[i].outlet == own for i in hits),
             )
             z = link_score(self.config.recall, features)
             if self.trace is not None:

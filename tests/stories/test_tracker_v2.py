@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -386,6 +387,10 @@ def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalS
         if not joined[outlet]:
             assert decisions[1].kind == "new"  # type: ignore[attr-defined]
     assert joined == {"WireWatch": False, "Global Ledger": True}
+    # Bare text with no outlet at all (a labelled corpus) says nothing about outlets.
+    bare = [replace(ORIGINAL, outlet=""), item(title, summary, "", 45, "https://follow.example/9")]
+    decisions = decide(bare, encoder, polls=[0, 1])
+    assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("with_vectors", [False, True])
