@@ -143,11 +143,16 @@ class ItemSourceRow(Base):
     """Where an item was seen: a feed and that feed's id for the entry."""
 
     __tablename__ = "item_sources"
-    __table_args__ = (UniqueConstraint("feed_id", "guid", name="uq_item_sources_feed_guid"),)
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid", name="uq_item_sources_feed_guid"),
+        # A feed's items in id order (newest last): a search filtered on a feed reads
+        # the ids of its recent items from this index alone.
+        Index("ix_item_sources_feed_item", "feed_id", "item_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
-    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     guid: Mapped[str] = mapped_column(String(2048))
     outlet: Mapped[str] = mapped_column(String(512))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,7 +19,9 @@ cheap. :func:`rebuild_index` re-indexes everything.
 ``age_days`` is the time since publication (0 for dates in the future) and
 ``relevance`` is BM25 on SQLite (``-bm25()`` with the title weighted
 :data:`TITLE_WEIGHT` times the summary) and ``ts_rank`` on PostgreSQL (title
-words weight A = 1.0, summary words weight B = 1 / TITLE_WEIGHT). A week-old
+words weight A = 1.0, summary words weight B = 1 / TITLE_WEIGHT; ranked by the
+query's positive part, since an excluded word only filters; capped at 1, which
+only a prefix word matching several words of a document can reach). A week-old
 item needs twice the relevance of a fresh one; a month-old one about five
 times. So a recent item with the words in its title beats an old one that
 mentions them in passing, while a strong old match still beats a weak new one.
@@ -31,12 +33,14 @@ hundreds of milliseconds, so the search first counts each word's matches
 otherwise it ranks the items of the last 7 days first and widens the window
 (30, 120 days, everything) only while an older item could still win. On SQLite
 BM25 of a match is below ``(k1 + 1) * sum(idf)`` over the query's words; on
-PostgreSQL ``ts_rank`` of a query without prefix words is below 1.61. Once the
-k-th best score so far is at least that bound times the decay at the window's
-edge, nothing older can enter the top k, so the answer is exactly the one
-ranking everything would give. SQLite windows are rowid ranges (FTS5 reads only
-that part of each doclist), found through ``search_days``, the first item id of
-each publication day; PostgreSQL windows filter on the publication time.
+PostgreSQL the capped ``ts_rank`` is at most 1. Once the k-th best score so far
+is at least that bound times the decay at the window's edge, nothing older can
+enter the top k, so the answer is exactly the one ranking everything would give;
+PostgreSQL goes straight from the first full window to the edge that k-th score
+allows. SQLite windows are rowid ranges (FTS5 reads only that part of each
+doclist), found through ``search_days``, the first item id of each publication
+day; PostgreSQL windows filter on the publication time, and a story or feed
+filter reads its members from that first id on (``search_days`` there too).
 
 **Snippets.** Plain text cut from the summary around its first match (its
 beginning when only the title matched; the title itself when there is no
@@ -347,16 +351,13 @@ async def _write_index(session: AsyncSession, rows: Sequence[IndexRow], *, new: 
             + " INTO item_search (item_id, published_epoch) VALUES (?, ?)",
             epochs,
         )
-        first_of_day: dict[int, int] = {}
-        for item_id, epoch in epochs:
-            day = math.floor(epoch / _DAY)
-            first_of_day[day] = min(first_of_day.get(day, item_id), item_id)
         await connection.exec_driver_sql(
             "INSERT INTO search_days (day, min_id) VALUES (?, ?) "
             "ON CONFLICT (day) DO UPDATE SET min_id = min(min_id, excluded.min_id)",
-            list(first_of_day.items()),
+            list(_first_of_day(epochs).items()),
         )
     else:
+        epochs = [(item_id, _epoch(published)) for item_id, _, _, published in rows]
         await session.execute(
             text(
                 "INSERT INTO item_search (item_id, published_epoch, document) "
@@ -365,11 +366,49 @@ async def _write_index(session: AsyncSession, rows: Sequence[IndexRow], *, new: 
                 "published_epoch = excluded.published_epoch, document = excluded.document"
             ),
             [
-                {"id": item_id, "p": _epoch(published), "doc": _tsvector(title, summary or "")}
-                for item_id, title, summary, published in rows
+                {"id": item_id, "p": epoch, "doc": _tsvector(title, summary or "")}
+                for (item_id, title, summary, _), (_, epoch) in zip(rows, epochs, strict=True)
             ],
         )
+        await _lower_days(session, _first_of_day(epochs))
     return len(rows)
+
+
+def _first_of_day(epochs: Iterable[tuple[int, float]]) -> dict[int, int]:
+    """Per publication day (days since 1970, UTC), the smallest of these item ids."""
+    first: dict[int, int] = {}
+    for item_id, epoch in epochs:
+        day = math.floor(epoch / _DAY)
+        first[day] = min(first.get(day, item_id), item_id)
+    return first
+
+
+async def _lower_days(session: AsyncSession, first_of_day: dict[int, int]) -> None:
+    """PostgreSQL: lower ``search_days`` where these ids are smaller. Only days that need
+    it are written: an upsert locks its row until commit, and every worker storing today's
+    items would otherwise queue behind the others on today's row."""
+    if not first_of_day:
+        return
+    rows = await session.execute(
+        text("SELECT day, min_id FROM search_days WHERE day IN :days").bindparams(
+            bindparam("days", expanding=True)
+        ),
+        {"days": list(first_of_day)},
+    )
+    known: dict[int, int] = {int(day): int(min_id) for day, min_id in rows}
+    lower = [
+        {"day": day, "min_id": min_id}
+        for day, min_id in first_of_day.items()
+        if day not in known or min_id < known[day]
+    ]
+    if lower:
+        await session.execute(
+            text(
+                "INSERT INTO search_days (day, min_id) VALUES (:day, :min_id) "
+                "ON CONFLICT (day) DO UPDATE SET min_id = least(search_days.min_id, excluded.min_id)"
+            ),
+            lower,
+        )
 
 
 def _claim_sql(sqlite: bool) -> Any:
@@ -436,7 +475,7 @@ async def rebuild_index(engine: AsyncEngine, *, batch: int = 5_000) -> int:
             await session.execute(text("DELETE FROM search_days"))
             await session.execute(text("DELETE FROM search_queue"))
         else:
-            await session.execute(text("TRUNCATE item_search, search_queue"))
+            await session.execute(text("TRUNCATE item_search, search_days, search_queue"))
         await session.execute(text("INSERT INTO search_queue (item_id) SELECT id FROM items"))
     total = await index_pending(engine, batch=batch)
     await optimize_index(engine)
@@ -578,7 +617,7 @@ async def _rank_sqlite(
             rows = (await session.execute(windowed, {**values, "lower_day": lower_day})).all()
         return [_Ranked(row.item_id, float(row.score)) for row in rows]
 
-    if since is not None and since >= now - timedelta(days=_WINDOW_DAYS[0]):
+    if since is not None and (not _WINDOW_DAYS or since >= now - timedelta(days=_WINDOW_DAYS[0])):
         return await rank(since)
     bound, most = await _bm25_bound(session, query)
     # A story or feed filter caps the matches too (and makes windows come back
@@ -657,14 +696,49 @@ def _positive_leaves(query: Query, negated: bool = False) -> Iterable[Leaf]:
             yield from _positive_leaves(part, negated)
 
 
-# ts_rank of any match of a query without prefix words is at most this: with
-# weights <= 1, calc_rank_or (PostgreSQL's tsrank.c) adds per query word at most
-# (w + sum(w / j^2) - w) / (pi^2 / 6) <= 1 + (pi^2/6 - 1) / (pi^2/6) < 1.61 and
-# divides by the number of words; calc_rank_and (top-level AND) stays below 1.
-# A prefix word may match many lexemes, each adding to the sum: no bound then.
-_PG_RANK_BOUND = 1.61
+# Relevance on PostgreSQL is ts_rank capped at this, so no match scores above it.
+# The cap changes nothing for queries without prefix words: every lexeme of our
+# documents has its highest weight at its first position (title words, weight A,
+# come before summary words, weight B; see _tsvector), so calc_rank_or (PostgreSQL's
+# tsrank.c) adds per query word (w + sum(w_j / j^2) - w) / (pi^2 / 6) < 1 and
+# divides by the number of words, and calc_rank_and (top-level AND) stays below 1.
+# A prefix word adds that for every lexeme it matches in a document; the cap makes
+# a document matching it several times tie at 1, then newest first.
+_PG_RANK_CAP = 1.0
 # PostgreSQL: a story or feed filter with at most this many members is ranked at once.
 _PG_RANK_MEMBERS_BELOW = 10_000
+# PostgreSQL: a filter with at most this many members in a window has each one probed.
+_PG_PROBE_MEMBERS = 3_000
+
+
+def _without_exclusions(query: Query) -> Query:
+    """``query`` with its excluded parts left out: what PostgreSQL ranks by. An excluded
+    word never occurs in a match, and in a ``tsquery`` ranked by ts_rank it would turn
+    every match's rank into 1e-20 (calc_rank_and finds no pair of positions with it)."""
+
+    def kept(part: Query) -> Query | None:
+        if isinstance(part, Term | Phrase):
+            return part
+        if isinstance(part, Not):
+            return None
+        parts = tuple(p for p in (kept(p) for p in part.parts) if p is not None)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else type(part)(parts)
+
+    return kept(query) or query
+
+
+def _planned_rows(plan: Any) -> float:
+    """The row estimate of an ``EXPLAIN (FORMAT JSON)`` result (infinity if unreadable)."""
+    try:
+        return float(plan[0]["Plan"]["Plan Rows"])
+    except (TypeError, LookupError, ValueError):
+        return math.inf
+
+
+_PG_MEMBERS = (("story_items", "story_id", "story"), ("item_sources", "feed_id", "feed"))
+"""PostgreSQL: the member tables of a story and a feed filter (table, column, parameter)."""
 
 
 async def _rank_postgresql(
@@ -676,66 +750,147 @@ async def _rank_postgresql(
     now: datetime,
     wanted: int,
 ) -> list[_Ranked]:
-    """Rank on PostgreSQL; like SQLite, newest window first when the bound allows."""
-    now_epoch = _epoch(now)
-    values = {**params, "tsq": to_tsquery(query), "now": now_epoch, "wanted": wanted}
+    """Rank on PostgreSQL: the matches of a recent window first, then one window exactly
+    as far back as an older item could still enter the top ``wanted``.
 
-    def ranking(conditions: list[str]) -> Any:
+    No match scores above ``_PG_RANK_CAP * decay(age)``. Once the first window (the last
+    ``_WINDOW_DAYS[0]`` days) holds ``wanted`` matches, the lowest of their scores, s,
+    says how far back to look: an item older than the age where ``cap * decay = s``
+    cannot beat it. One more window to that edge (if it is older than the first one's)
+    gives exactly the answer ranking everything would give. In a window, a story or
+    feed filter reads only its members with ids of at least the window's first item
+    (``search_days``), from the member table's index.
+    """
+    # Planned with this search's own values: psycopg prepares a statement run five times
+    # on a connection, and PostgreSQL may then settle on a generic plan, one blind to how
+    # recent a window is or how common a word (a window's plan then walks the wrong index).
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    now_epoch = _epoch(now)
+    values = {
+        **params,
+        "tsq": to_tsquery(query),
+        "rank_q": to_tsquery(_without_exclusions(query)),
+        "now": now_epoch,
+        "wanted": wanted,
+    }
+
+    def ranking(conditions: list[str], source: str) -> Any:
         return text(
             "SELECT s.item_id AS item_id, "
-            f"ts_rank('{_PG_WEIGHTS}', s.document, CAST(:tsq AS tsquery)) / "
+            f"least(ts_rank('{_PG_WEIGHTS}', s.document, CAST(:rank_q AS tsquery)), {_PG_RANK_CAP}) / "
             f"(1.0 + greatest(0.0, :now - s.published_epoch) / {RECENCY_DAYS * _DAY}) AS score "
-            "FROM item_search AS s WHERE "
+            f"FROM {source} WHERE "
             + " AND ".join(["s.document @@ CAST(:tsq AS tsquery)", *conditions])
             + " ORDER BY score DESC, s.item_id DESC LIMIT :wanted"
         )
 
-    bounded = not any(
-        isinstance(leaf, Term) and leaf.prefix for leaf in _positive_leaves(query)
+    async def rank(
+        conditions: list[str], extra: dict[str, float] | None = None, source: str = "item_search AS s"
+    ) -> list[_Ranked]:
+        rows = (await session.execute(ranking(conditions, source), {**values, **(extra or {})})).all()
+        return [_Ranked(row.item_id, float(row.score)) for row in rows]
+
+    # The first window is _WINDOW_DAYS[0]; an exact window reaching further back than the
+    # last of them ranks everything instead (no windows at all without them).
+    if not _WINDOW_DAYS:
+        return await rank(where)
+    first_edge = now_epoch - _WINDOW_DAYS[0] * _DAY
+    longest_edge = now_epoch - _WINDOW_DAYS[-1] * _DAY
+    if since is not None and _epoch(since) >= first_edge:
+        return await rank(where)
+    # Few candidates (a rare word, a small story or feed): rank them all at once rather
+    # than filter the recent items for them. Counting stops early for common words.
+    counts = [
+        text(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} = :{key} LIMIT :cap) AS m")
+        for table, column, key in _PG_MEMBERS
+        if key in params
+    ]
+    # The planner's estimate of the matches (from ANALYZE's most common lexemes): a word
+    # it puts at ten times the cap is common, and counting its first few thousand matches
+    # (a scan until that many are found) would only cost time.
+    plan = await session.execute(
+        text("EXPLAIN (FORMAT JSON) SELECT 1 FROM item_search AS s "
+             "WHERE s.document @@ CAST(:tsq AS tsquery)"),
+        values,
     )
-    windows = _WINDOW_DAYS if bounded else ()
-    if windows and not (since is not None and since >= now - timedelta(days=windows[0])):
-        # Few candidates (a rare word, a small story or feed): rank them all at
-        # once rather than filter window after window of recent items for them.
-        # Counting stops early for common words.
-        counts = [
-            text(f"SELECT count(*) FROM {table} WHERE {column} = :{key}")
-            for table, column, key in (
-                ("story_items", "story_id", "story"),
-                ("item_sources", "feed_id", "feed"),
-            )
-            if key in params
-        ]
+    if _planned_rows(plan.scalar()) < 10 * _RANK_ALL_BELOW:
         counts.append(
             text(
                 "SELECT count(*) FROM (SELECT 1 FROM item_search AS s "
                 "WHERE s.document @@ CAST(:tsq AS tsquery) LIMIT :cap) AS matches"
             )
         )
-        for index, count in enumerate(counts):
-            # A story or feed filter drives the plan from its members (an index probe
-            # each, ~10 µs), far cheaper than a window that scans every recent item and
-            # tests its document: rank up to _PG_RANK_MEMBERS_BELOW members at once.
-            cap = _PG_RANK_MEMBERS_BELOW if index < len(counts) - 1 else _RANK_ALL_BELOW
-            found = await session.execute(count, {**values, "cap": cap + 1})
-            if (found.scalar() or 0) <= cap:
-                windows = ()
-                break
-    windowed = ranking([*where, "s.published_epoch >= :lower"])
-    for days in (*windows, None):
-        edge = None if days is None else now - timedelta(days=days)
-        if edge is None or (since is not None and edge <= since):
-            # The last window: everything the filters allow.
-            rows = (await session.execute(ranking(where), values)).all()
-            return [_Ranked(row.item_id, float(row.score)) for row in rows]
-        edge_epoch = _epoch(edge)
-        rows = (await session.execute(windowed, {**values, "lower": edge_epoch})).all()
-        ranked = [_Ranked(row.item_id, float(row.score)) for row in rows]
-        if len(ranked) == wanted and ranked[-1].score >= _PG_RANK_BOUND * _decay(
-            now_epoch - edge_epoch
-        ):
-            return ranked
-    raise AssertionError("unreachable: the last window is final")
+    filters = sum(key in params for _, _, key in _PG_MEMBERS)
+    for index, count in enumerate(counts):
+        # A story or feed filter drives the plan from its members (an index probe each,
+        # ~10 µs), far cheaper than a window that scans every recent item and tests its
+        # document: rank up to _PG_RANK_MEMBERS_BELOW members at once.
+        cap = _PG_RANK_MEMBERS_BELOW if index < filters else _RANK_ALL_BELOW
+        found = await session.execute(count, {**values, "cap": cap + 1})
+        if (found.scalar() or 0) <= cap:
+            return await rank(where)
+    members = [(table, column, key) for table, column, key in _PG_MEMBERS if key in params]
+    # A filter's members with ids of at least the window's first item (search_days).
+    in_window = (
+        "SELECT m.item_id FROM {table} AS m WHERE m.{column} = :{key} AND m.item_id >= "
+        f"(SELECT coalesce(min(d.min_id), {2**31 - 1}) FROM search_days AS d WHERE d.day >= :lower_day)"
+    )
+
+    async def window(edge: float, *, wide: bool) -> list[_Ranked]:
+        """Rank the matches published since ``edge``. A filter with few members there has
+        each of them looked up (the subquery with OFFSET 0 keeps the planner from reading
+        all the word's matches instead); otherwise, or for a ``wide`` window without
+        filter, a bitmap of the query's matches ANDed with one of the window beats the
+        planner's usual choice (walking the time index and testing every document)."""
+        extra: dict[str, float] = {"lower": edge, "lower_day": math.floor(edge / _DAY)}
+        conditions = ["s.published_epoch >= :lower"]
+        if since is not None:
+            conditions.append("s.published_epoch >= :since")
+        member_sets = [in_window.format(table=t, column=c, key=k) for t, c, k in members]
+        if member_sets:
+            found = await session.execute(
+                text(f"SELECT count(*) FROM ({member_sets[0]} LIMIT :cap) AS w"),
+                {**values, **extra, "cap": _PG_PROBE_MEMBERS + 1},
+            )
+            if (found.scalar() or 0) <= _PG_PROBE_MEMBERS:
+                source = (
+                    f"({member_sets[0]}) AS w CROSS JOIN LATERAL (SELECT * FROM item_search AS s "
+                    "WHERE s.item_id = w.item_id OFFSET 0) AS s"
+                )
+                others = [f"s.item_id IN ({members_})" for members_ in member_sets[1:]]
+                return await rank(conditions + others, extra, source)
+        conditions += [f"s.item_id IN ({members_})" for members_ in member_sets]
+        if not (wide or members):
+            return await rank(conditions, extra)
+        await session.execute(text("SELECT set_config('enable_indexscan', 'off', true)"))
+        try:
+            return await rank(conditions, extra)
+        finally:
+            await session.execute(text("SELECT set_config('enable_indexscan', 'on', true)"))
+
+    # Windows of _WINDOW_DAYS until one holds `wanted` matches (a sparse filter or word
+    # may need a few), then the exact edge their lowest score allows.
+    for number, days in enumerate(_WINDOW_DAYS):
+        done = now_epoch - days * _DAY
+        ranked = await window(done, wide=number > 0)
+        if len(ranked) == wanted:
+            break
+        if since is not None and _epoch(since) >= done:
+            return ranked  # the window covered everything the filter allows
+    else:
+        return await rank(where)
+    # cap / (1 + age / RECENCY_DAYS) = s  <=>  age = RECENCY_DAYS * (cap / s - 1);
+    # a hair further back for rounding in PostgreSQL's own arithmetic.
+    lowest = max(ranked[-1].score, 1e-9)
+    edge = now_epoch - RECENCY_DAYS * _DAY * (_PG_RANK_CAP / lowest - 1.0) * (1.0 + 1e-6) - 1.0
+    if edge >= done:
+        return ranked
+    if (since is not None and _epoch(since) >= edge) or edge < longest_edge:
+        return await rank(where)
+    ranked = await window(edge, wide=True)
+    if len(ranked) == wanted:
+        return ranked
+    return await rank(where)
 
 
 async def search_items(
