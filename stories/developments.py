@@ -31,6 +31,12 @@ on news streams (measured with ``newsbot eval clustering``; see the README):
 - *Neighbour vote*: the mean cosine of the item's three nearest recent items in a
   development is added to its score; a centroid blurs the several angles a story is
   told from, the nearest reports do not.
+- *Sentence vectors*, when the caller has them (``assign(similar=...)``; the tracker's
+  items of no watched story): the cosines of the item's nearest recent reports in a
+  development, above a floor (unrelated news titles are that alike), add a vote as
+  the neighbours' do, and a development the item shares no word with can win on it
+  alone ("HP" for "Hewlett-Packard", a translation). Topic grouping keeps its
+  lexical evidence; the vectors bridge what words miss.
 - *Time*: scores decay with the time between the item and the prototype's last item
   (half-life ``half_life_hours``), and prototypes quiet for ``quiet_hours`` leave the
   active set, so state stays bounded and old events stop attracting items.
@@ -53,7 +59,7 @@ import math
 import re
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -179,6 +185,13 @@ class DevelopmentConfig:
     """Facts remembered per development (enough to tell an update from a repeat)."""
     update_names: int = 3
     """New names (single words) that make an update when it adds no number or date."""
+    vector_weight: float = 3.0
+    vector_floor: float = 0.45
+    """With sentence vectors (``assign(similar=...)``), a development's vote is
+    ``vector_weight`` times the mean excess of its ``neighbours`` best cosines over
+    ``vector_floor``, added to its lexical score (for items with more terms than
+    ``boost_reference_terms``, weakened as the size prior is). Chosen on GoogleNews
+    titles (googlenews-t) alone, with USE multilingual v3 vectors; see the README."""
     lexical_floor: float = 0.05
     """Lexical scores below this are not reported to the tracker's link model."""
 
@@ -277,6 +290,7 @@ class Developments:
         names_comparable: bool = True,
         facts: frozenset[str] | None = None,
         update_if: Callable[[Sequence[str]], bool] | None = None,
+        similar: Mapping[int, Sequence[float]] | None = None,
     ) -> Assignment:
         """Assign one item (call in arrival order) and return the decision.
 
@@ -287,6 +301,11 @@ class Developments:
         no report in the item's language yet), only numbers can make it an update:
         names are spelt differently across languages. ``update_if`` (given the facts the
         item adds) replaces the rule that decides whether they make it an update.
+
+        ``similar`` (lexical decisions only) is evidence from sentence vectors:
+        development id -> the cosines of the item's nearest recent reports in it, best
+        first. Their vote (see ``vector_weight``) adds to the lexical score, and a
+        development the item shares no word with can win on it alone (a rewording).
         """
         when = item.published.timestamp()
         if when > self._now:
@@ -298,26 +317,83 @@ class Developments:
         if not names_comparable:
             facts = frozenset(f for f in facts if is_number(f))
         if not decided:
-            ranked = self._ranked(vec, when)
+            votes = self._neighbour_votes(vec) if self.config.neighbour_weight > 0 else {}
+            if similar:
+                votes = self._add_vector_votes(votes, similar, len(vec))
+            ranked = self._ranked(vec, when, votes)
+            chosen = self._vote_only(ranked, votes, len(vec)) if similar else None
+            if chosen is not None:
+                return self._join_development(item, vec, when, facts, chosen, votes[chosen])
             if not ranked:
                 return self._start(item, vec, when, facts)
             return self._join_prototype(item, vec, when, facts, ranked)
         if development is None or self._find(development) not in self._developments:
             return self._start(item, vec, when, facts)
-        chosen = self._find(development)
-        best = self._best_prototype_in(vec, chosen)
+        return self._join_development(item, vec, when, facts, self._find(development), None, update_if)
+
+    def _add_vector_votes(
+        self, votes: dict[int, float], similar: Mapping[int, Sequence[float]], n_terms: int
+    ) -> dict[int, float]:
+        """The lexical neighbour votes plus the sentence vectors': per development,
+        ``vector_weight`` times the mean excess over ``vector_floor`` of its
+        ``neighbours`` best cosines (like the neighbour vote, a mean over ``neighbours``
+        however many it has)."""
+        cfg = self.config
+        cosines: dict[int, list[float]] = {}
+        for dev in sorted(similar):  # ids the caller held may have merged since
+            found = self._find(dev)
+            if found in self._developments:
+                cosines.setdefault(found, []).extend(similar[dev])
+        k = cfg.neighbours
+        # Like the size prior, the vote weighs less against the evidence of many words.
+        weight = cfg.vector_weight * min(1.0, math.sqrt(cfg.boost_reference_terms / max(1, n_terms)))
+        out = dict(votes)
+        for dev, near in cosines.items():
+            best = sorted(near, reverse=True)[:k]
+            vote = weight * sum(max(0.0, c - cfg.vector_floor) for c in best) / k
+            if vote > 0:
+                out[dev] = out.get(dev, 0.0) + vote
+        return out
+
+    def _vote_only(
+        self, ranked: list[tuple[float, int, float]], votes: dict[int, float], n_terms: int
+    ) -> int | None:
+        """A development that beats every lexically found prototype on its votes alone."""
+        if not votes:
+            return None
+        best = max(votes.items(), key=lambda dv: (dv[1], -dv[0]))
+        dev, vote = best
+        if vote < self._threshold(n_terms) or (ranked and ranked[0][0] >= vote):
+            return None
+        if ranked and self._find(self._prototypes[ranked[0][1]].group) == dev:
+            return None
+        return dev
+
+    def _join_development(
+        self,
+        item: Item,
+        vec: dict[str, float],
+        when: float,
+        facts: frozenset[str],
+        dev_id: int,
+        score: float | None,
+        update_if: Callable[[Sequence[str]], bool] | None = None,
+    ) -> Assignment:
+        """Join a development chosen by other evidence (the caller's decision, or votes):
+        its prototype nearest the item, else a new prototype in it. ``score`` None
+        reports the lexical similarity to that prototype."""
+        best = self._best_prototype_in(vec, dev_id)
         if best is not None:
             pid, dot = best
             self._add_to_prototype(pid, self._prototypes[pid], vec, dot, when)
-            self._remember_item(vec, pid)
-            self._touch(self._developments[chosen], item, when)
-            return self._kind(chosen, facts, dot, item.published, update_if)
-        # Few words in common (another language): the item opens a prototype of its own
-        # inside the development, so its next copies find it by their words.
-        pid = self._new_prototype(chosen, vec, when)
+        else:
+            # Few words in common (another language, a rewording): the item opens a
+            # prototype of its own inside the development, so its next copies find it
+            # by their words.
+            pid, dot = self._new_prototype(dev_id, vec, when), 0.0
         self._remember_item(vec, pid)
-        self._touch(self._developments[chosen], item, when)
-        return self._kind(chosen, facts, 0.0, item.published, update_if)
+        self._touch(self._developments[dev_id], item, when)
+        return self._kind(dev_id, facts, dot if score is None else score, item.published, update_if)
 
     def _best_prototype_in(self, vec: dict[str, float], dev_id: int) -> tuple[int, float] | None:
         """The development's prototype nearest the item, if near enough to absorb it."""
@@ -587,7 +663,7 @@ class Developments:
         return vec
 
     def _ranked(
-        self, vec: dict[str, float], when: float, relax: float = 1.0
+        self, vec: dict[str, float], when: float, votes: dict[int, float]
     ) -> list[tuple[float, int, float]]:
         """Prototypes scoring at least the threshold, best first: ``(score, id, dot)``.
 
@@ -622,13 +698,12 @@ class Developments:
                     acc[pid] = get(pid, 0.0) + x * w
         if not acc:
             return []
-        threshold = self._threshold(len(vec)) * relax
+        threshold = self._threshold(len(vec))
         near = threshold * 0.8 if rest else threshold
         decay_rate = math.log(2) / (cfg.half_life_hours * 3600.0)
         scale = self._scale
         protos = self._prototypes
         boost = cfg.size_boost * min(1.0, math.sqrt(cfg.boost_reference_terms / len(vec)))
-        votes = self._neighbour_votes(vec) if cfg.neighbour_weight > 0 else {}
         best_vote = max(votes.values(), default=0.0)
         find = self._find
         ranked: list[tuple[float, int, float]] = []

@@ -168,3 +168,38 @@ def test_any_text_gets_a_decision_and_replays_identically(texts: list[tuple[str,
     assert a == b
     assert a[0].kind == "new"
     assert all(x.kind in ("new", "update", "rereport") for x in a)
+
+
+def test_sentence_vector_evidence_joins_a_rewording_that_shares_no_word() -> None:
+    """``similar``: close sentence vectors join an item to a development it shares no
+    word with (HP reported as Hewlett-Packard); cosines at or below the floor do not,
+    and without the evidence the item starts a development of its own."""
+    first = item("Hewlett-Packard beats earnings estimates on enterprise sales")
+    reword = item("HP quarterly profit tops Wall Street forecasts", hours=0.1)
+    cases: list[tuple[list[float] | None, bool]] = [(None, False), ([0.45, 0.4], False), ([0.9, 0.85], True)]
+    for cosines, joins in cases:
+        devs = Developments()
+        a = devs.assign(first)
+        b = devs.assign(reword, similar=None if cosines is None else {a.development_id: cosines})
+        assert (b.development_id == a.development_id) is joins
+        assert (b.kind != "new") is joins
+        assert len(devs) == (1 if joins else 2)
+
+
+def test_sentence_vector_evidence_is_deterministic_and_ignores_departed_developments() -> None:
+    """The same items and evidence give the same decisions; evidence naming a
+    development that has left the active set (or never was) starts a new one."""
+
+    def run() -> list[tuple[int, str]]:
+        devs = Developments()
+        out = [devs.assign(it) for it in FED + FLASH]
+        later = item("Markets shrug as central bank holds course", hours=0.5)
+        out.append(devs.assign(later, similar={out[0].development_id: [0.8, 0.7, 0.7], 999: [0.99]}))
+        gone = item("Quiet week ends", hours=500)
+        out.append(devs.assign(gone, similar={out[0].development_id: [0.95]}))
+        return [(a.development_id, a.kind) for a in out]
+
+    first, second = run(), run()
+    assert first == second
+    assert first[-2][0] == first[0][0]  # joined the Fed development on the evidence
+    assert first[-1][1] == "new"  # the Fed development had gone quiet
