@@ -610,7 +610,10 @@ def markdown_table(results: Iterable[dict[str, Any]]) -> str:
         order = r["order"] + (f" (seed {r['seed']})" if r.get("seed") is not None else "")
         if r.get("clock") == "arrival":
             order += ", arrival clock"
-        cells = [str(r["dataset"]), order, str(r["method"])]
+        method = str(r["method"])
+        if r.get("encoder") is not None:
+            method += " (lexical)" if r["encoder"] == "none" else f" (encoder {r['encoder']})"
+        cells = [str(r["dataset"]), order, method]
         for _, key, fmt in _TABLE_COLUMNS:
             value = r.get(key)
             cells.append("n/a" if value is None else format(value, fmt))

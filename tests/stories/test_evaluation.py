@@ -141,3 +141,19 @@ def test_tracker_beats_the_baseline_on_googlenews_t() -> None:
     ours = run_eval("googlenews-t", method="tracker", measure_memory=False)
     assert base["bcubed_f1"] == pytest.approx(0.66, abs=0.02)  # the lead's measurement
     assert ours["bcubed_f1"] >= base["bcubed_f1"] + 0.05
+
+
+def test_markdown_table_names_the_tracker_mode_of_each_row() -> None:
+    """The README table tells the lexical tracker's rows from the encoder's."""
+    from stories.evaluation import markdown_table
+
+    base = {"dataset": "d", "order": "file", "seed": None, "clock": "item"}
+    table = markdown_table(
+        [
+            base | {"method": "baseline", "encoder": None},
+            base | {"method": "tracker", "encoder": "none"},
+            base | {"method": "tracker", "encoder": "use"},
+        ]
+    )
+    rows = [line.split(" | ")[2] for line in table.splitlines()[2:]]
+    assert rows == ["baseline", "tracker (lexical)", "tracker (encoder use)"]
