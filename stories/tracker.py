@@ -347,6 +347,11 @@ class Tracker:
                 )
         if vector is None:
             a = self._developments.assign(item, facts=facts)
+        elif centre == -1:
+            # An item of no watched story: the link model was fitted to tell apart the
+            # developments of one story, not to group a stream of all the news there is.
+            # Its topic is found lexically, with the vectors' votes as evidence.
+            a = self._developments.assign(item, facts=facts, similar=self._cosines_by_development(similar))
         else:
             chosen, comparable = self._link(item, vector, mean, similar, when, facts, signals.commentary)
             if chosen is None:
@@ -409,6 +414,14 @@ class Tracker:
         if kind == "new":
             self._lead_when[key] = when
         return self._record(decision, written(facts, item) if kind == "new" else None)
+
+    def _cosines_by_development(self, similar: list[tuple[float, int]]) -> dict[int, list[float]]:
+        """The item's nearest remembered reports' cosines, per development, best first."""
+        meta, resolve = self._recall.meta, self._developments.resolve
+        out: dict[int, list[float]] = {}
+        for sim, i in similar:
+            out.setdefault(resolve(meta[i].development), []).append(sim)
+        return out
 
     def _later_lead(self, development: int, when: float) -> int | None:
         """The development's lead (its ``new`` report), if it was published after ``when``."""

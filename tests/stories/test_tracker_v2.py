@@ -35,13 +35,16 @@ def encoder() -> UniversalSentenceEncoder:
 
 
 def decide(
-    items: list[Item], encoder: UniversalSentenceEncoder | None, polls: list[int]
+    items: list[Item],
+    encoder: UniversalSentenceEncoder | None,
+    polls: list[int],
+    stories: dict[int, str] | None = None,
 ) -> dict[int, object]:
     """Decide ``items`` in poll batches (``polls`` gives each item's poll); the last decision wins."""
     vecs = {}
     if encoder is not None:
         vecs = {n: unpack(pack(v)) for n, v in enumerate(encoder.encode([encoder_text(i) for i in items]))}
-    tracker = Tracker()
+    tracker = Tracker(stories=stories)
     out: dict[int, object] = {}
     for poll in sorted(set(polls)):
         batch = [(n, it) for n, it in enumerate(items) if polls[n] == poll]
@@ -382,14 +385,14 @@ def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalS
     joined = {}
     for outlet in ("WireWatch", "Global Ledger"):
         follow = item(title, summary, outlet, 45, "https://follow.example/9")
-        decisions = decide([ORIGINAL, follow], encoder, polls=[0, 1])
+        decisions = decide([ORIGINAL, follow], encoder, polls=[0, 1], stories={1: "Wagner"})
         joined[outlet] = decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
         if not joined[outlet]:
             assert decisions[1].kind == "new"  # type: ignore[attr-defined]
     assert joined == {"WireWatch": False, "Global Ledger": True}
     # Bare text with no outlet at all (a labelled corpus) says nothing about outlets.
     bare = [replace(ORIGINAL, outlet=""), item(title, summary, "", 45, "https://follow.example/9")]
-    decisions = decide(bare, encoder, polls=[0, 1])
+    decisions = decide(bare, encoder, polls=[0, 1], stories={1: "Wagner"})
     assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
 
 
@@ -404,3 +407,31 @@ def test_a_verbatim_reprint_without_a_notice_seen_first_gives_way_to_its_origina
     assert decisions[0].kind == "new"  # type: ignore[attr-defined]
     assert decisions[1].kind == "rereport" and decisions[1].duplicate_of == 0  # type: ignore[attr-defined]
     assert decisions[0].development_id == decisions[1].development_id  # type: ignore[attr-defined]
+
+
+def test_an_item_of_no_watched_story_is_grouped_by_words_and_vector_votes(
+    encoder: UniversalSentenceEncoder,
+) -> None:
+    """Outside the watchlist the link model (fitted on one story's developments) is not
+    used: the lexical clustering decides, and the vectors' votes let a rewording that
+    shares hardly a word join; an unrelated report does not."""
+    rewording = item(
+        "Armed group occupies military HQ in southern Russian city",
+        "A private army took over the command centre of the southern district, its chief said in a "
+        "recorded message.",
+        "Global Ledger",
+        30,
+        "https://ledger.example/4",
+    )
+    unrelated = item(
+        "Central bank raises interest rates to curb inflation",
+        "The central bank raised its key rate by half a point on Saturday.",
+        "Global Ledger",
+        40,
+        "https://ledger.example/5",
+    )
+    for vectors, joins in ((encoder, True), (None, False)):
+        decisions = decide([ORIGINAL, rewording, unrelated], vectors, polls=[0, 1, 1])
+        dev = decisions[0].development_id  # type: ignore[attr-defined]
+        assert (decisions[1].development_id == dev) is joins  # type: ignore[attr-defined]
+        assert decisions[2].development_id != dev  # type: ignore[attr-defined]
