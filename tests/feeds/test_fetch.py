@@ -462,7 +462,7 @@ async def test_conditional_gets_reuse_one_connection_and_send_the_same_headers(
     server: FeedServer, local_policy: FetchPolicy, schedule: SchedulePolicy, rng: random.Random
 ) -> None:
     """The 304s of a feed polled again and again go over one kept-alive connection (an
-    idle connection is checked before reuse, see feeds.fetch._Stream), with the client's
+    idle connection is checked before reuse, see feeds.transport._Stream), with the client's
     headers on every request."""
     server.script("/k.xml", Reply(body=feed(), etag='"k1"'))
     state = FeedState(url=server.url("/k.xml"))
