@@ -197,7 +197,8 @@ class Tracker:
             if mu is not None:
                 x[in_story_rows & (centres == c)] -= mu
         x[in_story_rows] /= np.maximum(np.linalg.norm(x[in_story_rows], axis=1, keepdims=True), 1e-6)
-        group_sums = np.add.reduceat(x, starts, axis=0)
+        # Summed slice by slice (np.add.reduceat over rows was 4x slower here).
+        group_sums = [x[a : a + n].sum(axis=0) for a, n in zip(starts.tolist(), counts.tolist(), strict=True)]
         group_latest = np.maximum.reduceat(recall.whens[picked], starts)
         n_of: dict[int, int] = {}
         sums: dict[int, Vector] = {}
@@ -488,12 +489,16 @@ class Tracker:
         if not self._pending:
             return None
         own = outlet_key(item.outlet)
-        close = {self._recall.meta[i].key: sim for sim, i in similar}
-        if dup is not None:
-            close[dup.key] = 1.0
+        close: dict[int, float] | None = None  # built only when a reprint credits this outlet
         for n, p in enumerate(self._pending):
             by_url = p.url is not None and item.url is not None and p.url == item.url
-            by_credit = p.credited == own and close.get(p.key, 0.0) >= self.config.recall.credit_similarity
+            by_credit = False
+            if not by_url and p.credited == own:
+                if close is None:
+                    close = {self._recall.meta[i].key: sim for sim, i in similar}
+                    if dup is not None:
+                        close[dup.key] = 1.0
+                by_credit = close.get(p.key, 0.0) >= self.config.recall.credit_similarity
             if by_url or by_credit:
                 del self._pending[n]
                 p.development = self._developments.resolve(p.development)
