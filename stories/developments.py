@@ -317,13 +317,15 @@ class Developments:
         if not names_comparable:
             facts = frozenset(f for f in facts if is_number(f))
         if not decided:
-            votes = self._neighbour_votes(vec) if self.config.neighbour_weight > 0 else {}
+            votes = None  # the lexical neighbours' votes, found only if a prototype is near
             if similar:
+                votes = self._neighbour_votes(vec) if self.config.neighbour_weight > 0 else {}
                 votes = self._add_vector_votes(votes, similar, len(vec))
             ranked = self._ranked(vec, when, votes)
-            chosen = self._vote_only(ranked, votes, len(vec)) if similar else None
-            if chosen is not None:
-                return self._join_development(item, vec, when, facts, chosen, votes[chosen])
+            if votes:
+                chosen = self._vote_only(ranked, votes, len(vec))
+                if chosen is not None:
+                    return self._join_development(item, vec, when, facts, chosen, votes[chosen])
             if not ranked:
                 return self._start(item, vec, when, facts)
             return self._join_prototype(item, vec, when, facts, ranked)
@@ -663,9 +665,12 @@ class Developments:
         return vec
 
     def _ranked(
-        self, vec: dict[str, float], when: float, votes: dict[int, float]
+        self, vec: dict[str, float], when: float, votes: dict[int, float] | None
     ) -> list[tuple[float, int, float]]:
         """Prototypes scoring at least the threshold, best first: ``(score, id, dot)``.
+
+        ``votes`` (development -> vote added to its prototypes' scores) are the lexical
+        neighbours' when None, found only once some prototype shares a term.
 
         Scores are accumulated term by term over the inverted index, so only
         prototypes sharing a term are touched; the size prior and the norm are one
@@ -704,6 +709,8 @@ class Developments:
         scale = self._scale
         protos = self._prototypes
         boost = cfg.size_boost * min(1.0, math.sqrt(cfg.boost_reference_terms / len(vec)))
+        if votes is None:
+            votes = self._neighbour_votes(vec) if cfg.neighbour_weight > 0 else {}
         best_vote = max(votes.values(), default=0.0)
         find = self._find
         ranked: list[tuple[float, int, float]] = []
