@@ -66,7 +66,11 @@ class TrackingService:
         return self.seq
 
     async def start(self) -> None:
-        """Load the saved state (or start empty) and catch up with stored items."""
+        """Load the encoder and the saved state (or start empty) and catch up with stored items."""
+        if self.encoder is not None:
+            # The model loads now, off the event loop, rather than inside the first poll's
+            # tracking; a model that cannot load fails at start, with its reason.
+            await asyncio.to_thread(self.encoder.encode, ["newsbot"])
         saved = await self.storage.load_tracker_state(STATE_NAME)
         replay_from = 0
         if saved is not None:
