@@ -313,14 +313,7 @@ class Tracker:
         origin: tuple[int, int, float | None] | None = None
         if awaited is None:
             origin = self._origin(item, signals, dup, similar, facts)
-            copied = self._decided.get(origin[0]) if origin is not None else None
-            later = origin is not None and origin[2] is not None and when < origin[2]
-            if later and origin is not None and copied is not None and copied.kind != "rereport":
-                # The same title or lead as a report published after it, seen before it
-                # (a slow feed): this is the original, the other its copy.
-                awaited = _Pending(
-                    copied.key, origin[1], copied.kind, copied.new_facts, copied.stories, None, None
-                )
+            awaited = self._copy_seen_first(origin, when)
         if awaited is not None:
             dev_id = self._developments.join(awaited.development, item)
             if dev_id >= 0:
@@ -352,7 +345,8 @@ class Tracker:
             # An item of no watched story: the link model was fitted to tell apart the
             # developments of one story, not to group a stream of all the news there is.
             # Its topic is found lexically, with the vectors' votes as evidence.
-            a = self._developments.assign(item, facts=facts, similar=self._cosines_by_development(similar))
+            cosines = {dev: [sim for sim, _ in near] for dev, near in self._by_development(similar).items()}
+            a = self._developments.assign(item, facts=facts, similar=cosines)
         else:
             chosen, comparable = self._link(item, vector, mean, similar, when, facts, signals.commentary)
             if chosen is None:
@@ -416,12 +410,13 @@ class Tracker:
             self._lead_when[key] = when
         return self._record(decision, written(facts, item) if kind == "new" else None)
 
-    def _cosines_by_development(self, similar: list[tuple[float, int]]) -> dict[int, list[float]]:
-        """The item's nearest remembered reports' cosines, per development, best first."""
+    def _by_development(self, similar: list[tuple[float, int]]) -> dict[int, list[tuple[float, int]]]:
+        """The item's nearest remembered reports ``(cosine, row)`` per development (the id
+        it goes by now), best first."""
         meta, resolve = self._recall.meta, self._developments.resolve
-        out: dict[int, list[float]] = {}
+        out: dict[int, list[tuple[float, int]]] = {}
         for sim, i in similar:
-            out.setdefault(resolve(meta[i].development), []).append(sim)
+            out.setdefault(resolve(meta[i].development), []).append((sim, i))
         return out
 
     def _later_lead(self, development: int, when: float) -> int | None:
@@ -478,6 +473,17 @@ class Tracker:
                         return m.key, m.development, None
         return None
 
+    def _copy_seen_first(self, origin: tuple[int, int, float | None] | None, when: float) -> _Pending | None:
+        """The report with the same title or lead as this item (``origin``), when it was
+        published after it but seen before it (a faster feed's copy): this item is its
+        original and takes its place, as an awaited original takes a reprint's."""
+        if origin is None or origin[2] is None or when >= origin[2]:
+            return None
+        copied = self._decided.get(origin[0])
+        if copied is None or copied.kind == "rereport":
+            return None
+        return _Pending(copied.key, origin[1], copied.kind, copied.new_facts, copied.stories, None, None)
+
     def _awaited(
         self, item: Item, similar: list[tuple[float, int]], dup: Duplicate | None
     ) -> _Pending | None:
@@ -518,10 +524,7 @@ class Tracker:
         """The development the item reports, by the link model (None: a new one), and
         whether names can be compared with it (it has a report in the item's language)."""
         meta = self._recall.meta
-        resolve = self._developments.resolve
-        per_dev: dict[int, list[int]] = {}
-        for _, i in similar:
-            per_dev.setdefault(resolve(meta[i].development), []).append(i)
+        per_dev = {dev: [i for _, i in near] for dev, near in self._by_development(similar).items()}
         if not per_dev:
             return None, True
         names = stems_of(f for f in facts if not is_number(f))
