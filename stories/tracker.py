@@ -54,7 +54,7 @@ from stories.linking import kind_features, kind_score, link_features, link_score
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
-from stories.recall import Recall, RecallConfig, Recent, StoryCentres, Vector
+from stories.recall import Recall, RecallConfig, Recent, StoryCentres, Vector, on_grid
 from stories.syndication import Signals, outlet_key, read_signals
 
 __all__ = ["RecallConfig", "Tracker", "TrackerConfig", "Vector"]
@@ -143,9 +143,28 @@ class Tracker:
             if canonical
             else list(items)
         )
-        vectors = vectors or {}
-        out = [self.observe(key, item, vectors.get(key)) for key, item in ordered]
+        out = self._observe_all(ordered, vectors or {})
         out.extend(self.take_revisions())
+        return out
+
+    # Items whose similarities to the remembered ones are computed together (one matrix
+    # product; see Recall.prepare): 64 columns of 4,096 rows are 1 MB.
+    PREPARE_BATCH = 64
+
+    def _observe_all(
+        self, items: Sequence[tuple[int, Item]], vectors: Mapping[int, Vector]
+    ) -> list[Decision]:
+        out: list[Decision] = []
+        step = self.PREPARE_BATCH
+        for start in range(0, len(items), step):
+            chunk = items[start : start + step]
+            grid = {k: on_grid(v) for k, _ in chunk if (v := vectors.get(k)) is not None}
+            if grid:
+                self._recall.prepare(list(grid.values()))
+            try:
+                out.extend(self._observe(key, item, grid.get(key)) for key, item in chunk)
+            finally:
+                self._recall.done()
         return out
 
     def _merge_alike(self) -> None:
@@ -286,6 +305,10 @@ class Tracker:
 
     def observe(self, key: int, item: Item, vector: Vector | None = None) -> Decision:
         """Decide about one item; ``key`` identifies it (e.g. its database id)."""
+        return self._observe(key, item, on_grid(vector) if vector is not None else None)
+
+    def _observe(self, key: int, item: Item, vector: Vector | None) -> Decision:
+        """:meth:`observe` with the vector on the comparison grid (see ``on_grid``)."""
         # Every ``merge_every`` items (not per call or poll: a replay must merge at the same
         # points), developments found alike are merged.
         self._since_merge += 1
@@ -643,8 +666,7 @@ class Tracker:
         self, items: Iterable[tuple[int, Item]], vectors: Mapping[int, Vector] | None = None
     ) -> list[Decision]:
         """Observe stored ``(key, item)`` pairs in order (rebuilding state after a restart)."""
-        vectors = vectors or {}
-        out = [self.observe(key, item, vectors.get(key)) for key, item in items]
+        out = self._observe_all(list(items), vectors or {})
         out.extend(self.take_revisions())
         return out
 

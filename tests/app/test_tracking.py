@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from bot.tracking import TrackingService
 from storage.repository import Storage
@@ -128,3 +131,35 @@ async def test_a_retitled_lead_retitles_its_development_and_a_same_outlet_copy_i
     [dev] = await story_developments(storage, story.id)
     assert dev.title == "RSF says it holds Khartoum airport"
     assert len(dev.items) == 1 and dev.items[0].extra_sources == 0
+
+
+class _HashEncoder:
+    """A deterministic stand-in encoder (texts -> unit vectors from their words)."""
+
+    name = "hash"
+    dim = 16
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in zip(out, texts, strict=True):
+            for word in text.lower().split():
+                row[sum(map(ord, word)) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+async def test_with_vectors_numpy_runs_one_blas_thread_and_decides_every_item(storage: Storage) -> None:
+    """The tracker's small products gain nothing from BLAS threads that spin on other cores."""
+    from threadpoolctl import threadpool_info
+
+    await storage.add_story("all", "Sudan* OR Khartoum OR Wagner OR Venezuela OR Maduro")
+    feed = await storage.add_feed("https://a.example/rss")
+    assert feed.id is not None
+    service = TrackingService(storage, _HashEncoder())
+    await service.start()
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
+    await storage.store_items(feed.id, items(0), fetched_at=T0)
+    decided = {d.key for d in await service.track_pending()}
+    assert len(decided) == len(HEADLINES)

@@ -1,0 +1,65 @@
+"""Recent vectors: a batch compared at once finds what one item at a time finds, exactly."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+from hypothesis import given, settings
+
+from stories.recall import GRID, Recall, RecallConfig, Recent, on_grid
+
+
+def unit_rows(seed: int, n: int, dim: int = 512) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 9))
+def test_cosines_on_the_grid_are_exact_whatever_the_order_of_summing(seed: int, rows: int, cols: int) -> None:
+    a = np.stack([on_grid(v) for v in unit_rows(seed, rows)])
+    b = np.stack([on_grid(v) for v in unit_rows(seed + 1, cols)])
+    assert np.all(np.abs(a * GRID - np.round(a * GRID)) == 0)
+    exact = a.astype(np.float64) @ b.T.astype(np.float64)
+    batched = a @ b.T  # float32, BLAS's blocking
+    one_by_one = np.stack([a @ v for v in b], axis=1)
+    reversed_terms = a[:, ::-1] @ b[:, ::-1].T
+    assert np.array_equal(batched.astype(np.float64), exact)
+    assert np.array_equal(one_by_one.astype(np.float64), exact)
+    assert np.array_equal(reversed_terms.astype(np.float64), exact)
+    # and the grid keeps the vectors where they were, to 1/4096 per component
+    raw = unit_rows(seed, rows)
+    assert np.abs(a - raw).max() <= 0.5 / GRID + 1e-7
+
+
+def remember(recall: Recall, vector: np.ndarray, key: int, when: float) -> None:
+    recall.add(vector, Recent(key, key, when, "outlet", None, True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30), st.integers(1, 12), st.integers(1, 20))
+def test_a_prepared_batch_finds_the_same_neighbours_as_items_one_by_one(
+    seed: int, history: int, batch: int, max_items: int
+) -> None:
+    """Rows added and rows forgotten (too many, too old) between prepare and each item."""
+    config = RecallConfig(max_items=max_items, window_hours=5.0, min_similarity=-1.0, nearest=8)
+    vectors = [on_grid(v) for v in unit_rows(seed, history + batch)]
+    prepared, plain = Recall(config), Recall(config)
+    for n in range(history):
+        for r in (prepared, plain):
+            remember(r, vectors[n], n, n * 3600.0)
+    incoming = vectors[history:]
+    prepared.prepare(incoming)
+    for n, v in enumerate(incoming, start=history):
+        for r in (prepared, plain):
+            r.advance(n * 3600.0)
+        found = prepared.similar(v)
+        assert found == plain.similar(v)
+        assert len(found) == min(8, len(plain.meta))
+        for r in (prepared, plain):
+            remember(r, v, n, n * 3600.0)
+    prepared.done()
+    # A vector that was not prepared is compared the plain way.
+    other = on_grid(unit_rows(seed + 7, 1)[0])
+    assert prepared.similar(other) == plain.similar(other)
