@@ -10,7 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -194,14 +194,26 @@ class Poller:
         batch: list[tuple[PollResult, FeedItems | None]] = []
         batch_items = 0
         flushed = time.monotonic()
-        async for result in poll_feeds(self.fetcher, states, schedule=self.schedule, executor=self.executor):
+        async for result in poll_feeds(
+            self.fetcher, states, schedule=self.schedule, executor=self.executor, known=self._known_entries
+        ):
             stages["fetch"] += result.outcome.elapsed
             items: FeedItems | None = None
             if result.feed is not None:
-                for stage, seconds in result.feed.timings.items():
+                feed = result.feed
+                for stage, seconds in feed.timings.items():
                     stages[stage] += seconds
+                prints: dict[str, int] = {}
+                for item, fingerprint in zip(feed.items, feed.fingerprints, strict=False):
+                    prints.setdefault(item.guid, fingerprint)
                 items = self.storage.screen_known(
-                    FeedItems(self._feed_id(result), result.items, result.outcome.fetched_at)
+                    FeedItems(
+                        self._feed_id(result),
+                        feed.items,
+                        result.outcome.fetched_at,
+                        fingerprints=prints,
+                        known_entries=feed.known_entries,
+                    )
                 )
                 batch_items += len(items.items)
                 result = replace(result, feed=None)  # the parsed feed is not held: its items are
@@ -284,6 +296,11 @@ class Poller:
             done_before = len(summary.reports) - len(results)
             for offset, report in enumerate(summary.reports[done_before:], start=1):
                 progress(done_before + offset, total, report)
+
+    def _known_entries(self, state: FeedState) -> Mapping[int, str] | None:
+        """What the parser may skip of this feed: the entries the storage stored last time
+        (their fingerprints and guids, in this process; :mod:`storage.known_items`)."""
+        return self.storage.known_fingerprints(state.id) if state.id is not None else None
 
     @staticmethod
     def _feed_id(result: PollResult) -> int:

@@ -37,7 +37,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -81,6 +81,11 @@ class ParsedFeed:
     warnings: list[str] = field(default_factory=list)
     version: str = ""
     language: str | None = None
+    # With parse_feed(known=...): each item's fingerprint (Python hashes, this process's
+    # only), and the entries recognised by theirs and not normalised, as (index in
+    # ``items`` they came before, their guid). Not part of the value.
+    fingerprints: list[int] = field(default_factory=list, compare=False, repr=False)
+    known_entries: list[tuple[int, str]] = field(default_factory=list, compare=False, repr=False)
     # CPU seconds (this thread) spent decoding, parsing and normalising: the poll
     # benchmark's per-stage breakdown. Not part of the value.
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
@@ -267,6 +272,7 @@ def parse_feed(
     fetched_at: datetime,
     headers: Mapping[str, str] | None = None,
     engine: Engine = "auto",
+    known: Mapping[int, str] | None = None,
 ) -> ParsedFeed:
     """Parse and normalise a feed body.
 
@@ -275,6 +281,12 @@ def parse_feed(
     the warning in ``warnings``. Raises :class:`FeedParseError` if the body is not a
     feed at all (HTML page, empty, broken beyond recovery). ``engine="feedparser"``
     skips the fast path (used to check that both paths agree).
+
+    ``known`` maps fingerprints of entries read before from this feed (the
+    ``fingerprints`` of an earlier result, in this process) to their items' guids. On the
+    fast path, entries it names are not read or normalised again: they come back as
+    ``known_entries``, and the items as ``fingerprints`` for the next time. Other paths
+    ignore it and give no fingerprints.
     """
     if fetched_at.tzinfo is None:
         raise ValueError("fetched_at must be timezone-aware")
@@ -289,7 +301,7 @@ def parse_feed(
         parsed = _parse_json_feed(body, url=url, fetched_at=fetched_at)
     else:
         parsed = _parse_xml_feed(
-            body, url=url, fetched_at=fetched_at, content_type=content_type, engine=engine
+            body, url=url, fetched_at=fetched_at, content_type=content_type, engine=engine, known=known
         )
     if encoding_warning:
         parsed.warnings.insert(0, encoding_warning)
@@ -300,16 +312,29 @@ def parse_feed(
 
 
 def _parse_xml_feed(
-    body: bytes, *, url: str, fetched_at: datetime, content_type: str, engine: Engine = "auto"
+    body: bytes,
+    *,
+    url: str,
+    fetched_at: datetime,
+    content_type: str,
+    engine: Engine = "auto",
+    known: Mapping[int, str] | None = None,
 ) -> ParsedFeed:
     if engine == "auto":
         try:
-            fast = parse_fast(body, content_type)
+            fast = parse_fast(body, content_type, url=url, known=known)
         except Unsupported:
             pass
         else:
             return _build(
-                fast.feed, fast.entries, url=url, fetched_at=fetched_at, version=fast.version, warnings=[]
+                fast.feed,
+                fast.entries,
+                url=url,
+                fetched_at=fetched_at,
+                version=fast.version,
+                warnings=[],
+                prints=fast.prints,
+                skipped=fast.skipped,
             )
     # No Content-Location: feedparser would resolve RSS guids against it as if they
     # were links, changing ids; links are resolved in normalize instead.
@@ -382,7 +407,12 @@ def _build(
     fetched_at: datetime,
     version: str,
     warnings: list[str],
+    prints: list[int] | None = None,
+    skipped: list[tuple[int, str]] | None = None,
 ) -> ParsedFeed:
+    """The feed's items, normalised. ``prints`` (one per entry) are kept for the items
+    made; ``skipped`` entries (index in ``entries`` they came before, guid) are re-indexed
+    by the items they come before."""
     raw_title = feed.get("title")
     title = html_to_text(raw_title, max_len=200) if isinstance(raw_title, str) else ""
     link = feed.get("link") if isinstance(feed.get("link"), str) else None
@@ -390,20 +420,32 @@ def _build(
     started = time.thread_time()
     outlet = outlet_name(title, link, url)
     items: list[Item] = []
-    skipped = 0
-    for entry in entries:
+    fingerprints: list[int] = []
+    known_entries: list[tuple[int, str]] = []
+    pending = iter(skipped or ())
+    upcoming = next(pending, None)
+    empty = 0
+    for index, entry in enumerate(entries):
+        while upcoming is not None and upcoming[0] <= index:
+            known_entries.append((len(items), upcoming[1]))
+            upcoming = next(pending, None)
         if not isinstance(entry, Mapping):
-            skipped += 1
+            empty += 1
             continue
         item = normalize_entry(
             entry, feed_url=url, outlet=outlet, fetched_at=fetched_at, feed_language=language
         )
         if item is None:
-            skipped += 1
+            empty += 1
         else:
             items.append(item)
-    if skipped:
-        warnings.append(f"{skipped} entries without title, summary or link skipped")
+            if prints:
+                fingerprints.append(prints[index])
+    while upcoming is not None:
+        known_entries.append((len(items), upcoming[1]))
+        upcoming = next(pending, None)
+    if empty:
+        warnings.append(f"{empty} entries without title, summary or link skipped")
     return ParsedFeed(
         title=title or None,
         link=link,
@@ -411,6 +453,8 @@ def _build(
         warnings=warnings,
         version=version,
         language=language,
+        fingerprints=fingerprints,
+        known_entries=known_entries,
         timings={"normalise": time.thread_time() - started},
     )
 
@@ -507,12 +551,15 @@ async def parse_feed_async(
     fetched_at: datetime,
     headers: Mapping[str, str] | None = None,
     executor: Executor | None = None,
+    known: Mapping[int, str] | None = None,
 ) -> ParsedFeed:
     """:func:`parse_feed` off the event loop (default: the loop's thread pool).
 
     Pass a ``ProcessPoolExecutor`` to parse on other cores; bench/poll.py measures
-    both (see README).
+    both (see README). ``known`` is dropped there: fingerprints are this process's.
     """
     loop = asyncio.get_running_loop()
-    call = partial(parse_feed, body, url=url, fetched_at=fetched_at, headers=headers)
+    if executor is not None and not isinstance(executor, ThreadPoolExecutor):
+        known = None
+    call = partial(parse_feed, body, url=url, fetched_at=fetched_at, headers=headers, known=known)
     return await loop.run_in_executor(executor, call)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -27,7 +27,7 @@ from feeds.parse import FeedParseError, ParsedFeed, parse_feed_async
 from feeds.schedule import SchedulePolicy, next_state
 from stories.model import FeedState, Item
 
-__all__ = ["PollResult", "poll_feed", "poll_feeds"]
+__all__ = ["KnownEntries", "PollResult", "poll_feed", "poll_feeds"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ class PollResult:
 
     ``previous`` is the state polled, ``state`` the one to persist (its ``url`` may
     have changed after a permanent redirect; ``previous.url`` identifies the row).
-    ``feed`` is set only when a new body was parsed. ``newly_disabled`` is True when
+    ``feed`` is set only when a new body was parsed (its ``known_entries`` are the
+    entries recognised from ``known``, not normalised). ``newly_disabled`` is True when
     this poll disabled the feed (admins should be told). A body is not kept once
     parsed (``outcome.body`` is None here: its items are what it held), so results
     waiting to be stored do not hold a thousand feeds' bytes.
@@ -60,6 +61,10 @@ class PollResult:
         return self.state.disabled and not self.previous.disabled
 
 
+KnownEntries = Callable[[FeedState], Mapping[int, str] | None]
+"""What the caller remembers of a feed's entries: fingerprint -> guid (see ``parse_feed``)."""
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -73,12 +78,14 @@ async def poll_feed(
     rng: random.Random | None = None,
     executor: Executor | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    known: KnownEntries | None = None,
 ) -> PollResult:
     """Fetch, parse and reschedule one feed. Never raises for a bad feed.
 
     A body that fails to parse is recorded as an error (with the reason) and counts
     towards backoff like a network failure. The feed's title is updated from the
-    parsed feed.
+    parsed feed. ``known(state)``, asked just before parsing, names the fingerprints of
+    entries read before (see :func:`feeds.parse.parse_feed`).
     """
     outcome = await fetcher.fetch(state)
     parsed: ParsedFeed | None = None
@@ -90,6 +97,7 @@ async def poll_feed(
                 fetched_at=outcome.fetched_at,
                 headers=outcome.headers,
                 executor=executor,
+                known=known(state) if known is not None else None,
             )
         except FeedParseError as exc:
             outcome = outcome.parse_failed(str(exc))
@@ -133,6 +141,7 @@ async def poll_feeds(
     executor: Executor | None = None,
     clock: Callable[[], datetime] = _utcnow,
     window: int | None = None,
+    known: KnownEntries | None = None,
 ) -> AsyncIterator[PollResult]:
     """Poll many feeds concurrently, yielding each result as soon as it is ready.
 
@@ -141,7 +150,7 @@ async def poll_feeds(
     ahead of the consumer, counting results not yet taken: a consumer that stores
     slowly holds a bounded number of parsed feeds, not the whole cycle's. Feeds are
     started one host at a time, round robin. If the consumer stops early, the
-    remaining polls are cancelled.
+    remaining polls are cancelled. ``known`` is passed to each :func:`poll_feed`.
     """
     rng = rng or random.Random()
     limit = max(1, window if window is not None else WINDOW_PER_SLOT * fetcher.policy.concurrency)
@@ -154,7 +163,7 @@ async def poll_feeds(
         if state is None:
             return
         task = asyncio.ensure_future(
-            poll_feed(fetcher, state, schedule=schedule, rng=rng, executor=executor, clock=clock)
+            poll_feed(fetcher, state, schedule=schedule, rng=rng, executor=executor, clock=clock, known=known)
         )
         task.add_done_callback(finished.put_nowait)
         tasks.add(task)

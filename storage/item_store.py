@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stories.model import Decision, Item
 
 from .connection import Connection, StorageError
+from .known_items import first_entries
 from .models import (
     DevelopmentRow,
     ItemRow,
@@ -55,12 +56,18 @@ class FeedItems:
     ``known`` names the fetch's entries already split off by :meth:`ItemStore.screen_known`
     (stored from this feed last time, same title and summary): not in ``items``, counted
     unchanged, and remembered for the next fetch.
-    """
+
+    From the parser (see :mod:`storage.known_items`): ``fingerprints`` maps guids of
+    ``items`` (or of ``known`` entries) to the fingerprint of the first entry with it;
+    ``known_entries`` are the entries it recognised by :meth:`ItemStore.known_fingerprints`
+    and did not read, as (index in ``items`` they came before, guid)."""
 
     feed_id: int
     items: Sequence[Item]
     fetched_at: datetime
     known: tuple[str, ...] = ()
+    fingerprints: Mapping[str, int] = field(default_factory=dict)
+    known_entries: Sequence[tuple[int, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,19 @@ class StoredBatch:
 
     results: tuple[StoreResult, ...]
     index_seconds: float = 0.0
+
+
+_Items = dict[str, Item]
+
+
+def _entries(entry: FeedItems) -> tuple[dict[str, Item], tuple[str, ...], dict[str, int]]:
+    """:func:`first_entries` of one fetch, and the fingerprints of what it keeps (items,
+    and entries already split off as ``known``)."""
+    unique, recognised = first_entries(entry.items, entry.known_entries)
+    if not entry.fingerprints:
+        return unique, recognised, {}
+    known = set(entry.known)
+    return unique, recognised, {g: f for g, f in entry.fingerprints.items() if g in unique or g in known}
 
 
 def _item(row: ItemRow, guid: str | None = None) -> Item:
@@ -120,18 +140,28 @@ class ItemStore(Connection):
         """
         return (await self.store_batch([FeedItems(feed_id, items, fetched_at)])).results[0]
 
+    def known_fingerprints(self, feed_id: int) -> Mapping[int, str]:
+        """Fingerprint -> guid of the feed's entries that this process stored last time
+        (for the parser, which then skips them: :mod:`storage.known_items`)."""
+        return self._known.fingerprints(feed_id)
+
     def screen_known(self, entry: FeedItems) -> FeedItems:
         """``entry`` without the entries this process stored from the same feed last time
         with the same title and summary (:mod:`storage.known_items`), their guids moved to
-        ``known``. In memory, no query: the poller screens each fetch as it arrives, so a
-        batch waiting to be stored holds only what is new or edited."""
-        unique: dict[str, Item] = {}
-        for item in entry.items:
-            unique.setdefault(item.guid, item)
+        ``known`` (with those the parser recognised). In memory, no query: the poller
+        screens each fetch as it arrives, so a batch waiting to be stored holds only what
+        is new or edited."""
+        unique, recognised, prints = _entries(entry)
         unchanged, rest = self._known.split(entry.feed_id, unique)
-        if not unchanged:
+        if not unchanged and not recognised:
             return entry
-        return FeedItems(entry.feed_id, list(rest.values()), entry.fetched_at, (*entry.known, *unchanged))
+        return FeedItems(
+            entry.feed_id,
+            list(rest.values()),
+            entry.fetched_at,
+            (*entry.known, *recognised, *unchanged),
+            prints,
+        )
 
     async def store_batch(self, batch: Sequence[FeedItems], *, index: bool = False) -> StoredBatch:
         """Store several feeds' items in one transaction, as :meth:`store_items` each.
@@ -141,22 +171,20 @@ class ItemStore(Connection):
         the rest are looked up, inserted or updated. With ``index``, the search index
         rows of everything new or changed are written in the same transaction.
         """
-        prepared: list[tuple[FeedItems, dict[str, Item], dict[str, int], dict[str, Item]]] = []
+        # Per feed: entry, unique items, unchanged and rest, guids known, fingerprints.
+        prepared: list[tuple[FeedItems, _Items, dict[str, int], _Items, tuple[str, ...], dict[str, int]]] = []
         for entry in batch:
-            # Within one fetch a feed may repeat an entry: keep the first.
-            unique: dict[str, Item] = {}
-            for item in entry.items:
-                unique.setdefault(item.guid, item)
+            unique, recognised, prints = _entries(entry)
             unchanged, rest = self._known.split(entry.feed_id, unique)
-            prepared.append((entry, unique, unchanged, rest))
+            prepared.append((entry, unique, unchanged, rest, (*entry.known, *recognised), prints))
         stored: list[tuple[StoreResult, dict[str, int]]] = [(StoreResult(), {})] * len(prepared)
         index_seconds = 0.0
-        if any(rest for *_, rest in prepared):
+        if any(rest for _, _, _, rest, _, _ in prepared):
             for attempt in range(4):
                 try:
                     async with self._sessions.begin() as session:
                         stored = await self._store_many(
-                            session, [(e.feed_id, rest, e.fetched_at) for e, _, _, rest in prepared]
+                            session, [(e.feed_id, rest, e.fetched_at) for e, _, _, rest, _, _ in prepared]
                         )
                         if index:
                             began = time.perf_counter()
@@ -190,10 +218,10 @@ class ItemStore(Connection):
                         raise
         results: list[StoreResult] = []
         # Only after the commit: a rolled-back batch must be looked up again next time.
-        for (entry, unique, unchanged, _), (result, ids) in zip(prepared, stored, strict=True):
-            if unique or entry.known:
-                self._known.remember(entry.feed_id, unique, {**ids, **unchanged}, kept=entry.known)
-            results.append(replace(result, unchanged=result.unchanged + len(unchanged) + len(entry.known)))
+        for (entry, unique, unchanged, _, known, prints), (result, ids) in zip(prepared, stored, strict=True):
+            if unique or known:
+                self._known.remember(entry.feed_id, unique, {**ids, **unchanged}, kept=known, prints=prints)
+            results.append(replace(result, unchanged=result.unchanged + len(unchanged) + len(known)))
         return StoredBatch(tuple(results), index_seconds)
 
     async def _store_many(
