@@ -564,3 +564,34 @@ async def test_search_finds_exactly_what_the_watchlist_language_matches(
         assert {hit.item_id for hit in hits} == expected
     finally:
         await store.close()
+
+
+ASCII_TEXT = st.text(
+    alphabet=st.sampled_from("abcXYZ019 _-'.,&<>\t\n\x01\x7f"), max_size=60
+) | st.builds(lambda a, b: a + "z" * b + a, st.text(alphabet="ab ", max_size=5), st.integers(95, 105))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ASCII_TEXT, min_size=1, max_size=4))
+def test_an_ascii_text_given_whole_is_indexed_as_its_words(texts: list[str]) -> None:
+    """FTS5's ascii tokenizer finds in an ASCII text exactly the words (and positions)
+    of the space-separated tokens the index used to be given; a text with a word too
+    long to index is still given as its words (which leave that word out)."""
+    import sqlite3
+
+    from storage.search import MAX_WORD_LENGTH, _fts_text
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE given USING fts5(body, tokenize='ascii', prefix='2 3')")
+    db.execute("CREATE VIRTUAL TABLE words USING fts5(body, tokenize='ascii', prefix='2 3')")
+    for table in ("given", "words"):
+        db.execute(f"CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}, instance)")
+    for rowid, body in enumerate(texts, start=1):
+        db.execute("INSERT INTO given (rowid, body) VALUES (?, ?)", (rowid, _fts_text(body)))
+        words = [w for w in tokens(body) if len(w) <= MAX_WORD_LENGTH]
+        db.execute("INSERT INTO words (rowid, body) VALUES (?, ?)", (rowid, " ".join(words)))
+    instances = {
+        table: db.execute(f"SELECT term, doc, col, offset FROM {table}_vocab ORDER BY 1, 2, 3, 4").fetchall()
+        for table in ("given", "words")
+    }
+    assert instances["given"] == instances["words"]
