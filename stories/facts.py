@@ -19,6 +19,7 @@ developments module then falls back to rare words.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -221,34 +222,38 @@ def extract_facts(item: Item) -> frozenset[str]:
 def _names(text: str, allowed: set[str] | None) -> set[str]:
     """Capitalised runs in ``text``; with ``allowed``, only acronyms and allowed words."""
     found: set[str] = set()
-    cores: list[str] = []
-    starts: list[bool] = []
-    sentence_start = True
-    for m in _TOKEN.finditer(text):
-        token = m.group()
-        # "Fed's" names the Fed: the possessive is no part of the name.
-        cores.append(token.strip(_STRIP).removesuffix("'s").removesuffix("’s"))
-        starts.append(sentence_start)
-        sentence_start = token[-1] in _SENTENCE_END
-
-    capitalised = _capitalised
+    tokens = text.split()  # the runs of non-space that r"\S+" finds (same notion of space)
+    caps = list(map(_capitalised_core, tokens))  # the token's core if capitalised, else ""
+    last = len(tokens) - 1
     run: list[str] = []
-    for i, core in enumerate(cores):
-        ok = False
-        if capitalised(core):
-            ok = len(core) > 1 and core.isupper()
-            if not ok and allowed is not None:
-                ok = _latin(core) in allowed
-            elif not ok:
-                ok = not starts[i] or (i + 1 < len(cores) and capitalised(cores[i + 1]))
+    prev = -2
+    # Only capitalised words can be names; a run is consecutive words found to be.
+    for i in itertools.compress(range(len(tokens)), caps):
+        core = caps[i]
+        ok = len(core) > 1 and core.isupper()
+        if not ok and allowed is not None:
+            ok = _latin(core) in allowed
+        elif not ok:
+            # The first word of a sentence is capitalised anyway: a name only before another.
+            sentence_start = i == 0 or tokens[i - 1][-1] in _SENTENCE_END
+            ok = not sentence_start or (i < last and bool(caps[i + 1]))
         if ok:
+            if i != prev + 1 and run:
+                _add_name(found, run)
+                run = []
             run.append(core)
-        elif run:
-            _add_name(found, run)
-            run = []
+            prev = i
     if run:
         _add_name(found, run)
     return found
+
+
+@functools.lru_cache(maxsize=131072)
+def _capitalised_core(token: str) -> str:
+    """The token without the punctuation around it if that is :func:`_capitalised`, else
+    ``""``; "Fed's" names the Fed: the possessive is no part of the name."""
+    core = token.strip(_STRIP).removesuffix("'s").removesuffix("’s")
+    return core if _capitalised(core) else ""
 
 
 @functools.lru_cache(maxsize=131072)
