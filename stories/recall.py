@@ -132,8 +132,7 @@ class _Prepared:
     first: int  # the first and past-the-last rows (counted as ``Recall._added``) compared
     end: int
     sims: npt.NDArray[np.float32]  # rows x batch items
-    columns: dict[int, int]  # id() of an item's vector -> its column
-    vectors: list[Vector]  # held so those ids stay theirs
+    columns: dict[int, int]  # an item's key -> its column
 
 
 class Recall:
@@ -220,24 +219,24 @@ class Recall:
             meta.popleft()
             self._start += 1
 
-    def prepare(self, vectors: Sequence[Vector]) -> None:
-        """Compare a batch of items about to be observed with every remembered row at
-        once: one matrix product instead of one pass over all rows per item (which reads
-        the whole window, 8 MB at 4,096 rows, for each item). :meth:`similar` then
-        reads each item's column and compares it only with the rows added since."""
-        rows = [v for v in vectors if v is not None and self.dim and v.shape[0] == self.dim]
+    def prepare(self, vectors: Mapping[int, Vector]) -> None:
+        """Compare a batch of items about to be observed (their vectors by key) with every
+        remembered row at once: one matrix product instead of one pass over all rows per
+        item (which reads the whole window, 8 MB at 4,096 rows, for each item).
+        :meth:`similar`, given an item's key, then reads its column and compares it only
+        with the rows added since."""
+        rows = {k: v for k, v in vectors.items() if self.dim and v.shape[0] == self.dim}
         if not rows or not self.meta:
             self._prepared = None
             return
-        sims = self.vectors @ np.stack(rows).T
-        self._prepared = _Prepared(
-            self._added - len(self.meta), self._added, sims, {id(v): n for n, v in enumerate(rows)}, rows
-        )
+        sims = self.vectors @ np.stack(list(rows.values())).T
+        columns = {k: n for n, k in enumerate(rows)}
+        self._prepared = _Prepared(self._added - len(self.meta), self._added, sims, columns)
 
-    def _similarities(self, vector: Vector) -> npt.NDArray[np.float32]:
+    def _similarities(self, vector: Vector, key: int | None) -> npt.NDArray[np.float32]:
         pre = self._prepared
-        col = pre.columns.get(id(vector)) if pre is not None else None
-        if pre is None or col is None or pre.vectors[col] is not vector:
+        col = pre.columns.get(key) if pre is not None and key is not None else None
+        if pre is None or col is None:
             sims: npt.NDArray[np.float32] = self.vectors @ vector
             return sims
         first = self._added - len(self.meta)  # rows only leave from the front
@@ -247,12 +246,12 @@ class Recall:
             return kept
         return np.concatenate([kept, fresh @ vector])
 
-    def similar(self, vector: Vector) -> list[tuple[float, int]]:
+    def similar(self, vector: Vector, key: int | None = None) -> list[tuple[float, int]]:
         """``(cosine, index)`` of the ``nearest`` remembered items at least ``min_similarity``
-        alike, best first."""
+        alike, best first. ``key``: the item's key if its vector (this one) was prepared."""
         if not self.meta or self.dim != vector.shape[0]:
             return []
-        sims = self._similarities(vector)
+        sims = self._similarities(vector, key)
         idx = np.nonzero(sims >= self.config.min_similarity)[0]
         k = self.config.nearest
         if len(idx) > k:

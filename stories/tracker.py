@@ -160,7 +160,7 @@ class Tracker:
             chunk = items[start : start + step]
             grid = {k: on_grid(v) for k, _ in chunk if (v := vectors.get(k)) is not None}
             if grid:
-                self._recall.prepare(list(grid.values()))
+                self._recall.prepare(grid)
             try:
                 out.extend(self._observe(key, item, grid.get(key)) for key, item in chunk)
             finally:
@@ -323,7 +323,7 @@ class Tracker:
         # What is older than the windows is forgotten before anything is compared with it.
         self._dedup.advance(when)
         self._recall.advance(when)
-        similar = self._recall.similar(vector) if vector is not None else []
+        similar = self._recall.similar(vector, key) if vector is not None else []
         # The story whose mean is taken out of this item's similarities (-1: none).
         centre = min(stories, default=-1)
         mean = None

@@ -49,12 +49,12 @@ def test_a_prepared_batch_finds_the_same_neighbours_as_items_one_by_one(
     for n in range(history):
         for r in (prepared, plain):
             remember(r, vectors[n], n, n * 3600.0)
-    incoming = vectors[history:]
+    incoming = dict(enumerate(vectors[history:], start=history))
     prepared.prepare(incoming)
-    for n, v in enumerate(incoming, start=history):
+    for n, v in incoming.items():
         for r in (prepared, plain):
             r.advance(n * 3600.0)
-        found = prepared.similar(v)
+        found = prepared.similar(v, n)
         assert found == plain.similar(v)
         assert len(found) == min(8, len(plain.meta))
         for r in (prepared, plain):
