@@ -250,19 +250,14 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
 
 @functools.lru_cache(maxsize=131072)
 def _capitalised_core(token: str) -> str:
-    """The token without the punctuation around it if that is :func:`_capitalised`, else
-    ``""``; "Fed's" names the Fed: the possessive is no part of the name."""
+    """The token without the punctuation around it ("Fed's" names the Fed: the possessive
+    is no part of the name) if that is capitalised and may be (part of) a name, not a stop
+    word, weekday or month; else ``""``."""
     core = token.strip(_STRIP).removesuffix("'s").removesuffix("’s")
-    return core if _capitalised(core) else ""
-
-
-@functools.lru_cache(maxsize=131072)
-def _capitalised(core: str) -> bool:
-    """A capitalised word that may be (part of) a name: no stop word, weekday or month."""
     if not core or not core[0].isupper():
-        return False
+        return ""
     folded = fold(core)
-    return folded not in STOP_WORDS and folded not in _NOT_NAMES
+    return core if folded not in STOP_WORDS and folded not in _NOT_NAMES else ""
 
 
 def _add_name(facts: set[str], run: list[str]) -> None:
