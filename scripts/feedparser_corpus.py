@@ -38,6 +38,13 @@ def headers_of(body: bytes) -> dict[str, str]:
     return {k.decode("latin-1").strip().lower(): v.decode("latin-1").strip() for k, v in HEADER.findall(body)}
 
 
+def _has_content(entry: object) -> bool:
+    """Whether feedparser's entry has any of the fields an item is made from."""
+    if not isinstance(entry, dict):
+        return False
+    return any(entry.get(key) for key in ("title", "summary", "description", "link", "content"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", type=Path)
@@ -76,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             counts["parse_errors"] += 1
             reason = str(exc).split(":", 1)[0]
             reasons[reason] = reasons.get(reason, 0) + 1
-            if ref_entries:
+            # Entries with no title, summary or link cannot become items: as below, they
+            # count as dropped empty, not lost (an incomplete CDATA title leaves feedparser
+            # an entry of no field at all).
+            readable = sum(1 for entry in reference.entries if _has_content(entry))
+            counts["entries_dropped_empty"] += ref_entries - readable
+            if readable:
                 counts["lost_entries"] += 1
                 problems.append({"file": str(path), "problem": f"FeedParseError: {exc}"})
             continue
