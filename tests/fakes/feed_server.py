@@ -17,6 +17,7 @@ tests alike::
 from __future__ import annotations
 
 import gzip as gzip_module
+import ssl
 import threading
 import time
 import zlib
@@ -135,8 +136,12 @@ class _Server(ThreadingHTTPServer):
 class FeedServer:
     """Scriptable feed server on 127.0.0.1 (a random free port)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server((host, 0), _Handler)
+        self._scheme = "http"
+        if tls is not None:  # HTTPS: the listening socket wrapped, each handshake on accept
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._server.owner = self
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Reply]] = {}
@@ -151,7 +156,7 @@ class FeedServer:
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         """Absolute URL of ``path`` on this server (``host`` may be a stub-resolved name)."""
-        return f"http://{host}:{self.port}{path}"
+        return f"{self._scheme}://{host}:{self.port}{path}"
 
     def script(self, path: str, replies: Reply | Iterable[Reply]) -> None:
         """Set what ``path`` answers: one reply, or a sequence whose last one repeats."""
