@@ -120,6 +120,7 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 @functools.lru_cache(maxsize=131072)
+@functools.lru_cache(maxsize=65536)
 def _latin(word: str) -> str:
     """A name word folded and in Latin letters ("Пескова" -> "peskova")."""
     folded = fold(word)
@@ -296,18 +297,22 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
         return {}
     text = item.text
     tokens = [t.strip(_STRIP) for t in _TOKEN.findall(text)]
-    latin = [_latin(t) for t in tokens]
-    numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
+    numbers: dict[str, str] | None = None
+    latin: list[str] | None = None
     positions: dict[str, list[int]] = {}
-    for i, w in enumerate(latin):
-        positions.setdefault(w, []).append(i)
     out: dict[str, str] = {}
     for f in keys:
         if date_fact(f) is not None:
             out[f] = _date_surface(f, tokens)
         elif is_number(f):
+            if numbers is None:  # read only when a number is asked for
+                numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
             out[f] = numbers.get(f, f)
         else:
+            if latin is None:
+                latin = [_latin(t) for t in tokens]
+                for i, w in enumerate(latin):
+                    positions.setdefault(w, []).append(i)
             words = f.split()
             at = next((i for i in positions.get(words[0], ()) if latin[i : i + len(words)] == words), None)
             out[f] = " ".join(tokens[at : at + len(words)]) if at is not None else f
