@@ -118,13 +118,13 @@ WINDOW_PER_SLOT = 8
 """Feeds polled ahead of the consumer, per global fetch slot (see :func:`poll_feeds`)."""
 
 
-def _host_order(states: Iterable[FeedState]) -> list[FeedState]:
+def _host_order(states: Iterable[FeedState], host: Callable[[str], str] = _host_key) -> list[FeedState]:
     """``states`` taken one host at a time, round robin (first host first, in the order
     given within each host): a window of polls in that order never fills up with one
     host's feeds waiting for its few slots while other hosts sit idle."""
     by_host: dict[str, list[FeedState]] = {}
     for state in states:
-        by_host.setdefault(_host_key(state.url), []).append(state)
+        by_host.setdefault(host(state.url), []).append(state)
     queues = list(by_host.values())
     ordered: list[FeedState] = []
     for depth in range(max((len(q) for q in queues), default=0)):
@@ -154,7 +154,7 @@ async def poll_feeds(
     """
     rng = rng or random.Random()
     limit = max(1, window if window is not None else WINDOW_PER_SLOT * fetcher.policy.concurrency)
-    waiting = iter(_host_order(states))
+    waiting = iter(_host_order(states, fetcher.host_key))
     finished: asyncio.Queue[asyncio.Task[PollResult]] = asyncio.Queue()
     tasks: set[asyncio.Task[PollResult]] = set()
 

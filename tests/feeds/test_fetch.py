@@ -443,6 +443,9 @@ async def test_poll_window_bounds_what_waits_for_the_consumer() -> None:
         policy = FetchPolicy()
         started = 0
 
+        def host_key(self, url: str) -> str:
+            return url.split("/")[2]
+
         async def fetch(self, state: FeedState) -> FetchOutcome:
             self.started += 1
             await asyncio.sleep(0)

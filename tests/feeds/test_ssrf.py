@@ -43,8 +43,10 @@ async def test_refuses_private_addresses(server: FeedServer, guarded: FetchPolic
     resolver = StubResolver({})  # any name lookup would fail the test loudly
     async with Fetcher(guarded, resolver=resolver) as fetcher:
         outcome = await fetcher.fetch(FeedState(url=url.format(port=server.port)))
+        again = await fetcher.fetch(FeedState(url=url.format(port=server.port)))  # no "checked" kept
     assert outcome.kind == "refused", outcome
     assert outcome.error is not None and outcome.error.startswith("blocked by SSRF guard")
+    assert again == replace(outcome, fetched_at=again.fetched_at, elapsed=again.elapsed)
     assert server.requests == []
 
 
@@ -98,9 +100,10 @@ async def test_refuses_redirect_from_allowed_to_private(
     policy = replace(guarded, allowed_networks=("127.0.0.1/32",), allow_local_files=True)
     resolver = StubResolver({"internal.example": ["10.0.0.5"]})
     async with Fetcher(policy, resolver=resolver) as fetcher:
-        outcome = await fetcher.fetch(FeedState(url=server.url("/start.xml")))
-    assert len(server.requests_for("/start.xml")) == 1  # first hop was allowed and made
-    assert outcome.kind == "refused", outcome
+        for _ in range(2):  # the second time too: a refused hop is checked every time
+            outcome = await fetcher.fetch(FeedState(url=server.url("/start.xml")))
+            assert outcome.kind == "refused", outcome
+    assert len(server.requests_for("/start.xml")) == 2  # first hop was allowed and made
     assert outcome.url == location or outcome.url.startswith(location.split("/")[0])
     assert outcome.body is None
 
