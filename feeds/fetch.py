@@ -205,9 +205,8 @@ class _TooLarge(Exception):
 
 @dataclass(slots=True)
 class _Route:
-    """What the fetcher works out once per URL, not on every poll of it: whether it is a
-    file, its host's key, its parsed form, and whether the guard's URL check passed
-    (kept only where that check resolves nothing, so its answer cannot change)."""
+    """What the fetcher works out once per URL, not on every poll: is it a file, its host
+    key, its parsed form, did the guard's URL check pass (kept only if it resolved nothing)."""
 
     is_file: bool
     host: str
