@@ -37,7 +37,7 @@ from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.linking import KIND_FEATURES, LINK_FEATURES, kind_features, link_features
 from stories.matching import Matcher
 from stories.recall import StoryCentres
-from stories.syndication import outlet_key, read_signals
+from stories.syndication import declared_commentary, outlet_key, read_signals
 from stories.tracker import Tracker, TrackerConfig
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "developments"
@@ -181,8 +181,9 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
             item_facts = facts[k] if comparable else frozenset(f for f in facts[k] if is_number(f))
             dev_facts = known[dev]
             added = new_facts(item_facts, dev_facts, stems_of(dev_facts), items[k].published)
-            if added:
-                signals = read_signals(items[k])
+            signals = read_signals(items[k])
+            declared = signals.commentary and declared_commentary(items[k].title)
+            if added and not declared:  # the tracker never asks the model about those
                 features = kind_features(
                     added,
                     float(vectors[k] @ vectors[near]),

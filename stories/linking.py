@@ -42,7 +42,8 @@ KIND_FEATURES = (
     "same_language",  # that report is in the item's language
     "same_language_names",  # new one-word names, counted only in the same language
     "says_copy",  # it credits a wire or an outlet, or carries a reprint notice
-    "commentary",  # its title marks an explainer or an analysis
+    "commentary",  # its title marks an explainer or an analysis (one it labels so outright
+    # is never an update and does not reach the model: Tracker._update_rule)
     "ccos_nearest",  # cos_nearest with the story's mean taken out of both sides
 )
 

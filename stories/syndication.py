@@ -16,7 +16,7 @@ import re
 from stories.facts import fold
 from stories.model import Item
 
-__all__ = ["Signals", "outlet_key", "read_signals"]
+__all__ = ["Signals", "declared_commentary", "outlet_key", "read_signals"]
 
 # Wires by the names they go by in bylines and datelines, in the three languages.
 _WIRES: dict[str, tuple[str, ...]] = {
@@ -63,8 +63,23 @@ _COMMENTARY = re.compile(
     r"|(?:что известно|почему|зачем|что такое|кто такие|что означа\w*|что показал\w*)",
     re.IGNORECASE,
 )
+# The commentary a title declares outright (a label, "what we know"), unlike a bare "why" or
+# "почему", which news headlines use too ("Peskov explained why ...").
+_DECLARED = re.compile(
+    r"^(?:explainer|analysis|opinion|comment|factbox|q&a|análisis|opinión|explicador|claves"
+    r"|анализ|мнение|комментарий)\s*[:|—–-]"
+    r"|\b(?:what we know|what is at stake|what next|what it means|explained)"
+    r"|\b(?:qué se sabe|lo que sabemos|las claves)\b"
+    r"|(?:что известно|что такое|кто такие|что означа\w*)",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\w+")
 _NAME_TAIL = re.compile(r"\s+(?:and|y|и)\s+(?:is|are|es|fue|был[оа]?)\b.*$", re.IGNORECASE)
+
+
+def declared_commentary(title: str) -> bool:
+    """Whether a title labels its piece an explainer, an analysis or an opinion outright."""
+    return _DECLARED.search(title) is not None
 
 
 def outlet_key(name: str) -> str:

@@ -55,9 +55,14 @@ from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
 from stories.recall import Recall, RecallConfig, Recent, StoryCentres, Vector, on_grid
-from stories.syndication import Signals, outlet_key, read_signals
+from stories.syndication import Signals, declared_commentary, outlet_key, read_signals
 
 __all__ = ["RecallConfig", "Tracker", "TrackerConfig", "Vector"]
+
+
+def _never(added: Sequence[str]) -> bool:
+    """The kind rule of an item that cannot be an update."""
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,6 +606,12 @@ class Tracker:
         cfg = self.config.recall
         if not cfg.kind_weights:
             return None
+        if signals.commentary and declared_commentary(item.title):
+            # A piece its title labels an explainer or an analysis restates its event: the
+            # facts it adds are background, not news (all 27 explainers and analyses of
+            # the development corpus are labelled re-reports). Chosen on the fit stories
+            # (Wagner and Sudan), see the README.
+            return _never
         cos, nearest = self._nearest(similar, development)
         same, centred = False, 0.0
         if nearest is not None:

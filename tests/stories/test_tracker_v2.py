@@ -18,7 +18,7 @@ from hypothesis import given
 from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
 from stories.facts import extract_facts, new_facts, number_key, stems_of
 from stories.model import Item
-from stories.syndication import read_signals
+from stories.syndication import declared_commentary, read_signals
 from stories.tracker import Tracker
 
 T0 = datetime(2023, 6, 24, 8, 0, tzinfo=UTC)
@@ -330,6 +330,41 @@ def test_an_update_states_what_it_adds_and_a_copy_in_other_words_adds_nothing(
     assert decisions[1].development_id == dev and decisions[1].kind == "update"  # type: ignore[attr-defined]
     assert "5,000" in decisions[1].new_facts  # type: ignore[attr-defined]
     assert decisions[2].development_id == dev and decisions[2].kind == "rereport"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("title", "declared"),
+    [
+        ("Explainer: Who are Sudan's Rapid Support Forces?", True),
+        ("Análisis: por qué las treguas no se sostienen en Sudán", True),
+        ("Перемирие на сутки: что известно о попытке остановить войну", True),
+        ("The Belarus bargain: what we know about the deal", True),
+        # A bare "why" is news wording too: commentary for the link model, no label.
+        ("Why Lukashenko ended up brokering the deal", False),
+        ("Песков объяснил, почему Путин не выступил", False),
+    ],
+)
+def test_commentary_is_declared_only_by_a_label(title: str, declared: bool) -> None:
+    assert declared_commentary(title) is declared
+
+
+def test_a_piece_labelled_an_explainer_is_never_an_update(encoder: UniversalSentenceEncoder) -> None:
+    news = item(
+        "Wagner fighters in Rostov number 5,000, Prigozhin says, as Surovikin urges them to stop",
+        "Yevgeny Prigozhin said 5,000 of his fighters were inside the Rostov-on-Don military headquarters "
+        "compound, while General Sergei Surovikin appealed to them to halt.",
+        "Liberty Desk",
+        90,
+        "https://liberty.example/11",
+    )
+    explainer = replace(news, title="Explainer: " + news.title)
+    stories = {1: "Wagner OR Prigozhin"}  # the link and kind models decide a watched story's items
+    as_news = decide([ORIGINAL, news], encoder, polls=[0, 1], stories=stories)
+    as_explainer = decide([ORIGINAL, explainer], encoder, polls=[0, 1], stories=stories)
+    dev = as_news[0].development_id  # type: ignore[attr-defined]
+    assert as_news[1].development_id == dev and as_news[1].kind == "update"  # type: ignore[attr-defined]
+    assert as_explainer[1].development_id == as_explainer[0].development_id  # type: ignore[attr-defined]
+    assert as_explainer[1].kind == "rereport" and as_explainer[1].new_facts == ()  # type: ignore[attr-defined]
 
 
 def test_a_state_saved_by_the_previous_release_loads_with_this_releases_models(
