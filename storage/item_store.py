@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stories.model import Item
@@ -201,6 +201,12 @@ class ItemStore(TrackerStore):
                     # Another process stored the same canonical URL (or this feed's entry)
                     # at the same moment; the next attempt sees it and records a second source.
                     if attempt == 3:
+                        raise
+                except OperationalError as exc:
+                    # SQLite: another connection wrote after this transaction's lookups, so
+                    # its snapshot cannot take the write lock (SQLITE_BUSY at once, whatever
+                    # busy_timeout says); the next attempt looks up again on a fresh one.
+                    if attempt == 3 or "database is locked" not in str(exc.orig):
                         raise
         results: list[StoreResult] = []
         # Only after the commit: a rolled-back batch must be looked up again next time.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -180,6 +181,50 @@ async def test_concurrent_feeds_storing_the_same_url_make_one_item(storage: Stor
     assert sum(len(r.new) for r in results) == 1
     assert sum(r.new_sources for r in results) == 5
     assert await storage.item_count() == 1
+
+
+async def test_a_store_that_finds_sqlite_locked_is_done_again(storage: Storage, database_url: str) -> None:
+    """Another connection holds SQLite's write lock past the busy timeout when the batch
+    first writes: the batch fails with "database is locked", the lock goes, and the batch is
+    stored on its next attempt."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock: PostgreSQL locks rows, not the database")
+    feed = await storage.add_feed("https://a.example/rss")
+    assert feed.id
+    path = storage.engine.url.database
+    assert path
+    writer = sqlite3.connect(path, isolation_level=None)
+    held: list[str] = []
+    failures: list[str] = []
+
+    def hold_lock(conn: Any, cursor: Any, statement: str, *args: object) -> None:
+        if not held and statement.lstrip().upper().startswith("INSERT"):
+            held.append(statement)
+            cursor.execute("PRAGMA busy_timeout=50")  # this connection gives up after 50 ms
+            writer.execute("BEGIN IMMEDIATE")
+
+    def release(context: Any) -> None:
+        failures.append(str(context.original_exception))
+        if writer.in_transaction:
+            writer.execute("ROLLBACK")
+
+    engine = storage.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", hold_lock)
+    event.listen(engine, "handle_error", release)
+    try:
+        stored = await storage.store_items(
+            feed.id, [item("g1", "Story", "https://news.example/1")], fetched_at=T0
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", hold_lock)
+        event.remove(engine, "handle_error", release)
+        writer.close()
+    assert held and failures and "database is locked" in failures[0]
+    assert len(stored.new) == 1 and await storage.item_count() == 1
 
 
 async def test_one_feed_repeating_a_url_under_two_guids_makes_one_item(storage: Storage) -> None:
