@@ -53,25 +53,20 @@ _PERMISSION = re.compile(
     r"publicado con autorizaci[oó]n|перепечатан[оа]? с разрешения|публикуется с разрешения",
     re.IGNORECASE,
 )
-# A piece about an event rather than news of it: "Explainer: ...", "Analysis: ...",
-# "What we know about ...", "Why ...", "Что известно ...", "Por qué ...".
-_COMMENTARY = re.compile(
-    r"^(?:explainer|analysis|opinion|comment|factbox|q&a|análisis|opinión|explicador|claves"
-    r"|анализ|мнение|комментарий)\s*[:|—–-]"
-    r"|\b(?:what we know|what is at stake|what next|what it means|explained|why\s)"
-    r"|\b(?:qué se sabe|por qué|lo que sabemos|las claves)\b"
-    r"|(?:что известно|почему|зачем|что такое|кто такие|что означа\w*|что показал\w*)",
-    re.IGNORECASE,
-)
-# The commentary a title declares outright (a label, "what we know"), unlike a bare "why" or
-# "почему", which news headlines use too ("Peskov explained why ...").
-_DECLARED = re.compile(
+# The commentary a title declares outright: a label ("Explainer: ...", "Análisis: ..."),
+# "What we know about ...", "Что известно ...".
+_DECLARED_PATTERN = (
     r"^(?:explainer|analysis|opinion|comment|factbox|q&a|análisis|opinión|explicador|claves"
     r"|анализ|мнение|комментарий)\s*[:|—–-]"
     r"|\b(?:what we know|what is at stake|what next|what it means|explained)"
     r"|\b(?:qué se sabe|lo que sabemos|las claves)\b"
-    r"|(?:что известно|что такое|кто такие|что означа\w*)",
-    re.IGNORECASE,
+    r"|(?:что известно|что такое|кто такие|что означа\w*)"
+)
+_DECLARED = re.compile(_DECLARED_PATTERN, re.IGNORECASE)
+# A piece about an event rather than news of it: declared, or asking "Why ...", "Por qué
+# ...", "Почему ..." (which news headlines use too: "Peskov explained why ...").
+_COMMENTARY = re.compile(
+    _DECLARED_PATTERN + r"|\bwhy\s|\bpor qué\b|(?:почему|зачем|что показал\w*)", re.IGNORECASE
 )
 _WORD = re.compile(r"\w+")
 _NAME_TAIL = re.compile(r"\s+(?:and|y|и)\s+(?:is|are|es|fue|был[оа]?)\b.*$", re.IGNORECASE)
