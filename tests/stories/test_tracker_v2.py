@@ -63,6 +63,17 @@ ORIGINAL = item(
 )
 
 
+# A report of ORIGINAL's event that adds a figure and a name.
+UPDATE = item(
+    "Wagner fighters in Rostov number 5,000, Prigozhin says, as Surovikin urges them to stop",
+    "Yevgeny Prigozhin said 5,000 of his fighters were inside the Rostov-on-Don military headquarters "
+    "compound, while General Sergei Surovikin appealed to them to halt.",
+    "Liberty Desk",
+    90,
+    "https://liberty.example/11",
+)
+
+
 def test_a_reprint_with_a_notice_folds_into_the_original_even_when_it_arrives_first() -> None:
     reprint = item(
         ORIGINAL.title,
@@ -309,14 +320,6 @@ def test_explainers_and_analysis_pieces_are_marked(title: str, commentary: bool)
 def test_an_update_states_what_it_adds_and_a_copy_in_other_words_adds_nothing(
     encoder: UniversalSentenceEncoder,
 ) -> None:
-    update = item(
-        "Wagner fighters in Rostov number 5,000, Prigozhin says, as Surovikin urges them to stop",
-        "Yevgeny Prigozhin said 5,000 of his fighters were inside the Rostov-on-Don military headquarters "
-        "compound, while General Sergei Surovikin appealed to them to halt.",
-        "Liberty Desk",
-        90,
-        "https://liberty.example/11",
-    )
     rewrite = item(
         "Wagner takes over Rostov military headquarters, Prigozhin says",
         "Wagner group fighters seized the headquarters of Russia's southern military district in "
@@ -325,7 +328,7 @@ def test_an_update_states_what_it_adds_and_a_copy_in_other_words_adds_nothing(
         120,
         "https://nile.example/12",
     )
-    decisions = decide([ORIGINAL, update, rewrite], encoder, polls=[0, 1, 2])
+    decisions = decide([ORIGINAL, UPDATE, rewrite], encoder, polls=[0, 1, 2])
     dev = decisions[0].development_id  # type: ignore[attr-defined]
     assert decisions[1].development_id == dev and decisions[1].kind == "update"  # type: ignore[attr-defined]
     assert "5,000" in decisions[1].new_facts  # type: ignore[attr-defined]
@@ -349,17 +352,9 @@ def test_commentary_is_declared_only_by_a_label(title: str, declared: bool) -> N
 
 
 def test_a_piece_labelled_an_explainer_is_never_an_update(encoder: UniversalSentenceEncoder) -> None:
-    news = item(
-        "Wagner fighters in Rostov number 5,000, Prigozhin says, as Surovikin urges them to stop",
-        "Yevgeny Prigozhin said 5,000 of his fighters were inside the Rostov-on-Don military headquarters "
-        "compound, while General Sergei Surovikin appealed to them to halt.",
-        "Liberty Desk",
-        90,
-        "https://liberty.example/11",
-    )
-    explainer = replace(news, title="Explainer: " + news.title)
+    explainer = replace(UPDATE, title="Explainer: " + UPDATE.title)
     stories = {1: "Wagner OR Prigozhin"}  # the link and kind models decide a watched story's items
-    as_news = decide([ORIGINAL, news], encoder, polls=[0, 1], stories=stories)
+    as_news = decide([ORIGINAL, UPDATE], encoder, polls=[0, 1], stories=stories)
     as_explainer = decide([ORIGINAL, explainer], encoder, polls=[0, 1], stories=stories)
     dev = as_news[0].development_id  # type: ignore[attr-defined]
     assert as_news[1].development_id == dev and as_news[1].kind == "update"  # type: ignore[attr-defined]
