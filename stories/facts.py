@@ -120,7 +120,6 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 @functools.lru_cache(maxsize=131072)
-@functools.lru_cache(maxsize=65536)
 def _latin(word: str) -> str:
     """A name word folded and in Latin letters ("Пескова" -> "peskova")."""
     folded = fold(word)
