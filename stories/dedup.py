@@ -36,6 +36,7 @@ from array import array
 from collections import deque
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from operator import eq
 from typing import Any
 
 from stories.model import Item
@@ -229,7 +230,7 @@ class DuplicateIndex:
                     continue
                 other = array("I")
                 other.frombytes(entry.signature)
-                sim = sum(1 for a, b in zip(sig, other, strict=True) if a == b) / len(sig)
+                sim = sum(map(eq, sig, other)) / len(sig)  # equal bins (True counts 1)
                 if sim >= self.config.threshold and (best is None or sim > best[0]):
                     best = (sim, key)
         if best is None:
