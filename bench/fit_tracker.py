@@ -12,9 +12,12 @@
   fitted teacher-forced on the fit stories' updates and re-reports.
 
 Each is a logistic regression (Newton's method, a little L2); where to cut (a shift of
-each bias) is chosen by replaying the fit stories. Then the whole corpus is replayed
-in process (the same poll batches as ``newsbot eval developments``, no HTTP) and the
-scores per story are printed as JSON, the stories not fitted on marked held out.
+each bias) is chosen by replaying the fit stories. ``--choice`` fits the link model
+instead as a conditional logit (each item's choice among its candidate developments and
+"a new one", the decision the tracker makes); measured worse, see the README.
+Then the whole corpus is replayed in process (the same poll batches as ``newsbot eval
+developments``, no HTTP) and the scores per story are printed as JSON, the stories not
+fitted on marked held out.
 
     python bench/fit_tracker.py --fit wagner sudan
 """
@@ -216,6 +219,54 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 0.1) -> tuple[float, 
     return float(w[0]), w[1:]
 
 
+def fit_choice(
+    groups: list[tuple[np.ndarray, int]], l2: float = 0.1, iterations: int = 100
+) -> tuple[float, np.ndarray]:
+    """A conditional logit over each item's candidate developments and "a new one".
+
+    ``groups``: per item, its candidates' feature rows and the index of its own
+    development among them (-1: none, it starts one). The tracker joins the candidate
+    with the highest ``bias + w . x`` when that is above 0, so the model is the choice
+    among ``[0, z_1, ..., z_m]``, fitted by Newton's method (a little L2 off the bias).
+    """
+    dim = groups[0][0].shape[1] + 1
+    w = np.zeros(dim)
+    reg = l2 * np.diag(np.r_[0.0, np.ones(dim - 1)])
+    for _ in range(iterations):
+        grad = reg @ w
+        hess = reg.copy()
+        for rows, own in groups:
+            A = np.hstack([np.ones((len(rows), 1)), rows])
+            z = np.r_[0.0, A @ w]
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            A0 = np.vstack([np.zeros(dim), A])
+            mean = p @ A0
+            grad += mean - A0[own + 1]
+            hess += (A0 * p[:, None]).T @ A0 - np.outer(mean, mean)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(w[0]), w[1:]
+
+
+def choice_groups(
+    rows: list[tuple[tuple[float, ...], float, int]], candidates: int
+) -> list[tuple[np.ndarray, int]]:
+    """Per item, its ``candidates`` nearest developments (by cos_max, as the tracker takes
+    them) and which of them is its own (-1: none)."""
+    by_item: dict[int, list[tuple[tuple[float, ...], float]]] = {}
+    for features, label, k in rows:
+        by_item.setdefault(k, []).append((features, label))
+    out = []
+    for k in sorted(by_item):
+        top = sorted(by_item[k], key=lambda r: -r[0][0])[:candidates]
+        own = next((n for n, (_, label) in enumerate(top) if label), -1)
+        out.append((np.array([f for f, _ in top]), own))
+    return out
+
+
 def objective(result: dict, stories: list[str]) -> float:
     """What the fit maximises on the fit stories: the four figures the issue sets floors for."""
     return sum(
@@ -247,6 +298,10 @@ def main() -> None:
     parser.add_argument("--shifts", type=float, nargs="*", default=[2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0])
     parser.add_argument("--kind-shifts", type=float, nargs="*", default=[2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0])
     parser.add_argument("--exclude", nargs="*", default=["margin"], help="features held at weight 0")
+    parser.add_argument(
+        "--choice", action="store_true", help="fit the link model as a choice among candidates"
+    )
+    parser.add_argument("--l2", type=float, default=0.1, help="L2 of the --choice fit")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
     fit_stories = sorted(set(args.fit))
@@ -261,11 +316,16 @@ def main() -> None:
     # Features left out keep weight 0 (the margin, for one: its teacher-forced weight does
     # not carry over to online decisions, where the other developments are the tracker's own).
     used = [n for n, name in enumerate(LINK_FEATURES) if name not in args.exclude]
-    rows = [(f, label) for f, label, _ in collect(fit_corpus, fit_vectors, set(fit_stories), base)]
+    collected = collect(fit_corpus, fit_vectors, set(fit_stories), base)
+    rows = [(f, label) for f, label, _ in collected]
     X = np.array([f for f, _ in rows])
     y = np.array([label for _, label in rows])
 
-    bias, fitted_weights = fit_logistic(X[:, used], y)
+    if args.choice:
+        groups = choice_groups(collected, base.recall.candidates)
+        bias, fitted_weights = fit_choice([(g[:, used], own) for g, own in groups], l2=args.l2)
+    else:
+        bias, fitted_weights = fit_logistic(X[:, used], y)
     weights = np.zeros(len(LINK_FEATURES))
     weights[used] = fitted_weights
 
