@@ -389,8 +389,7 @@ class Tracker:
                     update_if=self._update_rule(item, signals, similar, chosen, vector, mean),
                 )
         if similar:
-            meta = self._recall.meta
-            self._near.setdefault(a.development_id, set()).update(meta[i].development for _, i in similar)
+            self._near.setdefault(a.development_id, set()).update(self._rows_developments(similar))
         duplicate_of = None
         kind = a.kind
         if kind == "rereport" and similar:
@@ -441,11 +440,20 @@ class Tracker:
     def _by_development(self, similar: list[tuple[float, int]]) -> dict[int, list[tuple[float, int]]]:
         """The item's nearest remembered reports ``(cosine, row)`` per development (the id
         it goes by now), best first."""
-        meta, resolve = self._recall.meta, self._developments.resolve
+        resolve = self._developments.resolve
         out: dict[int, list[tuple[float, int]]] = {}
-        for sim, i in similar:
-            out.setdefault(resolve(meta[i].development), []).append((sim, i))
+        ids: dict[int, int] = {}  # each decided id resolved once
+        for (sim, i), d in zip(similar, self._rows_developments(similar), strict=True):
+            now = ids.get(d)
+            if now is None:
+                now = ids[d] = resolve(d)
+            out.setdefault(now, []).append((sim, i))
         return out
+
+    def _rows_developments(self, similar: list[tuple[float, int]]) -> list[int]:
+        """The development id each of ``similar``'s rows was decided into (read from the
+        recall's column: indexing its deque of rows walks it)."""
+        return self._recall.developments[[i for _, i in similar]].tolist() if similar else []
 
     def _later_lead(self, development: int, when: float) -> int | None:
         """The development's lead (its ``new`` report), if it was published after ``when``."""
