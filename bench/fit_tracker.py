@@ -301,7 +301,7 @@ def main() -> None:
     parser.add_argument(
         "--choice", action="store_true", help="fit the link model as a choice among candidates"
     )
-    parser.add_argument("--l2", type=float, default=0.1, help="L2 of the --choice fit")
+    parser.add_argument("--l2", type=float, default=0.1, help="L2 of the link model's fit")
     args = parser.parse_args()
     corpus = load_corpus(args.corpus)
     fit_stories = sorted(set(args.fit))
@@ -325,7 +325,7 @@ def main() -> None:
         groups = choice_groups(collected, base.recall.candidates)
         bias, fitted_weights = fit_choice([(g[:, used], own) for g, own in groups], l2=args.l2)
     else:
-        bias, fitted_weights = fit_logistic(X[:, used], y)
+        bias, fitted_weights = fit_logistic(X[:, used], y, l2=args.l2)
     weights = np.zeros(len(LINK_FEATURES))
     weights[used] = fitted_weights
 
