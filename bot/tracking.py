@@ -151,8 +151,12 @@ class TrackingService:
         if missing:
             encoder = self.encoder
             texts = [encoder_text(t.item) for t in missing]
-            encoded = await asyncio.to_thread(encoder.encode, texts)
-            packed = [(t.key, pack(v)) for t, v in zip(missing, encoded, strict=True)]
+            # A verbatim reprint (the same title and lead) is encoded once: the encoder
+            # gives one text one vector.
+            unique = list(dict.fromkeys(texts))
+            encoded = await asyncio.to_thread(encoder.encode, unique)
+            row = {text: n for n, text in enumerate(unique)}
+            packed = [(t.key, pack(encoded[row[text]])) for t, text in zip(missing, texts, strict=True)]
             await self.storage.save_vectors(packed)
             # The tracker reads what a restart would read: the stored float16 values.
             vectors.update({key: unpack(data) for key, data in packed})

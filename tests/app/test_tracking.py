@@ -163,3 +163,37 @@ async def test_with_vectors_numpy_runs_one_blas_thread_and_decides_every_item(st
     await storage.store_items(feed.id, items(0), fetched_at=T0)
     decided = {d.key for d in await service.track_pending()}
     assert len(decided) == len(HEADLINES)
+
+
+class _CountingEncoder(_HashEncoder):
+    """The stand-in encoder, counting the texts it is asked to encode."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
+async def test_a_verbatim_reprint_in_the_same_batch_is_encoded_once(storage: Storage) -> None:
+    await storage.add_story("all", "Sudan* OR Khartoum OR Wagner OR Venezuela OR Maduro")
+    feed = await storage.add_feed("https://a.example/rss")
+    assert feed.id is not None
+    encoder = _CountingEncoder()
+    service = TrackingService(storage, encoder)
+    await service.start()
+    encoder.texts.clear()  # the warm-up text
+    batch = items(0)
+    reprint = replace(batch[0], guid="reprint", url="https://other.example/1", outlet="Other")
+    await storage.store_items(feed.id, [*batch, reprint], fetched_at=T0)
+    decided = {d.key for d in await service.track_pending()}
+    assert len(decided) == len(HEADLINES) + 1
+    assert sorted(encoder.texts) == sorted({item.title for item in batch})
+    # Both copies have their vector stored: a restart encodes nothing again.
+    again = _CountingEncoder()
+    restarted = TrackingService(storage, again)
+    await restarted.start()
+    again.texts.clear()
+    await restarted.track_pending()
+    assert again.texts == []
