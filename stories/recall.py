@@ -157,6 +157,14 @@ class Recall:
         self._added = 0
         # A batch's similarities to the rows remembered when it was prepared (see prepare).
         self._prepared: _Prepared | None = None
+        # Per development id as decided, the sum of its rows of no watched story, kept as
+        # rows come and go: the merge check reads a group's sum instead of gathering its
+        # rows. Rows are on the 1/2048 grid, so while a development has at most 8,192 rows
+        # (the recall keeps 4,096 in all) every sum is a multiple of 2^-11 below 2^13,
+        # which float32 holds exactly: the same numbers whatever the order of adding and
+        # taking away, and the same as summing the rows.
+        self._raw_sums: dict[int, Vector] = {}
+        self._raw_counts: dict[int, int] = {}
 
     @property
     def vectors(self) -> Vector:
@@ -199,6 +207,8 @@ class Recall:
                 column[:n] = column[self._start : end]
             self._start, end = 0, n
         self._buffer[end] = vector
+        if entry.centre == -1:
+            self._count_raw(entry.development, self._buffer[end], 1)
         self._devs[end] = entry.development
         self._whens[end] = entry.when
         self._centres[end] = entry.centre
@@ -217,8 +227,30 @@ class Recall:
         horizon = self.now - cfg.window_hours * 3600.0
         meta = self.meta
         while meta and (len(meta) > cfg.max_items or meta[0].when < horizon):
-            meta.popleft()
+            gone = meta.popleft()
+            if gone.centre == -1:
+                self._count_raw(gone.development, self._buffer[self._start], -1)
             self._start += 1
+
+    def _count_raw(self, development: int, row: Vector, sign: int) -> None:
+        total = self._raw_sums.get(development)
+        if total is None:
+            self._raw_sums[development] = row.copy()
+            self._raw_counts[development] = 1
+            return
+        if sign > 0:
+            total += row
+            self._raw_counts[development] += 1
+        else:
+            total -= row
+            self._raw_counts[development] -= 1
+            if not self._raw_counts[development]:
+                del self._raw_sums[development], self._raw_counts[development]
+
+    def raw_sum(self, development: int) -> Vector | None:
+        """The sum of a development's remembered rows of no watched story (by the id its
+        rows were decided into), exact; None if it has none."""
+        return self._raw_sums.get(development)
 
     def prepare(self, vectors: Mapping[int, Vector]) -> None:
         """Compare a batch of items about to be observed (their vectors by key) with every
@@ -299,6 +331,9 @@ class Recall:
             self._devs[:n] = [m.development for m in self.meta]
             self._whens[:n] = [m.when for m in self.meta]
             self._centres[:n] = [m.centre for m in self.meta]
+            for i, m in enumerate(self.meta):
+                if m.centre == -1:
+                    self._count_raw(m.development, self._buffer[i], 1)
         return self
 
 

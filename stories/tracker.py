@@ -204,7 +204,8 @@ class Tracker:
         # report per check cost more than the rest of the tracker's work with vectors.
         recall = self._recall
         ids, inverse = np.unique(recall.developments, return_inverse=True)
-        now_ids = np.fromiter((resolve(int(d)) for d in ids), dtype=np.int64, count=len(ids))[inverse]
+        id_now = np.fromiter((resolve(int(d)) for d in ids), dtype=np.int64, count=len(ids))
+        now_ids = id_now[inverse]
         picked = np.flatnonzero(np.isin(now_ids, sorted(involved)))
         if picked.size == 0:
             return
@@ -212,17 +213,32 @@ class Tracker:
         groups, starts, counts = np.unique(now_ids[picked], return_index=True, return_counts=True)
         # Within a story, each report with the story's mean taken out (as in the link
         # model), normalised; reports of no watchlist story have no story mean worth the
-        # name (all the news there is), so their developments compare raw vectors.
-        x = recall.vectors[picked]
+        # name (all the news there is), so their developments compare raw vectors, whose
+        # sums the recall keeps (exact: the same numbers as summing the rows here).
         centres = recall.centres[picked]
-        in_story_rows = np.repeat(np.maximum.reduceat(centres != -1, starts), counts)
-        for c in np.unique(centres[in_story_rows & (centres != -1)]).tolist():
+        story_group = np.maximum.reduceat(centres != -1, starts)
+        in_story_rows = np.repeat(story_group, counts)
+        rows = picked[in_story_rows]
+        x = recall.vectors[rows]
+        row_centres = centres[in_story_rows]
+        for c in np.unique(row_centres[row_centres != -1]).tolist():
             mu = self._centres.mean(c)
             if mu is not None:
-                x[in_story_rows & (centres == c)] -= mu
-        x[in_story_rows] /= np.maximum(np.linalg.norm(x[in_story_rows], axis=1, keepdims=True), 1e-6)
-        # Summed slice by slice (np.add.reduceat over rows was 4x slower here).
-        group_sums = [x[a : a + n].sum(axis=0) for a, n in zip(starts.tolist(), counts.tolist(), strict=True)]
+                x[row_centres == c] -= mu
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+        raw_ids: dict[int, list[int]] = {}
+        for d, now in zip(ids.tolist(), id_now.tolist(), strict=True):
+            raw_ids.setdefault(now, []).append(d)
+        group_sums: list[Vector] = []
+        offset = 0
+        for g, n in zip(groups.tolist(), counts.tolist(), strict=True):
+            if story_group[len(group_sums)]:
+                # Summed slice by slice (np.add.reduceat over rows was 4x slower here).
+                group_sums.append(x[offset : offset + n].sum(axis=0))
+                offset += n
+            else:
+                parts = [t for d in raw_ids[g] if (t := recall.raw_sum(d)) is not None]
+                group_sums.append(parts[0] + sum(parts[1:]) if len(parts) > 1 else parts[0])
         group_latest = np.maximum.reduceat(recall.whens[picked], starts)
         n_of: dict[int, int] = {}
         sums: dict[int, Vector] = {}

@@ -63,3 +63,32 @@ def test_a_prepared_batch_finds_the_same_neighbours_as_items_one_by_one(
     # A vector that was not prepared is compared the plain way.
     other = on_grid(unit_rows(seed + 7, 1)[0])
     assert prepared.similar(other) == plain.similar(other)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from([-1, -1, 0]), st.floats(0, 30)), max_size=60),
+)
+def test_the_kept_sums_of_rows_of_no_story_are_the_sums_of_the_rows(
+    seed: int, rows: list[tuple[int, int, float]]
+) -> None:
+    """Kept as rows come and go (the window forgets them by count and by age), each
+    development's sum of its rows of no watched story is exactly what summing its
+    remembered rows gives, and a loaded state keeps the same sums."""
+    recall = Recall(RecallConfig(max_items=16, window_hours=10.0))
+    vectors = [on_grid(v) for v in unit_rows(seed, max(1, len(rows)), dim=32)]
+    when = 0.0
+    for key, ((dev, centre, step), vector) in enumerate(zip(rows, vectors, strict=False)):
+        when += step * 3600.0
+        recall.add(vector, Recent(key, dev, when, "outlet", None, True, "", centre))
+    loaded = Recall.from_dict(recall.config, recall.to_dict())
+    for memory in (recall, loaded):
+        for dev in range(6):
+            mine = (memory.developments == dev) & (memory.centres == -1)
+            kept = memory.raw_sum(dev)
+            if not mine.any():
+                assert kept is None
+            else:
+                assert kept is not None
+                assert np.array_equal(kept, memory.vectors[mine].sum(axis=0))
