@@ -235,8 +235,9 @@ class Recall:
     def _count_raw(self, development: int, row: Vector, sign: int) -> None:
         total = self._raw_sums.get(development)
         if total is None:
-            self._raw_sums[development] = row.copy()
-            self._raw_counts[development] = 1
+            if sign > 0:  # (a row leaving was always counted in)
+                self._raw_sums[development] = row.copy()
+                self._raw_counts[development] = 1
             return
         if sign > 0:
             total += row
