@@ -191,7 +191,10 @@ class DuplicateIndex:
         self._order: deque[int] = deque()
         self._by_url: dict[str, int] = {}
         self._by_text: dict[int, int] = {}
-        self._bands: dict[int, list[int]] = {}
+        # Band key -> keys of the items in it, oldest first. Tuples, not lists: a band
+        # holds one or two keys (140,000 bands at 20,000 items), and a tuple of ints
+        # leaves the cyclic garbage collector's care, which walks every list each time.
+        self._bands: dict[int, tuple[int, ...]] = {}
         self._now = float("-inf")
 
     def __len__(self) -> int:
@@ -352,7 +355,8 @@ class DuplicateIndex:
         sig = array("I")
         sig.frombytes(entry.signature)
         for band in self._band_keys(sig):
-            self._bands.setdefault(band, []).append(key)
+            keys = self._bands.get(band)
+            self._bands[band] = (key,) if keys is None else (*keys, key)
 
     def _remove(self, key: int) -> None:
         entry = self._entries.pop(key)
@@ -372,10 +376,12 @@ class DuplicateIndex:
             if keys is not None:
                 # Items leave oldest first, so the key is nearly always in front.
                 if keys[0] == key:
-                    del keys[0]
+                    keys = keys[1:]
+                elif key in keys:
+                    keys = tuple(k for k in keys if k != key)
+                if keys:
+                    self._bands[band] = keys
                 else:
-                    keys.remove(key)
-                if not keys:
                     del self._bands[band]
 
     def _evict(self) -> None:
