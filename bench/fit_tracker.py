@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -205,18 +206,30 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
     return rows
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 0.1) -> tuple[float, np.ndarray]:
-    A = np.hstack([np.ones((len(X), 1)), X])
-    w = np.zeros(A.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-A @ w))
-        grad = A.T @ (p - y) + l2 * np.r_[0, w[1:]]
-        H = (A * (p * (1 - p))[:, None]).T @ A + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
-        step = np.linalg.solve(H, grad)
+def newton(
+    gradient_and_hessian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], dim: int, iterations: int
+) -> tuple[float, np.ndarray]:
+    """Newton's method from zero weights: ``(bias, weights)``, the bias first of ``dim``."""
+    w = np.zeros(dim)
+    for _ in range(iterations):
+        grad, hess = gradient_and_hessian(w)
+        step = np.linalg.solve(hess, grad)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
     return float(w[0]), w[1:]
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 0.1) -> tuple[float, np.ndarray]:
+    A = np.hstack([np.ones((len(X), 1)), X])
+
+    def gradient_and_hessian(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = 1 / (1 + np.exp(-A @ w))
+        grad = A.T @ (p - y) + l2 * np.r_[0, w[1:]]
+        H = (A * (p * (1 - p))[:, None]).T @ A + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
+        return grad, H
+
+    return newton(gradient_and_hessian, A.shape[1], 50)
 
 
 def fit_choice(
@@ -230,25 +243,25 @@ def fit_choice(
     among ``[0, z_1, ..., z_m]``, fitted by Newton's method (a little L2 off the bias).
     """
     dim = groups[0][0].shape[1] + 1
-    w = np.zeros(dim)
     reg = l2 * np.diag(np.r_[0.0, np.ones(dim - 1)])
-    for _ in range(iterations):
+    # Per item: a zero row for "a new one", then its candidates with the bias column.
+    choices = [
+        (np.vstack([np.zeros(dim), np.hstack([np.ones((len(r), 1)), r])]), own + 1) for r, own in groups
+    ]
+
+    def gradient_and_hessian(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         grad = reg @ w
         hess = reg.copy()
-        for rows, own in groups:
-            A = np.hstack([np.ones((len(rows), 1)), rows])
-            z = np.r_[0.0, A @ w]
+        for A0, chosen in choices:
+            z = A0 @ w
             p = np.exp(z - z.max())
             p /= p.sum()
-            A0 = np.vstack([np.zeros(dim), A])
             mean = p @ A0
-            grad += mean - A0[own + 1]
+            grad += mean - A0[chosen]
             hess += (A0 * p[:, None]).T @ A0 - np.outer(mean, mean)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(w[0]), w[1:]
+        return grad, hess
+
+    return newton(gradient_and_hessian, dim, iterations)
 
 
 def choice_groups(
