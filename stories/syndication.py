@@ -172,8 +172,7 @@ def read_signals(item: Item) -> Signals:
     text = item.summary or ""
     credited: str | None = None
     notice = False
-    lower = text.lower()
-    if any(w in lower for w in _NOTICE_WORDS):
+    if _may_contain(text, _NOTICE_WORDS):
         m = _NOTICE.search(text)
         if m is not None:
             notice = True

@@ -9,11 +9,13 @@ built of the pieces that matter, letters that fold oddly included.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import hypothesis.strategies as st
 from hypothesis import given, settings
 
 from stories import syndication as s
+from stories.model import Item
 
 # The credit pattern as one regular expression, as the tracker first wrote it.
 REFERENCE_WIRE = re.compile(
@@ -79,3 +81,17 @@ def test_credits_in_the_three_forms_and_letters_that_fold_oddly() -> None:
     # "ſ" is "s" to a case-insensitive pattern: "ſegún" is "según".
     assert s.wire_of("Hubo combates, ſegún EFE") == reference_wire("Hubo combates, ſegún EFE") == "efe"
     assert s.commentary("İs this why it matters") is True
+
+
+def test_the_notice_guard_lets_through_what_the_notice_pattern_matches() -> None:
+    def notice(summary: str) -> tuple[bool, str | None]:
+        signals = s.read_signals(
+            Item("g", "https://a.example/1", "Title", summary, datetime(2026, 1, 1, tzinfo=UTC), "A")
+        )
+        return signals.notice, signals.credited
+
+    assert notice("Text. First published by Liberty Desk.") == (True, "liberty desk")
+    # "ſ" is "s" to the case-insensitive notice pattern; the guard folds it as well.
+    assert s._NOTICE.search("Text. Firſt published by Liberty Desk.") is not None
+    assert notice("Text. Firſt published by Liberty Desk.") == (True, "liberty desk")
+    assert notice("Text with no notice at all.") == (False, None)
