@@ -209,6 +209,36 @@ def cmd_eval_clustering(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval_pairs(args: argparse.Namespace) -> int:
+    """Score same-thread decisions on labelled pairs of real articles."""
+    from stories.evaluation import DatasetError
+    from stories.pairs import run_pair_eval
+
+    try:
+        result = run_pair_eval(args.dataset, encoder=args.encoder)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    print(f"{result['dataset']}: {result['pairs']} pairs, {result['one_thread']} labelled one thread")
+    print(f"encoder: {result['encoder']}")
+    for way in ("topic", "story"):
+        r = result[way]
+        shown = "  ".join(
+            f"{k} {'-' if r[k] is None else format(r[k], '.3f')}"
+            for k in ("precision", "recall", "f1", "accuracy")
+        )
+        print(f"{way:<6} {shown}")
+    if result["cosine_auc"] is not None:
+        print(f"cosine AUC (one thread vs not): {result['cosine_auc']:.3f}")
+    for way, wrong in result["mistakes"].items():
+        for m in wrong:
+            verdict = "split" if m["labelled_one_thread"] else "joined"
+            print(f"  {way} {verdict}: {m['first'][:60]} || {m['second'][:60]}")
+    return EXIT_OK
+
+
 def cmd_eval_developments(args: argparse.Namespace) -> int:
     """Poll the labelled development corpus through the real fetch path and score the tracker."""
     from stories.devcorpus import CorpusError
@@ -409,6 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentence encoder for the tracker (default none: the lexical tracker, as before)",
     )
     clustering.set_defaults(func=cmd_eval_clustering)
+    pairs = ev_sub.add_parser(
+        "pairs",
+        help="score same-thread decisions on labelled pairs of real articles",
+        description=(
+            "stream labelled article pairs (tgcontest-en: 35 pairs of the Telegram clustering contest, "
+            "or a path to such a Toloka TSV) through a fresh tracker, as items of no watched story "
+            "(topic) and as items of one watched story (story), and print precision and recall of "
+            "'same development' against the labels, and the encoder's cosine AUC"
+        ),
+        parents=[common, json_flag],
+    )
+    pairs.add_argument("--dataset", default="tgcontest-en", metavar="NAME_OR_PATH")
+    pairs.add_argument("--encoder", choices=("use", "none"), default="use", help="sentence encoder")
+    pairs.set_defaults(func=cmd_eval_pairs)
     developments = ev_sub.add_parser(
         "developments",
         help="score developments and kinds on our labelled polls",
