@@ -160,9 +160,11 @@ async def run_story(config: Config, name: str, since: datetime | None, as_json: 
     if not developments:
         print(f"{story.name}: nothing yet (query: {story.query})")
     for dev in developments:
-        print(f"{dev.last_seen:%Y-%m-%d %H:%M}  {dev.title}  [{dev.outlets} outlets]")
+        outlets = f"{dev.outlets} outlet" + ("" if dev.outlets == 1 else "s")
+        print(f"{dev.last_seen:%Y-%m-%d %H:%M}  {dev.title}  [{outlets}]")
         for item in dev.items:
             marker = {"new": "*", "update": "+", "rereport": "="}.get(item.kind, "?")
-            more = f"  (+{item.extra_sources} more sources)" if item.extra_sources else ""
+            n = item.extra_sources
+            more = f"  (+{n} more source{'' if n == 1 else 's'})" if n else ""
             print(f"   {marker} {item.outlet}: {item.title}  {item.url or ''}{more}")
     return 0

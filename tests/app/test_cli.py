@@ -39,6 +39,8 @@ def test_every_command_has_help() -> None:
         ["digest"],
         ["status"],
         ["eval", "clustering"],
+        ["eval", "developments"],
+        ["eval", "pairs"],
     ]
     for command in commands:
         result = newsbot(*command, "--help")
@@ -151,3 +153,20 @@ def test_search_outlet_filter(tmp_path: Path, server: FeedServer) -> None:
     text = newsbot("search", "caracas", "--outlet", "bbc", "--config", str(config))
     assert text.returncode == 0 and "BBC News: Caracas talks resume (bbc)" in text.stdout
     assert "reuters" not in text.stdout.lower()
+
+
+def test_the_offline_demo_lists_a_story_in_plain_words(tmp_path: Path) -> None:
+    """The README's no-network demo: sample feeds through file: URLs, then ``newsbot story``."""
+    config = str(ROOT / "examples" / "offline.toml")
+    fetched = newsbot("fetch", "--once", "--config", config, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "0 errors" in fetched.stdout and (tmp_path / "newsbot-offline.db").exists()
+    shown = newsbot("story", "wagner", "--config", config, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    headers = [line for line in lines if not line.startswith("   ")]
+    assert headers and all(line.rstrip().endswith(("outlet]", "outlets]")) for line in headers)
+    assert "[1 outlets]" not in shown.stdout and "(+1 more sources)" not in shown.stdout
+    # One report of the Libyan base carried by two outlets: the lead, with the copy folded.
+    assert any("[2 outlets]" in line and "Libyan base" in line for line in headers)
+    assert any("(+1 more source)" in line for line in lines)
