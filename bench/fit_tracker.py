@@ -322,6 +322,12 @@ def main() -> None:
     )
     parser.add_argument("--l2", type=float, default=0.1, help="L2 of the link model's fit")
     parser.add_argument(
+        "--merge-story-hours",
+        type=float,
+        default=None,
+        help="check watched stories' merges every this many hours of item time (RecallConfig)",
+    )
+    parser.add_argument(
         "--phases",
         type=int,
         default=1,
@@ -334,6 +340,8 @@ def main() -> None:
     vectors = vectors_for(corpus)
     fit_vectors = vectors_for(fit_corpus)
     base = TrackerConfig()
+    if args.merge_story_hours is not None:
+        base = replace(base, recall=replace(base.recall, merge_story_hours=args.merge_story_hours))
     every = base.recall.merge_every
     phases = sorted({round(i * every / args.phases) % every for i in range(max(1, args.phases))})
 

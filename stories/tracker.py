@@ -39,6 +39,7 @@ awaited originals, link, kind, merges and the revisions they cause) share its st
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -114,6 +115,10 @@ class Tracker:
         # Developments decided since the last merge check -> those of their nearest reports.
         self._near: dict[int, set[int]] = {}
         self._since_merge = 0
+        # The same for developments of watched stories, when they are checked by time
+        # (``merge_story_hours``), and the item time of their next check.
+        self._near_story: dict[int, set[int]] = {}
+        self._next_story_merge = -math.inf
         self.trace: list[tuple[str, int, tuple[float, ...]]] | None = None
         """When a list, the link model's candidates are recorded here (for fitting)."""
         if stories:
@@ -172,7 +177,7 @@ class Tracker:
                 self._recall.done()
         return out
 
-    def _merge_alike(self) -> None:
+    def _merge_alike(self, touched: dict[int, set[int]]) -> None:
         """Merge developments decided on since the last check with any that turn out to be
         the same event.
 
@@ -184,18 +189,16 @@ class Tracker:
         """
         cfg = self.config.recall
         meta = self._recall.meta
-        if not meta or not self._near:
-            self._near = {}
+        if not meta or not touched:
             return
         resolve = self._developments.resolve
         # Candidate pairs: a touched development and those among its items' nearest reports.
         wanted: dict[int, set[int]] = {}
-        for a, near in self._near.items():
+        for a, near in touched.items():
             a = resolve(a)
             others = {resolve(b) for b in near} - {a}
             if others:
                 wanted.setdefault(a, set()).update(others)
-        self._near = {}
         if not wanted:
             return
         involved = set(wanted) | {b for near in wanted.values() for b in near}
@@ -332,14 +335,23 @@ class Tracker:
         """:meth:`observe` with the vector on the comparison grid (see ``on_grid``)."""
         # Every ``merge_every`` items (not per call or poll: a replay must merge at the same
         # points), developments found alike are merged.
+        when = item.published.timestamp()
+        hours = self.config.recall.merge_story_hours
+        if hours > 0 and when >= self._next_story_merge:
+            # By the items' own time: the first item at or past the next multiple of
+            # ``hours`` checks what the items before it decided.
+            period = hours * 3600.0
+            touched, self._near_story = self._near_story, {}
+            self._merge_alike(touched)
+            self._next_story_merge = (math.floor(when / period) + 1) * period
         self._since_merge += 1
         if self._since_merge > self.config.recall.merge_every:
             self._since_merge = 1
-            self._merge_alike()
+            touched, self._near = self._near, {}
+            self._merge_alike(touched)
         stories = self._matcher.match(item.text) if self._matcher is not None else frozenset()
         signals = read_signals(item)
         sk = self._dedup.sketch(item)
-        when = item.published.timestamp()
         facts = extract_facts(item)
         # What is older than the windows is forgotten before anything is compared with it.
         self._dedup.advance(when)
@@ -405,7 +417,8 @@ class Tracker:
                     update_if=self._update_rule(item, signals, similar, chosen, vector, mean),
                 )
         if similar:
-            self._near.setdefault(a.development_id, set()).update(self._rows_developments(similar))
+            near = self._near_story if hours > 0 and centre != -1 else self._near
+            near.setdefault(a.development_id, set()).update(self._rows_developments(similar))
         duplicate_of = None
         kind = a.kind
         if kind == "rereport" and similar:
@@ -742,6 +755,8 @@ class Tracker:
             "lead_when": {str(k): v for k, v in self._lead_when.items()},
             "near": {str(k): sorted(v) for k, v in self._near.items()},
             "since_merge": self._since_merge,
+            "near_story": {str(k): sorted(v) for k, v in self._near_story.items()},
+            "next_story_merge": self._next_story_merge if math.isfinite(self._next_story_merge) else None,
             "pending": [
                 [p.key, p.development, p.kind, list(p.new_facts), sorted(p.stories), p.credited, p.url]
                 for p in self._pending
@@ -782,6 +797,9 @@ class Tracker:
             self._members.setdefault(d.development_id, []).append(d.key)
         self._near = {int(k): {int(x) for x in v} for k, v in data["near"].items()}
         self._since_merge = int(data["since_merge"])
+        self._near_story = {int(k): {int(x) for x in v} for k, v in data.get("near_story", {}).items()}
+        next_merge = data.get("next_story_merge")
+        self._next_story_merge = -math.inf if next_merge is None else float(next_merge)
         self._pending = deque(
             _Pending(int(k), int(d), kind, tuple(f), frozenset(s), c, u)
             for k, d, kind, f, s, c, u in data["pending"]

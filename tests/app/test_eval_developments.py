@@ -2,8 +2,10 @@
 
 The floors are what this tracker measured on the Venezuela story (held out: the link and
 kind models were fitted on the Wagner and Sudan stories), a little below, so a regression
-fails here: B-cubed 0.876, folded 0.919, x-lang 0.941, first reports new 0.871, updates
-0.607. Some are not the issue's targets (0.90 and more): the README says where we stand.
+fails here: B-cubed 0.861, folded 0.919, x-lang 0.941, first reports new 0.839, updates
+0.607 (since merges of a story are checked by its items' own time; by item count, B-cubed
+0.876 and new 0.871). Some are not the issue's targets (0.90 and more): the README says
+where we stand.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ FLOORS = {
     "bcubed_f1": 0.85,
     "rereports_folded": 0.90,
     "cross_language_folded": 0.90,
-    "first_reports_new": 0.85,
+    "first_reports_new": 0.82,
     "updates_marked_update": 0.60,
 }
 

@@ -465,3 +465,62 @@ def test_an_item_of_no_watched_story_is_grouped_by_words_and_vector_votes(
         dev = decisions[0].development_id  # type: ignore[attr-defined]
         assert (decisions[1].development_id == dev) is joins  # type: ignore[attr-defined]
         assert decisions[2].development_id != dev  # type: ignore[attr-defined]
+
+
+def _story_partition(config: object, unrelated: int, encoder: UniversalSentenceEncoder) -> object:
+    """The Sudan story's decisions after ``unrelated`` items of no watched story: each
+    report's kind and copy, and which reports share a development (ids aside)."""
+    from stories.devcorpus import load_corpus, report_items, simulate_items
+    from stories.tracker import TrackerConfig
+
+    corpus = load_corpus(ROOT / "tests" / "data" / "developments", stories=["sudan"])
+    items = report_items(corpus)
+    first = min(it.published for it in items.values())
+    before = [
+        Item(
+            guid=f"other-{n}",
+            url=f"https://bakery.example/{n}",
+            title=f"Village bakery number {n} wins a regional bread award",
+            summary="The judges praised the sourdough and the rye loaves.",
+            published=first - timedelta(hours=200 - n),
+            outlet="Bakery Weekly",
+        )
+        for n in range(unrelated)
+    ]
+    texts = [encoder_text(it) for it in [*before, *(items[n] for n in range(len(items)))]]
+    vectors = [unpack(pack(v)) for v in encoder.encode(texts)]
+    assert isinstance(config, TrackerConfig)
+    tracker = Tracker(config, {0: corpus.stories["sudan"].query})
+    base = 1_000_000  # the unrelated items' keys, apart from the reports'
+    if before:
+        tracker.observe_many(
+            [(base + n, it) for n, it in enumerate(before)], {base + n: vectors[n] for n in range(unrelated)}
+        )
+    decided = {}
+    for batch in simulate_items(corpus):
+        for d in tracker.observe_many(batch, {k: vectors[unrelated + k] for k, _ in batch}):
+            decided[d.key] = d
+    groups: dict[int, set[int]] = {}
+    for k, d in decided.items():
+        groups.setdefault(tracker.resolve(d.development_id), set()).add(k)
+    return (
+        {k: (d.kind, d.duplicate_of) for k, d in decided.items()},
+        sorted(sorted(g) for g in groups.values()),
+    )
+
+
+def test_a_story_is_decided_alike_whatever_came_before_it(encoder: UniversalSentenceEncoder) -> None:
+    """Items of no watched story before a story (another feed, another topic) do not move
+    its merges: they are checked by the items' own time, not every 32 items counted over
+    everything (which shifted where a story's checks fell, and its figures)."""
+    from stories.recall import RecallConfig
+    from stories.tracker import TrackerConfig
+
+    timed = TrackerConfig()
+    assert timed.recall.merge_story_hours > 0
+    alone = _story_partition(timed, 0, encoder)
+    assert _story_partition(timed, 7, encoder) == alone
+    assert _story_partition(timed, 13, encoder) == alone
+    # Counted, as before: the same story decides differently after 13 unrelated items.
+    counted = TrackerConfig(recall=RecallConfig(merge_story_hours=0.0))
+    assert _story_partition(counted, 13, encoder) != _story_partition(counted, 0, encoder)
