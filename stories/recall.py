@@ -52,7 +52,7 @@ class RecallConfig:
     pending: int = 256
     """Reprints remembered while their original has not arrived."""
     merge_similarity: float = 0.25
-    """Every ``merge_every`` items, two developments whose reports are this alike on
+    """At each merge check (``merge_story_hours``), two developments whose reports are this alike on
     average (average-link cosine of their sentence vectors, each with its story's mean
     taken out) are merged: one event, found twice. Chosen on the fit stories (Wagner and
     Sudan); the raw-cosine merge it replaced (0.6) gained nothing there."""

@@ -16,7 +16,8 @@ For each item, in a canonical order (see :meth:`Tracker.observe_many`)::
                 ``update`` if the facts it adds make it one (the kind model; without
                 vectors, a new number or date or enough new names), else ``rereport``;
                 a copy published before its development's lead takes the lead's place
-    every 32 items: developments alike on average merge (one event found twice)
+    every 3 hours of the items' own time (a watched story's developments; the others every
+    32 items): developments alike on average merge (one event found twice)
 
 Sentence vectors (``stories.encoder``) are optional: without them the tracker is the
 lexical one. With them, an item can join a development it shares no word with (a
