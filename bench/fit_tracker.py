@@ -40,7 +40,7 @@ from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
 from stories.facts import extract_facts, is_number, new_facts, stems_of
 from stories.linking import KIND_FEATURES, LINK_FEATURES, kind_features, link_features
 from stories.matching import Matcher
-from stories.recall import StoryCentres
+from stories.recall import Centre, StoryCentres
 from stories.syndication import declared_commentary, outlet_key, read_signals
 from stories.tracker import Tracker, TrackerConfig
 
@@ -99,6 +99,20 @@ def story_matcher(corpus: Corpus) -> Matcher:
     return Matcher.compile({i: corpus.stories[s].query for i, s in enumerate(sorted(corpus.stories))})
 
 
+def centred(
+    centre: Centre | None,
+    language: str | None,
+    vector: np.ndarray,
+    rows: np.ndarray,
+    row_languages: list[str | None],
+    raw: list[float],
+) -> list[float]:
+    """Centred cosines as the tracker computes them (``Tracker._centred``)."""
+    if centre is None:
+        return list(raw)
+    return centre.centred(language or "", vector, rows, [x or "" for x in row_languages], raw)
+
+
 def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], config: TrackerConfig):
     """Teacher-forced (features, label, report) rows for the reports of one story.
 
@@ -122,8 +136,8 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
         r = reports[k]
         when = items[k].published.timestamp()
         centre = min(matcher.match(items[k].text), default=-1)
-        mean = centres.mean(centre)
-        centres.add(centre, vectors[k])
+        mean = centres.centre(centre)
+        centres.add(centre, vectors[k], items[k].language or "")
         if r.story in stories and seen:
             groups: dict[str, list[int]] = {}
             for j in seen:
@@ -143,7 +157,9 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
                 rows_ = np.stack([vectors[j] for _, j in sims])
                 features = link_features(
                     raw,
-                    StoryCentres.centred(mean, vectors[k], rows_, raw),
+                    centred(
+                        mean, items[k].language, vectors[k], rows_, [items[j].language for _, j in sims], raw
+                    ),
                     names,
                     numbers,
                     stems_of(dev_facts),
@@ -179,8 +195,8 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
     for k in order:
         r = reports[k]
         centre = min(matcher.match(items[k].text), default=-1)
-        mean = centres.mean(centre)
-        centres.add(centre, vectors[k])
+        mean = centres.centre(centre)
+        centres.add(centre, vectors[k], items[k].language or "")
         dev = r.development
         if dev is None:
             continue
@@ -200,8 +216,13 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
                     reports[near].lang == r.lang,
                     bool(signals.notice or signals.credited or signals.wire),
                     signals.commentary,
-                    StoryCentres.centred(
-                        mean, vectors[k], vectors[near][None, :], [float(vectors[k] @ vectors[near])]
+                    centred(
+                        mean,
+                        items[k].language,
+                        vectors[k],
+                        vectors[near][None, :],
+                        [items[near].language],
+                        [float(vectors[k] @ vectors[near])],
                     )[0],
                 )
                 rows.append((features, 1.0 if r.kind == "update" else 0.0))

@@ -56,7 +56,7 @@ from stories.linking import kind_features, kind_score, link_features, link_score
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
 from stories.query import Query
-from stories.recall import Recall, RecallConfig, Recent, StoryCentres, Vector, on_grid
+from stories.recall import Centre, Recall, RecallConfig, Recent, StoryCentres, Vector, on_grid
 from stories.syndication import Signals, declared_commentary, outlet_key, read_signals
 
 __all__ = ["RecallConfig", "Tracker", "TrackerConfig", "Vector"]
@@ -225,10 +225,15 @@ class Tracker:
         rows = picked[in_story_rows]
         x = recall.vectors[rows]
         row_centres = centres[in_story_rows]
+        meta = recall.meta
+        row_languages = np.array([meta[i].language for i in rows.tolist()], dtype=object)
         for c in np.unique(row_centres[row_centres != -1]).tolist():
-            mu = self._centres.mean(c)
-            if mu is not None:
-                x[row_centres == c] -= mu
+            means = self._centres.centre(c)
+            if means is None:
+                continue
+            of_story = row_centres == c
+            for language in sorted(set(row_languages[of_story].tolist())):
+                x[of_story & (row_languages == language)] -= means.of(language)
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
         raw_ids: dict[int, list[int]] = {}
         for d, now in zip(ids.tolist(), id_now.tolist(), strict=True):
@@ -360,11 +365,11 @@ class Tracker:
         similar = self._recall.similar(vector, key) if vector is not None else []
         # The story whose mean is taken out of this item's similarities (-1: none).
         centre = min(stories, default=-1)
-        mean = None
+        mean: Centre | None = None
         if vector is not None:
-            # The story's mean before this item: what its reports have in common so far.
-            mean = self._centres.mean(centre)
-            self._centres.add(centre, vector)
+            # The story's means before this item: what its reports have in common so far.
+            mean = self._centres.centre(centre)
+            self._centres.add(centre, vector, item.language or "")
         dup = self._dedup.find(sk)
         awaited = self._awaited(item, similar, dup)
         origin: tuple[int, int, float | None] | None = None
@@ -581,7 +586,7 @@ class Tracker:
         self,
         item: Item,
         vector: Vector,
-        mean: Vector | None,
+        mean: Centre | None,
         similar: list[tuple[float, int]],
         when: float,
         facts: frozenset[str],
@@ -611,7 +616,7 @@ class Tracker:
             raw = [sims[i] for i in hits]
             features = link_features(
                 raw,
-                StoryCentres.centred(mean, vector, self._recall.vectors[hits], raw),
+                self._centred(mean, language, vector, hits, raw),
                 names,
                 numbers,
                 known.stems,
@@ -638,7 +643,7 @@ class Tracker:
         similar: list[tuple[float, int]],
         development: int,
         vector: Vector,
-        mean: Vector | None,
+        mean: Centre | None,
     ) -> Callable[[Sequence[str]], bool] | None:
         """The kind model, for an item joining ``development`` (None: the lexical rule)."""
         cfg = self.config.recall
@@ -654,7 +659,7 @@ class Tracker:
         same, centred = False, 0.0
         if nearest is not None:
             same = self._recall.meta[nearest].language == (item.language or "")
-            centred = StoryCentres.centred(mean, vector, self._recall.vectors[[nearest]], [cos])[0]
+            centred = self._centred(mean, item.language or "", vector, [nearest], [cos])[0]
         says_copy = bool(signals.notice or signals.credited or signals.wire)
 
         def update_if(added: Sequence[str]) -> bool:
@@ -662,6 +667,17 @@ class Tracker:
             return kind_score(cfg, features) > 0
 
         return update_if
+
+    def _centred(
+        self, centre: Centre | None, language: str, vector: Vector, rows: list[int], raw: Sequence[float]
+    ) -> list[float]:
+        """The item's cosines with recall ``rows``, each side's story-and-language mean
+        taken out (see :class:`stories.recall.StoryCentres`)."""
+        if centre is None:
+            return list(raw)
+        meta = self._recall.meta
+        languages = [meta[i].language for i in rows]
+        return centre.centred(language, vector, self._recall.vectors[rows], languages, raw)
 
     def _nearest(
         self, similar: list[tuple[float, int]], development: int, *, originals: bool = False

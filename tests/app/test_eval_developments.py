@@ -2,10 +2,12 @@
 
 The floors are what this tracker measured on the Venezuela story (held out: the link and
 kind models were fitted on the Wagner and Sudan stories), a little below, so a regression
-fails here: B-cubed 0.861, folded 0.919, x-lang 0.941, first reports new 0.839, updates
-0.607 (since merges of a story are checked by its items' own time; by item count, B-cubed
-0.876 and new 0.871). Some are not the issue's targets (0.90 and more): the README says
-where we stand.
+fails here. Polled alone (as here) it measured B-cubed 0.877, folded 0.932, x-lang 0.941,
+first reports new 0.903, updates 0.643, with each language's own mean taken out of the
+vectors and a story's merges checked by its items' own time. (With the whole corpus, 0.901 /
+0.932 / 0.941 / 0.935 / 0.679: reports of other stories that also match Venezuela's query
+feed its means.) Updates are not at the issue's target (0.75): the README says where we
+stand.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from bot.eval_developments import run_development_eval
 FLOORS = {
     "story_precision": 0.95,
     "story_recall": 0.97,
-    "bcubed_f1": 0.85,
+    "bcubed_f1": 0.86,
     "rereports_folded": 0.90,
     "cross_language_folded": 0.90,
-    "first_reports_new": 0.82,
-    "updates_marked_update": 0.60,
+    "first_reports_new": 0.88,
+    "updates_marked_update": 0.62,
 }
 
 

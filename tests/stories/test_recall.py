@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import numpy as np
 from hypothesis import given, settings
 
-from stories.recall import GRID, Recall, RecallConfig, Recent, on_grid
+from stories.recall import GRID, Recall, RecallConfig, Recent, StoryCentres, on_grid
 
 
 def unit_rows(seed: int, n: int, dim: int = 512) -> np.ndarray:
@@ -92,3 +92,63 @@ def test_the_kept_sums_of_rows_of_no_story_are_the_sums_of_the_rows(
             else:
                 assert kept is not None
                 assert np.array_equal(kept, memory.vectors[mine].sum(axis=0))
+
+
+def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:
+    v = rng.normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(st.sampled_from(["en", "es", "ru", ""]), min_size=1, max_size=12))
+def test_language_centred_cosines_are_the_cosines_of_the_centred_vectors(
+    seed: int, languages: list[str]
+) -> None:
+    """Each side's own (story, language) mean taken out: what ``Centre.centred`` computes
+    from the plain cosines equals centring both vectors and taking their cosine."""
+    rng = np.random.default_rng(seed)
+    dim = 16
+    centres = StoryCentres(RecallConfig())
+    for language in languages:
+        centres.add(0, _unit(rng, dim), language)
+    centre = centres.centre(0)
+    assert centre is not None
+    vector = _unit(rng, dim)
+    rows = np.stack([_unit(rng, dim) for _ in languages])
+    raw = [float(vector @ r) for r in rows]
+    got = centre.centred("en", vector, rows, languages, raw)
+    for row, language, value in zip(rows, languages, got, strict=True):
+        a = (vector - centre.of("en")).astype(np.float64)
+        b = (row - centre.of(language)).astype(np.float64)
+        assert abs(value - float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))) < 1e-4
+
+
+def test_a_language_mean_starts_at_the_story_mean_and_survives_a_round_trip() -> None:
+    rng = np.random.default_rng(7)
+    config = RecallConfig()
+    centres = StoryCentres(config)
+    english = [_unit(rng, 8) for _ in range(5)]
+    for v in english:
+        centres.add(3, v, "en")
+    centres.add(3, _unit(rng, 8), "ru")
+    centre = centres.centre(3)
+    assert centre is not None
+    # A language with no report yet is centred by the story's mean; one report moves its
+    # mean only 1 / (1 + prior) of the way from the story's.
+    assert centre.of("es") is centre.story
+    ru = centres.language_sums[(3, "ru")]
+    expected = (ru + config.centre_prior * centre.story) / (1 + config.centre_prior)
+    assert np.allclose(centre.of("ru"), expected, atol=1e-6)
+    assert not np.allclose(centre.of("ru"), centre.of("en"))
+    # Items of no watched story keep no language means (nothing centres them).
+    centres.add(-1, english[0], "en")
+    assert (-1, "en") not in centres.language_sums
+    again = StoryCentres.from_dict(config, centres.to_dict())
+    back = again.centre(3)
+    assert back is not None
+    assert set(back.languages) == {"en", "ru"}
+    for language in ("en", "ru", "es"):
+        assert np.array_equal(back.of(language), centre.of(language))
+    # A state saved before language means (story keys only) still loads.
+    old = {k: v for k, v in centres.to_dict().items() if "/" not in k}
+    assert StoryCentres.from_dict(config, old).centre(3).languages == {}  # type: ignore[union-attr]
