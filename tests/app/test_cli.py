@@ -161,12 +161,15 @@ def test_the_offline_demo_lists_a_story_in_plain_words(tmp_path: Path) -> None:
     fetched = newsbot("fetch", "--once", "--config", config, cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr
     assert "0 errors" in fetched.stdout and (tmp_path / "newsbot-offline.db").exists()
-    shown = newsbot("story", "wagner", "--config", config, cwd=tmp_path)
-    assert shown.returncode == 0, shown.stderr
-    lines = shown.stdout.splitlines()
+    lines = []
+    for story in ("wagner", "sudan", "venezuela"):
+        shown = newsbot("story", story, "--config", config, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        lines += shown.stdout.splitlines()
     headers = [line for line in lines if not line.startswith("   ")]
     assert headers and all(line.rstrip().endswith(("outlet]", "outlets]")) for line in headers)
-    assert "[1 outlets]" not in shown.stdout and "(+1 more sources)" not in shown.stdout
-    # One report of the Libyan base carried by two outlets: the lead, with the copy folded.
-    assert any("[2 outlets]" in line and "Libyan base" in line for line in headers)
-    assert any("(+1 more source)" in line for line in lines)
+    text = "\n".join(lines)
+    assert "[1 outlet]" in text and "[1 outlets]" not in text
+    # The El Fasher report is carried by three outlets: an update with its own copy.
+    assert any("El Fasher" in line and "[3 outlets]" in line for line in headers)
+    assert "(+1 more source)" in text and "(+1 more sources)" not in text
