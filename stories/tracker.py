@@ -364,7 +364,7 @@ class Tracker:
         self._recall.advance(when)
         similar = self._recall.similar(vector, key) if vector is not None else []
         # The story whose mean is taken out of this item's similarities (-1: none).
-        centre = min(stories, default=-1)
+        centre = self._centre_of(stories, vector)
         mean: Centre | None = None
         if vector is not None:
             # The story's means before this item: what its reports have in common so far.
@@ -667,6 +667,24 @@ class Tracker:
             return kind_score(cfg, features) > 0
 
         return update_if
+
+    def _centre_of(self, stories: frozenset[int], vector: Vector | None) -> int:
+        """The story whose means centre the item: its only one, or, if it matches several,
+        the one whose mean it is most like (ties and no vector: the smallest id). A report of
+        one story that names another (Venezuela backing Putin against Wagner) would otherwise
+        be centred by, and feed, whichever story has the smaller id."""
+        if len(stories) <= 1 or vector is None:
+            return min(stories, default=-1)
+        best, best_score = min(stories), -math.inf
+        for story in sorted(stories):
+            mean = self._centres.mean(story)
+            if mean is None:
+                continue
+            norm = float(np.linalg.norm(mean))
+            score = float(vector @ mean) / norm if norm > 0 else -math.inf
+            if score > best_score:
+                best, best_score = story, score
+        return best
 
     def _centred(
         self, centre: Centre | None, language: str, vector: Vector, rows: list[int], raw: Sequence[float]

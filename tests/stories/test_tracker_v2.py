@@ -524,3 +524,37 @@ def test_a_story_is_decided_alike_whatever_came_before_it(encoder: UniversalSent
     # Counted, as before: the same story decides differently after 13 unrelated items.
     counted = TrackerConfig(recall=RecallConfig(merge_story_hours=0.0))
     assert _story_partition(counted, 13, encoder) != _story_partition(counted, 0, encoder)
+
+
+def _venezuela_decisions(stories: list[str] | None, encoder: UniversalSentenceEncoder) -> object:
+    from stories.devcorpus import load_corpus, report_items, simulate_items
+
+    corpus = load_corpus(ROOT / "tests" / "data" / "developments", stories=stories)
+    items = report_items(corpus)
+    ids = list(corpus.reports)
+    vectors = [unpack(pack(v)) for v in encoder.encode([encoder_text(items[n]) for n in range(len(items))])]
+    names = dict(enumerate(sorted(corpus.stories)))
+    tracker = Tracker(stories={i: corpus.stories[s].query for i, s in names.items()})
+    decided = {}
+    for batch in simulate_items(corpus):
+        for d in tracker.observe_many(batch, {k: vectors[k] for k, _ in batch}):
+            decided[d.key] = d
+    mine = {k: d for k, d in decided.items() if ids[k].startswith("ve-")}
+    groups: dict[int, set[str]] = {}
+    for k, d in mine.items():
+        groups.setdefault(tracker.resolve(d.development_id), set()).add(ids[k])
+    return (
+        {
+            ids[k]: (d.kind, ids[d.duplicate_of] if d.duplicate_of is not None else None)
+            for k, d in mine.items()
+        },
+        sorted(sorted(g) for g in groups.values()),
+    )
+
+
+def test_a_story_is_decided_alike_alone_or_beside_the_others(encoder: UniversalSentenceEncoder) -> None:
+    """The Wagner file's report of Venezuela backing Putin matches both stories' queries:
+    it is centred by the story whose mean it is most like (Wagner's), so it no longer feeds
+    Venezuela's means, and Venezuela polled alone decides as it does in the whole corpus."""
+    alone = _venezuela_decisions(["venezuela"], encoder)
+    assert _venezuela_decisions(None, encoder) == alone
