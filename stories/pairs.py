@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,17 +135,7 @@ def _stream(pairs: Sequence[Pair]) -> tuple[list[Item], list[tuple[int, int]]]:
         key = it.url or it.guid
         if key not in where:
             where[key] = len(items)
-            items.append(
-                Item(
-                    guid=it.guid,
-                    url=it.url,
-                    title=it.title,
-                    summary=it.summary,
-                    published=_EPOCH + timedelta(seconds=len(items)),
-                    outlet=it.outlet,
-                    language=it.language,
-                )
-            )
+            items.append(replace(it, published=_EPOCH + timedelta(seconds=len(items))))
         return where[key]
 
     firsts = [place(p.first) for p in pairs]

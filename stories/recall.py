@@ -371,8 +371,9 @@ class StoryCentres:
         self.config = config
         self.sums: dict[int, Vector] = {}
         self.counts: dict[int, float] = {}
-        self.language_sums: dict[tuple[int, str], Vector] = {}
-        self.language_counts: dict[tuple[int, str], float] = {}
+        # Per story, its languages' sums and counts (looked up per story, as items ask).
+        self.language_sums: dict[int, dict[str, Vector]] = {}
+        self.language_counts: dict[int, dict[str, float]] = {}
 
     def mean(self, story: int) -> Vector | None:
         total = self.sums.get(story)
@@ -386,13 +387,12 @@ class StoryCentres:
         if mean is None:
             return None
         prior = np.float32(self.config.centre_prior)
+        counts = self.language_counts.get(story, {})
         languages: dict[str, Vector] = {
             language: np.asarray(
-                (total + prior * mean) / np.float32(self.language_counts[(s, language)] + prior),
-                dtype=np.float32,
+                (total + prior * mean) / np.float32(counts[language] + prior), dtype=np.float32
             )
-            for (s, language), total in self.language_sums.items()
-            if s == story
+            for language, total in self.language_sums.get(story, {}).items()
         }
         return Centre(mean, languages)
 
@@ -400,7 +400,8 @@ class StoryCentres:
         keep = np.float32(1.0 - self.config.centre_decay)
         self._add(self.sums, self.counts, story, vector, keep)
         if language and story != -1:
-            self._add(self.language_sums, self.language_counts, (story, language), vector, keep)
+            sums = self.language_sums.setdefault(story, {})
+            self._add(sums, self.language_counts.setdefault(story, {}), language, vector, keep)
 
     @staticmethod
     def _add(
@@ -420,11 +421,12 @@ class StoryCentres:
             str(k): [self.counts[k], base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode()]
             for k, v in sorted(self.sums.items())
         }
-        for (story, language), v in sorted(self.language_sums.items()):
-            out[f"{story}/{language}"] = [
-                self.language_counts[(story, language)],
-                base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode(),
-            ]
+        for story, sums in sorted(self.language_sums.items()):
+            for language, v in sorted(sums.items()):
+                out[f"{story}/{language}"] = [
+                    self.language_counts[story][language],
+                    base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode(),
+                ]
         return out
 
     @classmethod
@@ -434,8 +436,8 @@ class StoryCentres:
             vector = np.frombuffer(base64.b64decode(raw), dtype=np.float32).copy()
             story, _, language = k.partition("/")
             if language:
-                self.language_sums[(int(story), language)] = vector
-                self.language_counts[(int(story), language)] = float(count)
+                self.language_sums.setdefault(int(story), {})[language] = vector
+                self.language_counts.setdefault(int(story), {})[language] = float(count)
             else:
                 self.sums[int(k)] = vector
                 self.counts[int(k)] = float(count)

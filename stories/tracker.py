@@ -225,7 +225,6 @@ class Tracker:
         rows = picked[in_story_rows]
         x = recall.vectors[rows]
         row_centres = centres[in_story_rows]
-        meta = recall.meta
         row_languages = np.array([meta[i].language for i in rows.tolist()], dtype=object)
         for c in np.unique(row_centres[row_centres != -1]).tolist():
             means = self._centres.centre(c)
@@ -339,17 +338,17 @@ class Tracker:
 
     def _observe(self, key: int, item: Item, vector: Vector | None) -> Decision:
         """:meth:`observe` with the vector on the comparison grid (see ``on_grid``)."""
-        # Every ``merge_every`` items (not per call or poll: a replay must merge at the same
-        # points), developments found alike are merged.
         when = item.published.timestamp()
         hours = self.config.recall.merge_story_hours
         if hours > 0 and when >= self._next_story_merge:
-            # By the items' own time: the first item at or past the next multiple of
-            # ``hours`` checks what the items before it decided.
+            # A watched story's developments, by the items' own time: the first item at or
+            # past the next multiple of ``hours`` checks what the items before it decided.
             period = hours * 3600.0
             touched, self._near_story = self._near_story, {}
             self._merge_alike(touched)
             self._next_story_merge = (math.floor(when / period) + 1) * period
+        # The others every ``merge_every`` items (not per call or poll: a replay must merge
+        # at the same points).
         self._since_merge += 1
         if self._since_merge > self.config.recall.merge_every:
             self._since_merge = 1

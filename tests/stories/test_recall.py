@@ -136,13 +136,13 @@ def test_a_language_mean_starts_at_the_story_mean_and_survives_a_round_trip() ->
     # A language with no report yet is centred by the story's mean; one report moves its
     # mean only 1 / (1 + prior) of the way from the story's.
     assert centre.of("es") is centre.story
-    ru = centres.language_sums[(3, "ru")]
+    ru = centres.language_sums[3]["ru"]
     expected = (ru + config.centre_prior * centre.story) / (1 + config.centre_prior)
     assert np.allclose(centre.of("ru"), expected, atol=1e-6)
     assert not np.allclose(centre.of("ru"), centre.of("en"))
     # Items of no watched story keep no language means (nothing centres them).
     centres.add(-1, english[0], "en")
-    assert (-1, "en") not in centres.language_sums
+    assert -1 not in centres.language_sums
     again = StoryCentres.from_dict(config, centres.to_dict())
     back = again.centre(3)
     assert back is not None
