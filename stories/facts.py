@@ -22,8 +22,9 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from decimal import Decimal
 
 from anyascii import anyascii
 
@@ -60,6 +61,44 @@ _WORD = re.compile(r"\w+")
 # Digits with thousands spaces ("1 200"), or digits with separators ("1,200", "51,2"),
 # then an optional percent sign.
 _NUMBER = re.compile(r"[$€£¥]?(?:\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?!\d)|\d+(?:[.,]\d+)*)(?:\s?%)?")
+# A scale word after a number multiplies it ("21 тысячу" = "21,000" = "21 mil"; "1,3 млн" =
+# "1.3 million"), so a translation that writes the number in words states the same fact.
+_SCALE_TEXT = """
+    3 thousand thousands mil тысяча тысячи тысячу тысяч тысячах тысячами тыс
+    6 million millions mn mln millón millon millones миллион миллиона миллионов миллионах млн
+    9 billion billions bn millardo millardos миллиард миллиарда миллиардов млрд
+"""
+_SCALES = {
+    word: int(line.split()[0]) for line in _SCALE_TEXT.strip().splitlines() for word in line.split()[1:]
+}
+# "mil millones": a thousand millions (Spanish for a billion).
+_SCALE = re.compile(r"[\u00a0\u202f ]?(mil millones|[^\W\d_]+)\.?", re.IGNORECASE)
+# Small numbers written as words: "five days" states what "5 días" does. "One" and its
+# kin are left out (an article or a pronoun as often as a number).
+_NUMBER_WORD_TEXT = """
+    2 two dos два две двух 3 three tres три трех трёх 4 four cuatro четыре четырех четырёх
+    5 five cinco пять пяти 6 six seis шесть шести 7 seven siete семь семи
+    8 eight ocho восемь восьми 9 nine nueve девять девяти 10 ten diez десять десяти
+    12 twelve doce двенадцать двенадцати 20 twenty veinte двадцать двадцати
+    30 thirty treinta тридцать тридцати 100 hundred cien сто
+"""
+
+
+def _number_words(text: str) -> dict[str, str]:
+    words: dict[str, str] = {}
+    value = ""
+    for token in text.split():
+        if token.isdigit():
+            value = token
+        else:
+            words[token] = value
+    return words
+
+
+_NUMBER_WORDS = _number_words(_NUMBER_WORD_TEXT)
+_NUMBER_WORD = re.compile(
+    r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
+)
 _SENTENCE_END = frozenset(".!?:;\"'“”«»—-")
 _TOKEN = re.compile(r"\S+")
 _STRIP = ".,!?:;\"'“”‘’«»()[]"
@@ -157,6 +196,37 @@ def number_key(raw: str) -> str:
     return currency + body + ("%" if percent else "")
 
 
+def _scaled(text: str, key: str, end: int) -> tuple[str, int]:
+    """A number's ``key``, multiplied by a scale word written after it (at ``end`` in
+    ``text``: "21 тысячу" -> ``21000``), and where its written form ends."""
+    if key.endswith("%"):
+        return key, end
+    after = _SCALE.match(text, end)
+    if after is None:
+        return key, end
+    word = after.group(1).lower()
+    power = 9 if word == "mil millones" else _SCALES.get(word)
+    if power is None:
+        return key, end
+    currency = key[0] if key[0] in "$€£¥" else ""
+    value = Decimal(key[len(currency) :]).scaleb(power)
+    exact = value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+    return currency + format(exact, "f"), after.end()
+
+
+def numbers_in(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each number ``text`` states: its key, and where its written form starts and ends
+    (with its scale word, if any). Years, times of day and dates are left out (see
+    :func:`_when`); small numbers written as words count ("five" is ``5``)."""
+    for m in _NUMBER.finditer(text):
+        if _when(text, m.start(), m.end()) is None:
+            key, end = _scaled(text, number_key(m.group()), m.end())
+            yield key, m.start(), end
+    for m in _NUMBER_WORD.finditer(text):
+        key, end = _scaled(text, _NUMBER_WORDS[m.group().lower()], m.end())
+        yield key, m.start(), end
+
+
 def _when(text: str, start: int, end: int) -> str | None:
     """What a number in ``text[start:end]`` is if it says when: ``""`` for a year or a time
     of day (no fact), ``"17/10"`` for a day next to a month name (a date fact), else None."""
@@ -198,11 +268,10 @@ def extract_facts(item: Item) -> frozenset[str]:
     """
     text = item.text
     facts: set[str] = set()
+    facts.update(key for key, _, _ in numbers_in(text))
     for m in _NUMBER.finditer(text):
         kind = _when(text, m.start(), m.end())
-        if kind is None:
-            facts.add(number_key(m.group()))
-        elif kind:
+        if kind:
             facts.add(kind)
     if text.islower() or not any(c.isupper() for c in text):
         return frozenset(facts)
@@ -305,7 +374,7 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
             out[f] = _date_surface(f, tokens)
         elif is_number(f):
             if numbers is None:  # read only when a number is asked for
-                numbers = {number_key(m.group()): m.group().strip() for m in _NUMBER.finditer(text)}
+                numbers = {key: text[start:end].strip() for key, start, end in numbers_in(text)}
             out[f] = numbers.get(f, f)
         else:
             if latin is None:

@@ -78,7 +78,7 @@ def test_update_carries_new_facts_and_a_repeat_is_a_rereport() -> None:
     assert devs.assign(FED[0]).kind == "new"
     update = devs.assign(FED[1])
     assert update.kind == "update"
-    assert "$10" in update.new_facts  # a number the first report did not have
+    assert "$10000000000" in update.new_facts  # "$10 billion": a number the first report did not have
     repeat = devs.assign(
         item(
             "Fed's Plosser: weak data caused by weather, taper should not slow",

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
-from stories.facts import extract_facts, new_facts, number_key, stems_of
+from stories.facts import extract_facts, new_facts, number_key, stems_of, written
 from stories.model import Item
 from stories.syndication import declared_commentary, read_signals
 from stories.tracker import Tracker
@@ -162,6 +162,41 @@ def test_facts_compare_across_languages() -> None:
 def test_a_number_is_one_fact_however_it_is_written(n: int) -> None:
     en, es, ru = f"{n:,}", f"{n:,}".replace(",", "."), f"{n:,}".replace(",", " ")
     assert number_key(en) == number_key(es) == number_key(ru) == str(n)
+
+
+def facts_of(text: str) -> frozenset[str]:
+    return extract_facts(item(text, "", "", 0, "u"))
+
+
+@given(
+    st.integers(min_value=1, max_value=999),
+    st.sampled_from(
+        [
+            (3, ["thousand", "mil", "тысяч", "тысячи", "тысячу", "тыс."]),
+            (6, ["million", "mln", "millones", "millón", "миллионов", "млн"]),
+            (9, ["billion", "bn", "mil millones", "миллиарда", "млрд"]),
+        ]
+    ),
+)
+def test_a_scale_word_multiplies_its_number_in_every_language(n: int, scale: tuple[int, list[str]]) -> None:
+    power, words = scale
+    digits = str(n * 10**power)
+    for word in words:
+        assert facts_of(f"Toll passes {n} {word} people") == {digits}, word
+    assert facts_of(f"Toll passes {n * 10**power:,} people") == {digits}
+
+
+def test_numbers_in_words_and_with_scales_are_the_facts_digits_state() -> None:
+    assert facts_of("Quake toll passes 21,000") == facts_of("Число погибших превысило 21 тысячу") == {"21000"}
+    assert facts_of("1,3 млн пострадавших") == facts_of("1.3 million affected") == {"1300000"}
+    assert facts_of("Cinco días de luto") == facts_of("пять дней траура") == facts_of("5 days") == {"5"}
+    assert facts_of("Fund of €2bn") == {"€2000000000"}
+    assert facts_of("Turnout 51,2 % million") == {"51.2%"}  # a share is not scaled
+    # What is not a scale stays a plain number: metres, kilometres, miles.
+    assert facts_of("Epicentre 10 m deep, 18km away, 30 millas") == {"10", "18", "30"}
+    shown = item("Число погибших превысило 21 тысячу", "", "", 0, "u")
+    assert written(["21000"], shown) == {"21000": "21 тысячу"}
+    assert written(["5"], item("Five days of mourning", "", "", 0, "u")) == {"5": "Five"}
 
 
 def test_wire_credits_and_notices_are_read() -> None:
