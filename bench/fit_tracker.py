@@ -125,8 +125,8 @@ def collect(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[str], c
     order = tracker_order(corpus)
     window = config.recall.window_hours * 3600
     floor = config.recall.min_similarity
-    facts = {k: extract_facts(items[k]) for k in order}
     signals = {k: read_signals(items[k]) for k in order}
+    facts = {k: extract_facts(items[k], signals[k].credited) for k in order}
     # The story means as the tracker keeps them: by the stories an item's text matches.
     matcher = story_matcher(corpus)
     centres = StoryCentres(config.recall)
@@ -186,7 +186,7 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
     reports = list(corpus.reports.values())
     items = report_items(corpus)
     order = tracker_order(corpus)
-    facts = {k: extract_facts(items[k]) for k in order}
+    facts = {k: extract_facts(items[k], read_signals(items[k]).credited) for k in order}
     matcher = story_matcher(corpus)
     centres = StoryCentres(TrackerConfig().recall)
     members: dict[str, list[int]] = {}

@@ -214,13 +214,21 @@ def _scaled(text: str, key: str, end: int) -> tuple[str, int]:
     return currency + format(exact, "f"), after.end()
 
 
-def numbers_in(text: str) -> Iterator[tuple[str, int, int]]:
+def numbers_in(text: str, english: bool = False) -> Iterator[tuple[str, int, int]]:
     """Each number ``text`` states: its key, and where its written form starts and ends
     (with its scale word, if any). Years, times of day and dates are left out (see
-    :func:`_when`); small numbers written as words count ("five" is ``5``)."""
+    :func:`_when`); small numbers written as words count ("five" is ``5``).
+
+    Before a scale word, English writes a decimal point where Spanish and Russian write
+    a thousands point: "86.262 billion" is "86.262 millones" (86,262 million), so in
+    ``english`` text a point there is read as a decimal one."""
     for m in _NUMBER.finditer(text):
         if _when(text, m.start(), m.end()) is None:
-            key, end = _scaled(text, number_key(m.group()), m.end())
+            raw = m.group()
+            key, end = _scaled(text, number_key(raw), m.end())
+            if english and end != m.end() and raw.count(".") == 1 and "," not in raw:
+                whole, _, fraction = raw.partition(".")
+                key, end = _scaled(text, f"{number_key(whole)}.{fraction}", m.end())
             yield key, m.start(), end
     for m in _NUMBER_WORD.finditer(text):
         key, end = _scaled(text, _NUMBER_WORDS[m.group().lower()], m.end())
@@ -257,7 +265,7 @@ def name_stem(word: str) -> str:
     return key if len(key) <= STEM else key[:STEM]
 
 
-def extract_facts(item: Item) -> frozenset[str]:
+def extract_facts(item: Item, credited: str | None = None) -> frozenset[str]:
     """Fact keys an item states: normalised numbers and transliterated names.
 
     A name is a run of capitalised words (``Charles Plosser``); each word also counts
@@ -265,10 +273,14 @@ def extract_facts(item: Item) -> frozenset[str]:
     capitalised anyway, so it counts only when the next word is capitalised too, or as
     an acronym (``NSA``). A Title Case title capitalises every word, so from one only
     acronyms and words the summary also capitalises count.
+
+    The item's own outlet, and the outlet it ``credited`` as its source (a reprint's
+    "originally published by Liberty Desk", :func:`stories.syndication.read_signals`),
+    are no facts: naming where a report comes from states nothing about the event.
     """
     text = item.text
     facts: set[str] = set()
-    facts.update(key for key, _, _ in numbers_in(text))
+    facts.update(key for key, _, _ in numbers_in(text, english=(item.language or "").startswith("en")))
     for m in _NUMBER.finditer(text):
         kind = _when(text, m.start(), m.end())
         if kind:
@@ -282,9 +294,10 @@ def extract_facts(item: Item) -> frozenset[str]:
     facts |= summary_names
     facts |= _names(item.title, summary_names if title_case else None)
     # "... residents told Liberty Desk": the outlet naming itself states nothing.
-    own = {_latin(w) for w in _WORD.findall(item.outlet)} if item.outlet else set()
-    if own:
-        facts = {f for f in facts if is_number(f) or not set(f.split()) <= own}
+    for outlet in (item.outlet, credited):
+        own = {_latin(w) for w in _WORD.findall(outlet)} if outlet else set()
+        if own:
+            facts = {f for f in facts if is_number(f) or not set(f.split()) <= own}
     return frozenset(facts)
 
 
@@ -374,7 +387,8 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
             out[f] = _date_surface(f, tokens)
         elif is_number(f):
             if numbers is None:  # read only when a number is asked for
-                numbers = {key: text[start:end].strip() for key, start, end in numbers_in(text)}
+                english = (item.language or "").startswith("en")
+                numbers = {key: text[start:end].strip() for key, start, end in numbers_in(text, english)}
             out[f] = numbers.get(f, f)
         else:
             if latin is None:

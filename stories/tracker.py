@@ -357,7 +357,7 @@ class Tracker:
         stories = self._matcher.match(item.text) if self._matcher is not None else frozenset()
         signals = read_signals(item)
         sk = self._dedup.sketch(item)
-        facts = extract_facts(item)
+        facts = extract_facts(item, signals.credited)
         # What is older than the windows is forgotten before anything is compared with it.
         self._dedup.advance(when)
         self._recall.advance(when)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
-from stories.facts import extract_facts, new_facts, number_key, stems_of, written
+from stories.facts import extract_facts, is_number, new_facts, number_key, stems_of, written
 from stories.model import Item
 from stories.syndication import declared_commentary, read_signals
 from stories.tracker import Tracker
@@ -197,6 +197,30 @@ def test_numbers_in_words_and_with_scales_are_the_facts_digits_state() -> None:
     shown = item("Число погибших превысило 21 тысячу", "", "", 0, "u")
     assert written(["21000"], shown) == {"21000": "21 тысячу"}
     assert written(["5"], item("Five days of mourning", "", "", 0, "u")) == {"5": "Five"}
+
+
+def test_english_reads_a_point_before_a_scale_word_as_a_decimal_point() -> None:
+    english = item("Putin says Wagner was paid 86.262 billion roubles", "", "", 0, "u", language="en")
+    spanish = item("Putin dice que Wagner cobró 86.262 millones de rublos", "", "", 0, "u", language="es")
+    numbers = {f for f in extract_facts(english) if is_number(f)}
+    assert numbers == {f for f in extract_facts(spanish) if is_number(f)} == {"86262000000"}
+    assert facts_of("1.200 muertos") == {"1200"}  # no scale word: a thousands point
+
+
+def test_the_outlet_a_reprint_credits_is_no_fact() -> None:
+    reprint = item(
+        "Sudan's army denies RSF took the palace",
+        "Army spokesman Nabil Abdallah denied it. This article was originally published by "
+        "Liberty Desk and is reprinted with permission.",
+        "Horn Monitor",
+        0,
+        "u",
+    )
+    credited = read_signals(reprint).credited
+    assert credited == "liberty desk"
+    facts = extract_facts(reprint, credited)
+    assert "nabil abdallah" in facts and not {"liberty", "desk", "liberty desk"} & facts
+    assert "liberty desk" in extract_facts(reprint)  # without the signal it reads as a name
 
 
 def test_wire_credits_and_notices_are_read() -> None:
