@@ -3,8 +3,9 @@
 The floors are what this tracker measured on the Venezuela story (held out: the link and
 kind models were fitted on the Wagner and Sudan stories), a little below, so a regression
 fails here. Polled alone (as here) it measured B-cubed 0.877, folded 0.932, x-lang 0.941,
-first reports new 0.903, updates 0.643, with each language's own mean taken out of the
-vectors and a story's merges checked by its items' own time; with the whole corpus it
+first reports new 0.903, updates 0.679 (0.643 before numbers written in words or with a
+scale word were read as numbers), with each language's own mean taken out of the vectors
+and a story's merges checked by its items' own time; with the whole corpus it
 decides the same (tests/stories/test_tracker_v2.py). Updates are not at the issue's target
 (0.75): the README says where we stand.
 """
@@ -26,7 +27,7 @@ FLOORS = {
     "rereports_folded": 0.90,
     "cross_language_folded": 0.90,
     "first_reports_new": 0.88,
-    "updates_marked_update": 0.62,
+    "updates_marked_update": 0.66,
 }
 
 
