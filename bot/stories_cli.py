@@ -37,7 +37,8 @@ def query_usage_error(query: str, exc: QueryError) -> UsageError:
 
 def development_json(dev: DigestDevelopment) -> dict[str, Any]:
     """A development as ``newsbot story --json`` prints it: its lead report first; each item's
-    ``sources`` are the outlets that carried it (its own first, then those of folded copies)."""
+    ``sources`` are the outlets that carried it (its own first, then those of folded copies);
+    an update's ``adds`` are the facts it added, as it wrote them (empty for other kinds)."""
     return {
         "id": dev.id,
         "title": dev.title,
@@ -53,6 +54,7 @@ def development_json(dev: DigestDevelopment) -> dict[str, Any]:
                 "kind": item.kind,
                 "sources": [item.outlet, *item.extra_outlets],
                 "extra_sources": item.extra_sources,
+                "adds": list(item.adds),
             }
             for item in dev.items
         ],
@@ -166,5 +168,6 @@ async def run_story(config: Config, name: str, since: datetime | None, as_json: 
             marker = {"new": "*", "update": "+", "rereport": "="}.get(item.kind, "?")
             n = item.extra_sources
             more = f"  (+{n} more source{'' if n == 1 else 's'})" if n else ""
-            print(f"   {marker} {item.outlet}: {item.title}  {item.url or ''}{more}")
+            adds = f"  [adds: {', '.join(item.adds)}]" if item.adds else ""
+            print(f"   {marker} {item.outlet}: {item.title}{adds}  {item.url or ''}{more}")
     return 0

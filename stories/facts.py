@@ -22,7 +22,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,6 +41,7 @@ __all__ = [
     "name_stem",
     "new_facts",
     "number_key",
+    "shown_first",
     "stems_of",
     "surface",
     "written",
@@ -351,16 +352,25 @@ def _add_name(facts: set[str], run: list[str]) -> None:
 
 
 def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]:
-    """Fact keys as the item wrote them, for people ("peskov" -> "Peskov", "1200" -> "1,200").
+    """Fact keys as the item wrote them, for people ("peskov" -> "Peskov", "1200" -> "1,200"),
+    in :func:`shown_first` order."""
+    spelt = written(set(facts), item)
+    return tuple(_unshout(spelt[f], item) for f in shown_first(spelt, limit))
+
+
+def shown_first(spelt: Mapping[str, str], limit: int = 4) -> list[str]:
+    """Which of some facts (key -> as written) to show, at most ``limit``, in order.
 
     Words of a longer name in the same list are left out ("Maria Corina Machado", not also
-    "Machado"); at most ``limit``, numbers first (they are what an update most often adds).
+    "Machado"); numbers first (they are what an update most often adds), but a small
+    number written as a word last: "two" says little out of its sentence.
     """
-    keys = sorted(set(facts), key=lambda f: (not is_number(f), -len(f.split()), f))
+    keys = sorted(spelt, key=lambda f: (not is_number(f), -len(f.split()), f))
     multi = [f.split() for f in keys if " " in f and not is_number(f)]
-    shown = [f for f in keys if " " in f or not any(f in words for words in multi)][:limit]
-    spelt = written(shown, item)
-    return tuple(_unshout(spelt[f], item) for f in shown)
+    kept = [f for f in keys if " " in f or not any(f in words for words in multi)]
+    worded = [f for f in kept if is_number(f) and not any(c.isdigit() for c in spelt[f])]
+    shown = [f for f in kept if f not in worded][:limit]
+    return shown + worded[: limit - len(shown)]
 
 
 def _unshout(name: str, item: Item) -> str:

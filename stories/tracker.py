@@ -51,7 +51,7 @@ import numpy as np
 
 from stories.dedup import DedupConfig, Duplicate, DuplicateIndex
 from stories.developments import DevelopmentConfig, DevelopmentInfo, Developments
-from stories.facts import extract_facts, is_number, new_facts, stems_of, surface, written
+from stories.facts import extract_facts, is_number, new_facts, shown_first, stems_of, surface, written
 from stories.linking import kind_features, kind_score, link_features, link_score
 from stories.matching import Matcher
 from stories.model import Decision, Item, ItemKind
@@ -298,7 +298,7 @@ class Tracker:
                 written = self._lead_facts.get(key, {})
                 added = new_facts(written, keep_facts, keep_stems)
                 kind: ItemKind = "update" if added else "rereport"
-                shown = tuple(written[f] for f in added)
+                shown = tuple(written[f] for f in shown_first({f: written[f] for f in added}))
                 revised = Decision(key, kind, keep, stories=d.stories, new_facts=shown)
             else:
                 revised = Decision(key, d.kind, keep, d.duplicate_of, d.stories, d.new_facts)

@@ -62,6 +62,10 @@ def test_the_venezuela_story_scores_at_least_the_floors(tmp_path: Path) -> None:
         assert set(dev) >= {"id", "title", "first_seen", "last_seen", "outlets", "items"}
         if "new" in kinds:
             assert kinds[0] == "new" and dev["title"] == dev["items"][0]["title"]
+        # What an update adds, as it wrote it; nothing for the other kinds.
+        assert all(isinstance(i["adds"], list) for i in dev["items"])
+        assert all(not i["adds"] for i in dev["items"] if i["kind"] != "update")
+    assert any(i["adds"] for dev in developments for i in dev["items"] if i["kind"] == "update")
 
 
 def test_lexical_mode_runs_without_the_encoder_and_scores_lower() -> None:

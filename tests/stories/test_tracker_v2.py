@@ -462,6 +462,20 @@ def test_a_dateline_place_is_shown_as_a_name_and_an_acronym_as_written() -> None
     assert "Caracas" in shown and "OTAN" in shown
 
 
+def test_an_update_shows_numbers_in_digits_first_and_numbers_in_words_last() -> None:
+    from stories.facts import surface
+
+    report = item(
+        "Sudan death toll climbs to 330 as two more hospitals close",
+        "WHO spokesperson Margaret Harris said nearly 3,200 people were injured.",
+        "The Global Ledger",
+        0,
+        "https://g.example/1",
+    )
+    assert surface(extract_facts(report), report) == ("3,200", "330", "Margaret Harris", "two")
+    assert surface(extract_facts(report), report, limit=2) == ("3,200", "330")
+
+
 def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalSentenceEncoder) -> None:
     """An outlet does not re-report its own report: the same follow-up text joins the
     development from another outlet, and starts the next one from the outlet that wrote
