@@ -101,6 +101,7 @@ _NUMBER_WORD = re.compile(
     r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
 )
 _SENTENCE_END = frozenset(".!?:;\"'“”«»—-")
+_RUN_BREAK = _SENTENCE_END | frozenset(",;()[]")
 _TOKEN = re.compile(r"\S+")
 _STRIP = ".,!?:;\"'“”‘’«»()[]"
 
@@ -321,7 +322,8 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
             sentence_start = i == 0 or tokens[i - 1][-1] in _SENTENCE_END
             ok = not sentence_start or (i < last and bool(caps[i + 1]))
         if ok:
-            if i != prev + 1 and run:
+            # A run is broken by a gap or by punctuation: "Maracaibo, Valencia" are two names.
+            if run and (i != prev + 1 or tokens[prev][-1] in _RUN_BREAK):
                 _add_name(found, run)
                 run = []
             run.append(core)
@@ -355,7 +357,7 @@ def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]
     """Fact keys as the item wrote them, for people ("peskov" -> "Peskov", "1200" -> "1,200"),
     in :func:`shown_first` order."""
     spelt = written(set(facts), item)
-    return tuple(_unshout(spelt[f], item) for f in shown_first(spelt, limit))
+    return tuple(spelt[f] for f in shown_first(spelt, limit))
 
 
 def shown_first(spelt: Mapping[str, str], limit: int = 4) -> list[str]:
@@ -398,17 +400,30 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
         elif is_number(f):
             if numbers is None:  # read only when a number is asked for
                 english = (item.language or "").startswith("en")
-                numbers = {key: text[start:end].strip() for key, start, end in numbers_in(text, english)}
+                numbers = {key: _counted(text, start, end) for key, start, end in numbers_in(text, english)}
             out[f] = numbers.get(f, f)
         else:
             if latin is None:
-                latin = [_latin(t) for t in tokens]
+                # "Prigozhin's Concord" writes the name "prigozhin concord"
+                latin = [_latin(t.removesuffix("'s").removesuffix("’s")) for t in tokens]
                 for i, w in enumerate(latin):
                     positions.setdefault(w, []).append(i)
             words = f.split()
             at = next((i for i in positions.get(words[0], ()) if latin[i : i + len(words)] == words), None)
-            out[f] = " ".join(tokens[at : at + len(words)]) if at is not None else f
+            out[f] = _unshout(" ".join(tokens[at : at + len(words)]), item) if at is not None else f
     return out
+
+
+_COUNTED = re.compile(r"[\u00a0 ]([^\W\d_]{3,})\b")
+
+
+def _counted(text: str, start: int, end: int) -> str:
+    """A number as written, with the word it counts if one follows ("400 contractors",
+    "eight magistrates", "330 killed"): a bare "400" says little in a digest line."""
+    m = _COUNTED.match(text, end)
+    if m is not None and m.group(1)[0].islower() and fold(m.group(1)) not in STOP_WORDS:
+        end = m.end()
+    return text[start:end].strip()
 
 
 def _date_surface(fact: str, tokens: list[str]) -> str:

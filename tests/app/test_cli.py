@@ -173,5 +173,5 @@ def test_the_offline_demo_lists_a_story_in_plain_words(tmp_path: Path) -> None:
     # The El Fasher report is carried by three outlets: an update with its own copy.
     assert any("El Fasher" in line and "[3 outlets]" in line for line in headers)
     assert "(+1 more source)" in text and "(+1 more sources)" not in text
-    # An update says what it adds, the El Fasher one its toll first.
-    assert any(line.startswith("   + ") and "[adds: 30, Darfur]" in line for line in lines)
+    # An update says what it adds, the El Fasher one its toll first, with what it counts.
+    assert any(line.startswith("   + ") and "[adds: 30 civilians, Darfur]" in line for line in lines)

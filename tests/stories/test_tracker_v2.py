@@ -196,7 +196,7 @@ def test_numbers_in_words_and_with_scales_are_the_facts_digits_state() -> None:
     assert facts_of("Epicentre 10 m deep, 18km away, 30 millas") == {"10", "18", "30"}
     shown = item("Число погибших превысило 21 тысячу", "", "", 0, "u")
     assert written(["21000"], shown) == {"21000": "21 тысячу"}
-    assert written(["5"], item("Five days of mourning", "", "", 0, "u")) == {"5": "Five"}
+    assert written(["5"], item("Five days of mourning", "", "", 0, "u")) == {"5": "Five days"}
 
 
 def test_english_reads_a_point_before_a_scale_word_as_a_decimal_point() -> None:
@@ -205,6 +205,15 @@ def test_english_reads_a_point_before_a_scale_word_as_a_decimal_point() -> None:
     numbers = {f for f in extract_facts(english) if is_number(f)}
     assert numbers == {f for f in extract_facts(spanish) if is_number(f)} == {"86262000000"}
     assert facts_of("1.200 muertos") == {"1200"}  # no scale word: a thousands point
+
+
+def test_a_comma_ends_a_name() -> None:
+    facts = extract_facts(
+        item("Rallies", "Crowds marched in Caracas, Maracaibo, Valencia and Madrid.", "", 0, "u")
+    )
+    assert {"caracas", "maracaibo", "valencia", "madrid"} <= facts
+    assert not any(" " in f for f in facts)  # four places, no "maracaibo valencia"
+    assert "charles plosser" in extract_facts(item("Fed", "Then Charles Plosser spoke.", "", 0, "u"))
 
 
 def test_the_outlet_a_reprint_credits_is_no_fact() -> None:
@@ -472,8 +481,8 @@ def test_an_update_shows_numbers_in_digits_first_and_numbers_in_words_last() -> 
         0,
         "https://g.example/1",
     )
-    assert surface(extract_facts(report), report) == ("3,200", "330", "Margaret Harris", "two")
-    assert surface(extract_facts(report), report, limit=2) == ("3,200", "330")
+    assert surface(extract_facts(report), report) == ("3,200 people", "330", "Margaret Harris", "two")
+    assert surface(extract_facts(report), report, limit=2) == ("3,200 people", "330")
 
 
 def test_an_outlets_second_report_leans_to_a_new_development(encoder: UniversalSentenceEncoder) -> None:
