@@ -97,9 +97,10 @@ def _number_words(text: str) -> dict[str, str]:
 
 
 _NUMBER_WORDS = _number_words(_NUMBER_WORD_TEXT)
-_NUMBER_WORD = re.compile(
-    r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE
-)
+_NUMBER_WORD_ALTERNATIVES = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+# Run on lower-cased text: a case-insensitive alternation costs 6-7 times as much here.
+_NUMBER_WORD = re.compile(r"(?<!\w)(?:" + _NUMBER_WORD_ALTERNATIVES + r")(?!\w)")
+_NUMBER_WORD_ANY_CASE = re.compile(_NUMBER_WORD.pattern, re.IGNORECASE)
 _SENTENCE_END = frozenset(".!?:;\"'“”«»—-")
 _RUN_BREAK = _SENTENCE_END | frozenset(",;()[]")
 _TOKEN = re.compile(r"\S+")
@@ -224,17 +225,31 @@ def numbers_in(text: str, english: bool = False) -> Iterator[tuple[str, int, int
     Before a scale word, English writes a decimal point where Spanish and Russian write
     a thousands point: "86.262 billion" is "86.262 millones" (86,262 million), so in
     ``english`` text a point there is read as a decimal one."""
+    return iter(_scan(text, english)[0])
+
+
+def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """:func:`numbers_in`'s numbers, and the dates ``text`` states ("17/10"), in one pass."""
+    numbers: list[tuple[str, int, int]] = []
+    dates: list[str] = []
     for m in _NUMBER.finditer(text):
-        if _when(text, m.start(), m.end()) is None:
+        kind = _when(text, m.start(), m.end())
+        if kind is None:
             raw = m.group()
             key, end = _scaled(text, number_key(raw), m.end())
             if english and end != m.end() and raw.count(".") == 1 and "," not in raw:
                 whole, _, fraction = raw.partition(".")
                 key, end = _scaled(text, f"{number_key(whole)}.{fraction}", m.end())
-            yield key, m.start(), end
-    for m in _NUMBER_WORD.finditer(text):
+            numbers.append((key, m.start(), end))
+        elif kind:
+            dates.append(kind)
+    lower = text.lower()
+    # A letter whose lower case is longer ("İ") would shift positions: match the text itself.
+    words = _NUMBER_WORD.finditer(lower) if len(lower) == len(text) else _NUMBER_WORD_ANY_CASE.finditer(text)
+    for m in words:
         key, end = _scaled(text, _NUMBER_WORDS[m.group().lower()], m.end())
-        yield key, m.start(), end
+        numbers.append((key, m.start(), end))
+    return numbers, dates
 
 
 def _when(text: str, start: int, end: int) -> str | None:
@@ -282,11 +297,9 @@ def extract_facts(item: Item, credited: str | None = None) -> frozenset[str]:
     """
     text = item.text
     facts: set[str] = set()
-    facts.update(key for key, _, _ in numbers_in(text, english=(item.language or "").startswith("en")))
-    for m in _NUMBER.finditer(text):
-        kind = _when(text, m.start(), m.end())
-        if kind:
-            facts.add(kind)
+    numbers, dates = _scan(text, (item.language or "").startswith("en"))
+    facts.update(key for key, _, _ in numbers)
+    facts.update(dates)
     if text.islower() or not any(c.isupper() for c in text):
         return frozenset(facts)
     summary_names = _names(item.summary, None) if item.summary else set()

@@ -199,6 +199,21 @@ def test_numbers_in_words_and_with_scales_are_the_facts_digits_state() -> None:
     assert written(["5"], item("Five days of mourning", "", "", 0, "u")) == {"5": "Five days"}
 
 
+@given(
+    st.sampled_from(["five", "cinco", "пять", "twenty", "двух"]),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+    st.sampled_from(["", "İstanbul: ", "ß "]),
+)
+def test_a_number_word_is_read_in_any_case_and_shown_as_written(
+    word: str, upper: list[bool], before: str
+) -> None:
+    cased = "".join(c.upper() if up else c for c, up in zip(word, upper, strict=False)) + word[6:]
+    report = item(f"{before}{cased} days of talks", "", "", 0, "u")
+    key = {"five": "5", "cinco": "5", "пять": "5", "twenty": "20", "двух": "2"}[word]
+    assert key in extract_facts(report)
+    assert written([key], report)[key] == f"{cased} days"  # its place found in the text itself
+
+
 def test_english_reads_a_point_before_a_scale_word_as_a_decimal_point() -> None:
     english = item("Putin says Wagner was paid 86.262 billion roubles", "", "", 0, "u", language="en")
     spanish = item("Putin dice que Wagner cobró 86.262 millones de rublos", "", "", 0, "u", language="es")
