@@ -169,6 +169,13 @@ def _latin(word: str) -> str:
     return _NOT_ALNUM.sub("", latin)
 
 
+@functools.lru_cache(maxsize=131072)
+def _latin_token(token: str) -> str:
+    """A token as :func:`_latin` reads it, the possessive off ("Prigozhin's Concord" writes
+    the name "prigozhin concord")."""
+    return _latin(token.removesuffix("'s").removesuffix("’s"))
+
+
 @functools.lru_cache(maxsize=65536)
 def sound_key(word: str) -> str:
     """A Latin name word with spelling variants merged ("jartum" ~ "khartoum" -> "hartum")."""
@@ -346,12 +353,19 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
     return found
 
 
+_PARTICLE = re.compile(r"(?:al|el|ad|as|ash|at|an|ar|az|bin|ibn|abu|d|l)[-‑'’]")
+
+
 @functools.lru_cache(maxsize=131072)
 def _capitalised_core(token: str) -> str:
     """The token without the punctuation around it ("Fed's" names the Fed: the possessive
     is no part of the name) if that is capitalised and may be (part of) a name, not a stop
     word, weekday or month; else ``""``."""
     core = token.strip(_STRIP).removesuffix("'s").removesuffix("’s")
+    if core and not core[0].isupper():
+        # "al-Burhan", "el-Sisi", "d'Ivoire": the name after its lower-case particle
+        particle = _PARTICLE.match(core)
+        core = core[particle.end() :] if particle is not None else ""
     if not core or not core[0].isupper():
         return ""
     folded = fold(core)
@@ -417,8 +431,7 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
             out[f] = numbers.get(f, f)
         else:
             if latin is None:
-                # "Prigozhin's Concord" writes the name "prigozhin concord"
-                latin = [_latin(t.removesuffix("'s").removesuffix("’s")) for t in tokens]
+                latin = [_latin_token(t) for t in tokens]
                 for i, w in enumerate(latin):
                     positions.setdefault(w, []).append(i)
             words = f.split()

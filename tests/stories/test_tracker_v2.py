@@ -231,6 +231,14 @@ def test_a_comma_ends_a_name() -> None:
     assert "charles plosser" in extract_facts(item("Fed", "Then Charles Plosser spoke.", "", 0, "u"))
 
 
+def test_a_name_after_a_lower_case_particle_is_a_name() -> None:
+    facts = extract_facts(
+        item("Talks", "Army chief Abdel Fattah al-Burhan met el-Sisi in Abidjan.", "", 0, "u")
+    )
+    assert {"burhan", "sisi", "abdel fattah burhan"} <= facts and "al" not in facts
+    assert "burhan" in extract_facts(item("Talks", "Then al-Burhan spoke.", "", 0, "u"))
+
+
 def test_the_outlet_a_reprint_credits_is_no_fact() -> None:
     reprint = item(
         "Sudan's army denies RSF took the palace",
