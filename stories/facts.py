@@ -373,7 +373,12 @@ def _capitalised_core(token: str) -> str:
 
 
 def _add_name(facts: set[str], run: list[str]) -> None:
-    words = [w for w in (_latin(part) for core in run for part in _WORD.findall(core)) if len(w) > 1]
+    # (a word part that starts with a digit would read as a number: "G7" stays, "0A" goes)
+    words = [
+        w
+        for w in (_latin(part) for core in run for part in _WORD.findall(core))
+        if len(w) > 1 and not w[0].isdigit()
+    ]
     words = [w for w in words if w not in _WIRE_NAMES]
     facts.update(words)
     if len(words) > 1:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given
 
 from stories.encoder import UniversalSentenceEncoder, encoder_text, pack, unpack
-from stories.facts import extract_facts, is_number, new_facts, number_key, stems_of, written
+from stories.facts import date_fact, extract_facts, is_number, new_facts, number_key, stems_of, written
 from stories.model import Item
 from stories.syndication import declared_commentary, read_signals
 from stories.tracker import Tracker
@@ -212,6 +213,33 @@ def test_a_number_word_is_read_in_any_case_and_shown_as_written(
     key = {"five": "5", "cinco": "5", "пять": "5", "twenty": "20", "двух": "2"}[word]
     assert key in extract_facts(report)
     assert written([key], report)[key] == f"{cased} days"  # its place found in the text itself
+
+
+_NUMBERISH = st.lists(
+    st.one_of(
+        st.integers(0, 10**7).map(str),
+        st.sampled_from(["1,3", "86.262", "2.500", "$1.5", "€2", "51,2 %", "1 200", "0.750", "17"]),
+        st.sampled_from(["thousand", "mil", "тысяч", "млн", "bn", "mil millones", "million", "m", "km"]),
+        st.sampled_from(
+            ["five", "Cinco", "ПЯТЬ", "двух", "one", "octubre", "March", "İ", "ß", ",", ".", ":"]
+        ),
+        st.text(min_size=1, max_size=8),
+    ),
+    max_size=12,
+).map(" ".join)
+
+
+@given(_NUMBERISH, st.sampled_from(["en", "es", "ru", None]))
+def test_every_number_read_is_a_number_and_is_shown_as_the_text_wrote_it(
+    text: str, language: str | None
+) -> None:
+    report = item(text, "", "", 0, "u", language=language)
+    numbers = [f for f in extract_facts(report) if is_number(f) and date_fact(f) is None]
+    shown = written(numbers, report)
+    for key in numbers:
+        value = key.lstrip("$€£¥").rstrip("%")
+        assert Decimal(value) >= 0 and "E" not in value, key  # a plain decimal numeral
+        assert shown[key] in text, (key, shown[key])  # found where the text wrote it
 
 
 def test_english_reads_a_point_before_a_scale_word_as_a_decimal_point() -> None:
