@@ -186,7 +186,8 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
     reports = list(corpus.reports.values())
     items = report_items(corpus)
     order = tracker_order(corpus)
-    facts = {k: extract_facts(items[k], read_signals(items[k]).credited) for k in order}
+    signals = {k: read_signals(items[k]) for k in order}
+    facts = {k: extract_facts(items[k], signals[k].credited) for k in order}
     matcher = story_matcher(corpus)
     centres = StoryCentres(TrackerConfig().recall)
     members: dict[str, list[int]] = {}
@@ -207,15 +208,14 @@ def collect_kinds(corpus: Corpus, vectors: dict[int, np.ndarray], stories: set[s
             item_facts = facts[k] if comparable else frozenset(f for f in facts[k] if is_number(f))
             dev_facts = known[dev]
             added = new_facts(item_facts, dev_facts, stems_of(dev_facts), items[k].published)
-            signals = read_signals(items[k])
-            declared = signals.commentary and declared_commentary(items[k].title)
+            declared = signals[k].commentary and declared_commentary(items[k].title)
             if added and not declared:  # the tracker never asks the model about those
                 features = kind_features(
                     added,
                     float(vectors[k] @ vectors[near]),
                     reports[near].lang == r.lang,
-                    bool(signals.notice or signals.credited or signals.wire),
-                    signals.commentary,
+                    bool(signals[k].notice or signals[k].credited or signals[k].wire),
+                    signals[k].commentary,
                     centred(
                         mean,
                         items[k].language,

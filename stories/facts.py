@@ -22,7 +22,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -224,19 +224,15 @@ def _scaled(text: str, key: str, end: int) -> tuple[str, int]:
     return currency + format(exact, "f"), after.end()
 
 
-def numbers_in(text: str, english: bool = False) -> Iterator[tuple[str, int, int]]:
-    """Each number ``text`` states: its key, and where its written form starts and ends
-    (with its scale word, if any). Years, times of day and dates are left out (see
-    :func:`_when`); small numbers written as words count ("five" is ``5``).
+def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """The numbers ``text`` states, each as its key and where its written form starts and
+    ends (with its scale word, if any), and the dates it states ("17/10"), in one pass.
+    Years and times of day are neither (see :func:`_when`); small numbers written as
+    words count ("five" is ``5``).
 
     Before a scale word, English writes a decimal point where Spanish and Russian write
     a thousands point: "86.262 billion" is "86.262 millones" (86,262 million), so in
-    ``english`` text a point there is read as a decimal one."""
-    return iter(_scan(text, english)[0])
-
-
-def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[str]]:
-    """:func:`numbers_in`'s numbers, and the dates ``text`` states ("17/10"), in one pass."""
+    ``english`` text (:func:`_english`) a point there is read as a decimal one."""
     numbers: list[tuple[str, int, int]] = []
     dates: list[str] = []
     for m in _NUMBER.finditer(text):
@@ -257,6 +253,10 @@ def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[st
         key, end = _scaled(text, _NUMBER_WORDS[m.group().lower()], m.end())
         numbers.append((key, m.start(), end))
     return numbers, dates
+
+
+def _english(item: Item) -> bool:
+    return (item.language or "").startswith("en")
 
 
 def _when(text: str, start: int, end: int) -> str | None:
@@ -304,7 +304,7 @@ def extract_facts(item: Item, credited: str | None = None) -> frozenset[str]:
     """
     text = item.text
     facts: set[str] = set()
-    numbers, dates = _scan(text, (item.language or "").startswith("en"))
+    numbers, dates = _scan(text, _english(item))
     facts.update(key for key, _, _ in numbers)
     facts.update(dates)
     if text.islower() or not any(c.isupper() for c in text):
@@ -431,8 +431,8 @@ def written(facts: Iterable[str], item: Item) -> dict[str, str]:
             out[f] = _date_surface(f, tokens)
         elif is_number(f):
             if numbers is None:  # read only when a number is asked for
-                english = (item.language or "").startswith("en")
-                numbers = {key: _counted(text, start, end) for key, start, end in numbers_in(text, english)}
+                found = _scan(text, _english(item))[0]
+                numbers = {key: _counted(text, start, end) for key, start, end in found}
             out[f] = numbers.get(f, f)
         else:
             if latin is None:
