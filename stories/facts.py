@@ -82,7 +82,19 @@ _NUMBER_WORD_TEXT = """
     8 eight ocho восемь восьми 9 nine nueve девять девяти 10 ten diez десять десяти
     12 twelve doce двенадцать двенадцати 20 twenty veinte двадцать двадцати
     30 thirty treinta тридцать тридцати 100 hundred cien сто
+    21 veintiuno veintiún veintiun 22 veintidós veintidos 23 veintitrés veintitres
+    24 veinticuatro 25 veinticinco 26 veintiséis veintiseis 27 veintisiete 28 veintiocho
+    29 veintinueve
 """
+# A tens word and a unit word are one number ("thirty-nine", "treinta y nueve", "тридцать
+# девять": 39, not 30 and 9). "One" counts here, where it can be nothing else.
+_UNIT_AFTER_TENS = re.compile(r"(?: y |[-\u2011 ])([^\W\d_]+)", re.IGNORECASE)
+_ONES = frozenset(["one", "uno", "un", "una", "один", "одна", "одно", "одного", "одной"])
+# A number word before a fraction's denominator is a share, not a count: "two-thirds of the
+# hospitals" is no "2" ("dos tercios", "две трети", "three quarters").
+_FRACTION = re.compile(
+    r"[-\u2011 ](?:thirds?|quarters?|tercios?|cuartas|трет[ьией]\w*|четверт[иейь]\w*)(?!\w)", re.IGNORECASE
+)
 
 
 def _number_words(text: str) -> dict[str, str]:
@@ -249,10 +261,32 @@ def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[st
     lower = text.lower()
     # A letter whose lower case is longer ("İ") would shift positions: match the text itself.
     words = _NUMBER_WORD.finditer(lower) if len(lower) == len(text) else _NUMBER_WORD_ANY_CASE.finditer(text)
+    consumed = 0
     for m in words:
-        key, end = _scaled(text, _NUMBER_WORDS[m.group().lower()], m.end())
+        if m.start() < consumed:
+            continue  # the unit of a compound already read ("thirty-nine")
+        value, end = _compound(text, int(_NUMBER_WORDS[m.group().lower()]), m.end())
+        consumed = end
+        if _FRACTION.match(text, end):
+            continue
+        key, end = _scaled(text, str(value), end)
         numbers.append((key, m.start(), end))
     return numbers, dates
+
+
+def _compound(text: str, value: int, end: int) -> tuple[int, int]:
+    """A tens word's ``value`` with the unit word written after it, if any ("thirty-nine",
+    "treinta y nueve", "двадцать пять"), and where the number ends."""
+    if value % 10 or not 20 <= value <= 90:
+        return value, end
+    unit = _UNIT_AFTER_TENS.match(text, end)
+    if unit is None:
+        return value, end
+    word = unit.group(1).lower()
+    digits = "1" if word in _ONES else _NUMBER_WORDS.get(word, "")
+    if len(digits) != 1:
+        return value, end
+    return value + int(digits), unit.end()
 
 
 def _english(item: Item) -> bool:

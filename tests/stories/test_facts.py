@@ -1,0 +1,42 @@
+"""Facts read from item text: numbers, dates and names in English, Spanish and Russian."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from stories.facts import extract_facts
+from stories.model import Item
+
+T0 = datetime(2023, 4, 20, 8, 0, tzinfo=UTC)
+
+
+def facts_of(summary: str, title: str = "Report", language: str | None = None) -> frozenset[str]:
+    return extract_facts(Item("u", "u", title, summary, T0, "", language=language))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thirty-nine of the 59 hospitals are shut",
+        "Treinta y nueve de los 59 hospitales están cerrados",
+        "Тридцать девять из 59 больниц закрыты",
+        "Закрыты тридцать девять из 59 больниц",
+    ],
+)
+def test_a_tens_word_and_its_unit_are_one_number(text: str) -> None:
+    assert facts_of(text) == {"39", "59"}
+
+
+def test_compound_number_words_in_every_language() -> None:
+    assert facts_of("twenty-one people") == facts_of("veintiún muertos") == {"21"}
+    assert facts_of("двадцать одна жертва") == facts_of("veintiuno") == {"21"}
+    assert facts_of("twenty-two thousand") == facts_of("veintidós mil") == {"22000"}
+    assert facts_of("twenty, five") == {"20", "5"}  # a comma between: two numbers
+
+
+def test_a_share_written_in_words_is_no_count() -> None:
+    for text in ("Two-thirds of hospitals", "Две трети больниц", "Dos tercios de los hospitales"):
+        assert facts_of(text) == frozenset(), text
+    assert facts_of("three quarters of the city") == frozenset()
