@@ -248,6 +248,8 @@ def _scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[st
     numbers: list[tuple[str, int, int]] = []
     dates: list[str] = []
     for m in _NUMBER.finditer(text):
+        if _designation(text, m.start()):
+            continue
         kind = _when(text, m.start(), m.end())
         if kind is None:
             raw = m.group()
@@ -287,6 +289,17 @@ def _compound(text: str, value: int, end: int) -> tuple[int, int]:
     if len(digits) != 1:
         return value, end
     return value + int(digits), unit.end()
+
+
+def _designation(text: str, start: int) -> bool:
+    """Whether the number at ``start`` is part of a name or a model ("G7", "MH17", "Ил-22",
+    "F-16", "COVID-19", the road "М-4"): digits written onto letters count nothing."""
+    if start == 0 or text[start] in "$€£¥":
+        return False
+    before = text[start - 1]
+    if before in "-\u2011":
+        return start > 1 and text[start - 2].isalpha()
+    return before.isalpha()
 
 
 def _english(item: Item) -> bool:

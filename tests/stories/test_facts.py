@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stories.facts import extract_facts
+from stories.facts import extract_facts, is_number
 from stories.model import Item
 
 T0 = datetime(2023, 4, 20, 8, 0, tzinfo=UTC)
@@ -40,3 +40,10 @@ def test_a_share_written_in_words_is_no_count() -> None:
     for text in ("Two-thirds of hospitals", "Две трети больниц", "Dos tercios de los hospitales"):
         assert facts_of(text) == frozenset(), text
     assert facts_of("three quarters of the city") == frozenset()
+
+
+def test_digits_written_onto_letters_are_a_name_not_a_count() -> None:
+    assert not any(map(is_number, facts_of("Колонна идёт по трассе М-4, сбит Ил-22")))
+    assert facts_of("Blinken spoke at the G7 meeting") == {"g7"}
+    assert facts_of("F-16 jets, 12 of them") == {"12"}
+    assert "$10000000" in facts_of("Aid of US$10 million")  # a currency sign is no letter
