@@ -420,10 +420,11 @@ def _capitalised_core(token: str) -> str:
 
 
 def _add_name(facts: set[str], run: list[str]) -> None:
-    # (a word part that starts with a digit would read as a number: "G7" stays, "0A" goes)
+    # (a word part that starts with a digit would read as a number: "G7" stays, "0A" goes;
+    # a lower-case part of a compound is no name: "Minsk-brokered", "Ростове-на-Дону")
     words = [
         w
-        for w in (_latin(part) for core in run for part in _WORD.findall(core))
+        for w in (_latin(part) for core in run for part in _WORD.findall(core) if not part[0].islower())
         if len(w) > 1 and not w[0].isdigit()
     ]
     words = [w for w in words if w not in _WIRE_NAMES]

@@ -47,3 +47,10 @@ def test_digits_written_onto_letters_are_a_name_not_a_count() -> None:
     assert facts_of("Blinken spoke at the G7 meeting") == {"g7"}
     assert facts_of("F-16 jets, 12 of them") == {"12"}
     assert "$10000000" in facts_of("Aid of US$10 million")  # a currency sign is no letter
+
+
+def test_a_lower_case_part_of_a_compound_is_no_name() -> None:
+    facts = facts_of("They halted the Minsk-brokered march and left Rostov-on-Don.")
+    assert {"minsk", "rostov", "don"} <= facts and not {"brokered", "on"} & facts
+    assert "na" not in facts_of("Войска ушли из Ростова-на-Дону, сообщили Telegram-каналы.")
+    assert "managed" not in facts_of("A WFP-managed aircraft was hit.")
