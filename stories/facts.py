@@ -54,7 +54,12 @@ STEM = 5
 # capitalised one (the first word of a sentence, "El", "В") is no name.
 _MORE_STOP_TEXT = """
     sus tras ante sin sobre entre desde hasta este esta estos estas ese esa segun según como mas más
+    ni pero aunque mientras durante tambien también ya hoy ayer ademas además luego asi así incluso
+    cuando donde mañana manana
     во со а но же бы то его ее её их он она они это этот эта после при до над под между также уже более
+    ранее однако сейчас теперь сегодня вчера завтра затем кроме пока тогда поэтому лишь только даже
+    ни около почти там здесь
+    meanwhile however earlier later today yesterday tomorrow yet still even
 """
 STOP_WORDS = frozenset(STOP_TEXT.split()) | frozenset(_MORE_STOP_TEXT.split())
 

@@ -54,3 +54,9 @@ def test_a_lower_case_part_of_a_compound_is_no_name() -> None:
     assert {"minsk", "rostov", "don"} <= facts and not {"brokered", "on"} & facts
     assert "na" not in facts_of("Войска ушли из Ростова-на-Дону, сообщили Telegram-каналы.")
     assert "managed" not in facts_of("A WFP-managed aircraft was hit.")
+
+
+def test_a_sentence_adverb_or_conjunction_before_a_name_is_no_name() -> None:
+    assert facts_of("Ранее СБР показали видео.") == {"sbr"}
+    assert facts_of("Ni Burhan ni Hemedti controlan a sus tropas.") == {"burhan", "hemedti"}
+    assert facts_of("Meanwhile Peskov said nothing.") == {"peskov"}
