@@ -138,6 +138,9 @@ def fold(text: str) -> str:
 # Гонсалес, Caracas / Каракас. Names are compared by their stems of this key
 # (:func:`name_stem`), so each spelling meets; facts themselves stay readable.
 _SOUNDS = (
+    ("th", "t"),  # Perthes / Пертес
+    ("gue", "ge"),  # Spanish writes a hard g before e and i as "gu": Serguéi, Yevgueni
+    ("gui", "gi"),
     ("kh", "h"),
     ("j", "h"),
     ("ou", "u"),
@@ -198,6 +201,8 @@ def sound_key(word: str) -> str:
     """A Latin name word with spelling variants merged ("jartum" ~ "khartoum" -> "hartum")."""
     for a, b in _SOUNDS:
         word = word.replace(a, b)
+    if word.startswith("ie"):  # a Russian initial "Е" written "Ye": Yevgeny / Евгений, Yeltsin
+        word = word[1:]
     out: list[str] = []
     for c in word:
         if not out or out[-1] != c:  # doubled letters: Khartoum ~ Hartum, Massar ~ Masar

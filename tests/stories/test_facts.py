@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stories.facts import extract_facts, is_number
+from stories.facts import extract_facts, fact_is_known, is_number, stems_of
 from stories.model import Item
 
 T0 = datetime(2023, 4, 20, 8, 0, tzinfo=UTC)
@@ -60,3 +60,14 @@ def test_a_sentence_adverb_or_conjunction_before_a_name_is_no_name() -> None:
     assert facts_of("Ранее СБР показали видео.") == {"sbr"}
     assert facts_of("Ni Burhan ni Hemedti controlan a sus tropas.") == {"burhan", "hemedti"}
     assert facts_of("Meanwhile Peskov said nothing.") == {"peskov"}
+
+
+def known(fact: str, facts: frozenset[str]) -> bool:
+    return fact_is_known(fact, set(facts), stems_of(facts))
+
+
+def test_spellings_of_one_name_across_languages_meet() -> None:
+    russian = facts_of("Основатель ЧВК Евгений Пригожин, генерал Сергей Суровикин и Фолькер Пертес.")
+    for spelling in ("Yevgeny", "Yevgueni", "Sergei", "Serguéi", "Perthes"):
+        (name,) = facts_of(f"Then {spelling} spoke.")
+        assert known(name, russian), spelling
