@@ -343,6 +343,11 @@ def date_fact(fact: str) -> tuple[int, int] | None:
 def name_stem(word: str) -> str:
     """The part of a transliterated name word that survives inflection and spelling."""
     key = sound_key(word)
+    # Russian declines a short name by its ending (Сирия / Сирии, Дон / Дону, Газа / Газе):
+    # vowels at its end are no part of its stem.
+    base = key.rstrip("aeiou")
+    if len(base) >= 3:
+        key = base
     return key if len(key) <= STEM else key[:STEM]
 
 
