@@ -169,11 +169,12 @@ _MONTH_NUMBER = {
     for name in names.split("|")
 }
 _MONTHS = frozenset(_MONTH_NUMBER)
-# Capitalised words that name no person, place or body: weekdays, and the months above.
+# Capitalised words that name no person, place or body: weekdays, the months above, and
+# the time zones of a clock time ("1400 GMT").
 _WEEKDAY_TEXT = """monday tuesday wednesday thursday friday saturday sunday
     lunes martes miercoles jueves viernes sabado domingo
     понедельник вторник среда среду четверг пятница пятницу суббота субботу воскресенье"""
-_NOT_NAMES = _MONTHS | frozenset(_WEEKDAY_TEXT.split())
+_NOT_NAMES = _MONTHS | frozenset(_WEEKDAY_TEXT.split()) | frozenset(["gmt", "utc", "мск"])
 _WIRE_TEXT = "reuters ap afp efe tass ria interfax xinhua associated press novosti"
 _WIRE_NAMES = frozenset(_WIRE_TEXT.split())
 
@@ -324,6 +325,8 @@ def _when(text: str, start: int, end: int) -> str | None:
         return ""
     if (end < len(text) and text[end] == ":") or (start > 0 and text[start - 1] == ":"):
         return ""
+    if _clock(text, start, end):
+        return ""
     if raw.isdigit() and 1 <= int(raw) <= 31:
         before = [w.strip(".,").lower() for w in text[max(0, start - 12) : start].split()[-1:]]
         after = [w.strip(".,").lower() for w in text[end : end + 14].split()[:2]]
@@ -332,6 +335,27 @@ def _when(text: str, start: int, end: int) -> str | None:
             if month is not None:
                 return f"{int(raw)}/{month}"
     return None
+
+
+# A time of day written without a colon: with a point as Spanish and Russian write it ("a
+# las 16.00 hora local", "в 18.00 мск"), as a wire's "1400 GMT", or "4 p.m.": said by the
+# article of hours before it, or the hour word, zone or half of the day after it.
+_CLOCK = re.compile(r"(?:[01]?\d|2[0-3])\.?[0-5]\d")
+_CLOCK_AFTER = re.compile(r"\s?(?:h|hrs?|horas?|hours|gmt|utc|мск|ч)(?!\w)", re.IGNORECASE)
+_HALF_DAY = re.compile(r"\s?[ap]\.?m\.?(?!\w)", re.IGNORECASE)
+
+
+def _clock(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a time of day written without a colon ("las 18.00",
+    "1400 GMT", "6 p.m.")."""
+    raw = text[start:end]
+    if raw.isdigit() and len(raw) <= 2:
+        return 1 <= int(raw) <= 12 and _HALF_DAY.match(text, end) is not None
+    if _CLOCK.fullmatch(raw) is None or (raw.isdigit() and len(raw) != 4):
+        return False
+    return text[max(0, start - 4) : start].lower().endswith(("las ", "la ")) or bool(
+        _CLOCK_AFTER.match(text, end)
+    )
 
 
 def date_fact(fact: str) -> tuple[int, int] | None:

@@ -79,3 +79,10 @@ def test_a_short_name_declined_in_russian_is_the_same_name() -> None:
         (fact,) = facts_of(f"Then {name} spoke.")
         assert known(fact, base), name
     assert known("rossii", facts_of("Ранее Россия заявила."))  # "России" after "Россия"
+
+
+def test_a_time_of_day_written_without_a_colon_is_no_fact() -> None:
+    assert facts_of("Una pausa desde las 16.00 hora local del domingo") == frozenset()
+    assert facts_of("Перемирие с 18.00 мск") == frozenset()
+    assert facts_of("A truce from 4 p.m. (1400 GMT) on Sunday") == frozenset()
+    assert facts_of("Más de 1.300 muertos y 18.50 dólares, 1400 people") == {"1300", "18.5", "1400"}
