@@ -175,6 +175,15 @@ _WEEKDAY_TEXT = """monday tuesday wednesday thursday friday saturday sunday
     lunes martes miercoles jueves viernes sabado domingo
     понедельник вторник среда среду четверг пятница пятницу суббота субботу воскресенье"""
 _NOT_NAMES = _MONTHS | frozenset(_WEEKDAY_TEXT.split()) | frozenset(["gmt", "utc", "мск"])
+# A title before a name is no part of it: English capitalises "Governor Vasily Golubev",
+# Spanish and Russian write "el gobernador", "губернатор". Matched by stem ("губернатора").
+_TITLE_TEXT = """
+    president minister governor general lieutenant brigadier secretary spokesman
+    spokeswoman spokesperson ambassador chief director mayor
+    presidente presidenta ministro ministra gobernador teniente coronel secretario secretaria
+    portavoz embajador director alcalde canciller
+    президент министр губернатор генерал полковник секретарь посол директор
+"""
 _WIRE_TEXT = "reuters ap afp efe tass ria interfax xinhua associated press novosti"
 _WIRE_NAMES = frozenset(_WIRE_TEXT.split())
 
@@ -466,10 +475,13 @@ def _add_name(facts: set[str], run: list[str]) -> None:
         for w in (_latin(part) for core in run for part in _WORD.findall(core) if not part[0].islower())
         if len(w) > 1 and not w[0].isdigit()
     ]
-    words = [w for w in words if w not in _WIRE_NAMES]
+    words = [w for w in words if w not in _WIRE_NAMES and name_stem(w) not in _TITLE_STEMS]
     facts.update(words)
     if len(words) > 1:
         facts.add(" ".join(words))
+
+
+_TITLE_STEMS = frozenset(name_stem(_latin(w)) for w in _TITLE_TEXT.split())
 
 
 def surface(facts: Iterable[str], item: Item, limit: int = 4) -> tuple[str, ...]:

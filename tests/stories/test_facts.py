@@ -86,3 +86,11 @@ def test_a_time_of_day_written_without_a_colon_is_no_fact() -> None:
     assert facts_of("Перемирие с 18.00 мск") == frozenset()
     assert facts_of("A truce from 4 p.m. (1400 GMT) on Sunday") == frozenset()
     assert facts_of("Más de 1.300 muertos y 18.50 dólares, 1400 people") == {"1300", "18.5", "1400"}
+
+
+def test_a_title_before_a_name_is_no_part_of_it() -> None:
+    english = facts_of("Then Regional Governor Vasily Golubev urged residents to stay home.")
+    assert {"vasily", "golubev"} <= english and not any("governor" in f for f in english)
+    russian = facts_of("Губернатор Василий Голубев призвал жителей не выходить из дома.")
+    assert russian == {"vasilii", "golubev", "vasilii golubev"}
+    assert "command" in facts_of("Fighting near the army's General Command.")
