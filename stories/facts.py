@@ -469,10 +469,14 @@ def _capitalised_core(token: str) -> str:
 
 def _add_name(facts: set[str], run: list[str]) -> None:
     # (a word part that starts with a digit would read as a number: "G7" stays, "0A" goes;
-    # a lower-case part of a compound is no name: "Minsk-brokered", "Ростове-на-Дону")
+    # a lower-case part of a compound is no name: "Minsk-brokered", "Ростове-на-Дону";
+    # nor is a Roman numeral in capitals: "XXI века")
+    parts = (part for core in run for part in _WORD.findall(core))
     words = [
         w
-        for w in (_latin(part) for core in run for part in _WORD.findall(core) if not part[0].islower())
+        for w in (
+            _latin(p) for p in parts if not p[0].islower() and not (p.isupper() and _ROMAN.fullmatch(p))
+        )
         if len(w) > 1 and not w[0].isdigit()
     ]
     words = [w for w in words if w not in _WIRE_NAMES and name_stem(w) not in _TITLE_STEMS]
@@ -481,6 +485,8 @@ def _add_name(facts: set[str], run: list[str]) -> None:
         facts.add(" ".join(words))
 
 
+# A Roman numeral ("XXI века", "siglo XXI", "World War II") counts or orders, it names nothing.
+_ROMAN = re.compile(r"X{0,3}(?:IX|IV|V?I{0,3})")
 _TITLE_STEMS = frozenset(name_stem(_latin(w)) for w in _TITLE_TEXT.split())
 
 

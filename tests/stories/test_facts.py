@@ -94,3 +94,9 @@ def test_a_title_before_a_name_is_no_part_of_it() -> None:
     russian = facts_of("Губернатор Василий Голубев призвал жителей не выходить из дома.")
     assert russian == {"vasilii", "golubev", "vasilii golubev"}
     assert "command" in facts_of("Fighting near the army's General Command.")
+
+
+def test_a_roman_numeral_in_capitals_is_no_name() -> None:
+    assert facts_of("Какие землетрясения XXI века были смертоноснее") == frozenset()
+    assert facts_of("Then Pope John Paul II came.") == {"pope", "john", "paul", "pope john paul"}
+    assert "xi" in facts_of("Then Putin met Xi Jinping.")  # a name, not eleven
