@@ -468,21 +468,28 @@ def _capitalised_core(token: str) -> str:
 
 
 def _add_name(facts: set[str], run: list[str]) -> None:
-    # (a word part that starts with a digit would read as a number: "G7" stays, "0A" goes;
-    # a lower-case part of a compound is no name: "Minsk-brokered", "Ростове-на-Дону";
-    # nor is a Roman numeral in capitals: "XXI века")
-    parts = (part for core in run for part in _WORD.findall(core))
-    words = [
-        w
-        for w in (
-            _latin(p) for p in parts if not p[0].islower() and not (p.isupper() and _ROMAN.fullmatch(p))
-        )
-        if len(w) > 1 and not w[0].isdigit()
-    ]
-    words = [w for w in words if w not in _WIRE_NAMES and name_stem(w) not in _TITLE_STEMS]
+    words = [w for core in run for w in _core_words(core)]
     facts.update(words)
     if len(words) > 1:
         facts.add(" ".join(words))
+
+
+@functools.lru_cache(maxsize=131072)
+def _core_words(core: str) -> tuple[str, ...]:
+    """The name words of a capitalised token's core, in Latin letters. A word part that
+    starts with a digit would read as a number ("G7" stays, "0A" goes); a lower-case part
+    of a compound is no name ("Minsk-brokered", "Ростове-на-Дону"), nor is a Roman numeral
+    in capitals ("XXI века"), a title ("Governor") or a wire's name."""
+    words = (
+        _latin(p)
+        for p in _WORD.findall(core)
+        if not p[0].islower() and not (p.isupper() and _ROMAN.fullmatch(p))
+    )
+    return tuple(
+        w
+        for w in words
+        if len(w) > 1 and not w[0].isdigit() and w not in _WIRE_NAMES and name_stem(w) not in _TITLE_STEMS
+    )
 
 
 # A Roman numeral ("XXI века", "siglo XXI", "World War II") counts or orders, it names nothing.
