@@ -62,6 +62,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from anyascii import anyascii
@@ -194,6 +195,24 @@ class DevelopmentConfig:
     titles (googlenews-t) alone, with USE multilingual v3 vectors; see the README."""
     lexical_floor: float = 0.05
     """Lexical scores below this are not reported to the tracker's link model."""
+
+
+class _TermVector(dict[str, float]):
+    """An item's unit TF-IDF vector (term -> weight) that sorts its terms by weight once:
+    the candidate look-up, the neighbour vote and the item's memory each read its heaviest."""
+
+    _order: list[tuple[str, float]] | None = None
+
+    def heaviest(self, n: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """The ``n`` heaviest terms, heaviest first (ties: the earlier term), and the rest in
+        that order; all terms in the vector's own order if it has no more than ``n``."""
+        if len(self) <= n:
+            return list(self.items()), []
+        order = self._order
+        if order is None:
+            # Stable, like sorting by the negated weight: equal weights keep their order.
+            order = self._order = sorted(self.items(), key=itemgetter(1), reverse=True)
+        return order[:n], order[n:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +393,7 @@ class Developments:
     def _join_development(
         self,
         item: Item,
-        vec: dict[str, float],
+        vec: _TermVector,
         when: float,
         facts: frozenset[str],
         dev_id: int,
@@ -415,7 +434,7 @@ class Developments:
             return None
         return pid, acc[pid]
 
-    def _start(self, item: Item, vec: dict[str, float], when: float, facts: frozenset[str]) -> Assignment:
+    def _start(self, item: Item, vec: _TermVector, when: float, facts: frozenset[str]) -> Assignment:
         dev_id = self._new_development(item, vec, when)
         self._remember_item(vec, dev_id)
         self._remember(self._developments[dev_id], sorted(facts))
@@ -424,7 +443,7 @@ class Developments:
     def _join_prototype(
         self,
         item: Item,
-        vec: dict[str, float],
+        vec: _TermVector,
         when: float,
         facts: frozenset[str],
         ranked: list[tuple[float, int, float]],
@@ -620,7 +639,7 @@ class Developments:
 
     # -- internals ------------------------------------------------------------
 
-    def _vector(self, item: Item, count: bool = True) -> dict[str, float]:
+    def _vector(self, item: Item, count: bool = True) -> _TermVector:
         """The item's unit TF-IDF vector; counts the item into the document frequencies
         (with ``count`` False, weighs it as if counted but changes nothing)."""
         tf: dict[str, float] = {}
@@ -650,7 +669,7 @@ class Developments:
                 self._prune_vocabulary()
         docs1 = self._docs + 1 + cfg.prior_documents + (0 if count else 1)
         extra = 0 if count else 1
-        vec: dict[str, float] = {}
+        vec = _TermVector()
         norm2 = 0.0
         for t, c in tf.items():
             # Sublinear TF (1 + ln tf) times IDF; a word in every document weighs nothing.
@@ -658,14 +677,14 @@ class Developments:
             vec[t] = w
             norm2 += w * w
         if norm2 <= 0:
-            return {}
+            return _TermVector()
         inv = 1.0 / math.sqrt(norm2)
         for t in vec:
             vec[t] *= inv
         return vec
 
     def _ranked(
-        self, vec: dict[str, float], when: float, votes: dict[int, float] | None
+        self, vec: _TermVector, when: float, votes: dict[int, float] | None
     ) -> list[tuple[float, int, float]]:
         """Prototypes scoring at least the threshold, best first: ``(score, id, dot)``.
 
@@ -681,12 +700,7 @@ class Developments:
         # Long items look prototypes up by their heaviest terms only; the rest of the
         # dot product is added for the prototypes that come near the threshold.
         postings = self._postings
-        probe = list(vec.items())
-        rest: list[tuple[str, float]] = []
-        if len(probe) > cfg.candidate_terms:
-            probe.sort(key=lambda tw: -tw[1])
-            rest = probe[cfg.candidate_terms :]
-            del probe[cfg.candidate_terms :]
+        probe, rest = vec.heaviest(cfg.candidate_terms)
         # A word in very many prototypes (a common word) finds no particular event;
         # it only counts towards the candidates the other words found.
         cap = cfg.candidate_postings
@@ -742,7 +756,7 @@ class Developments:
         ranked.sort(key=lambda r: (-r[0], r[1]))
         return ranked
 
-    def _neighbour_votes(self, vec: dict[str, float]) -> dict[int, float]:
+    def _neighbour_votes(self, vec: _TermVector) -> dict[int, float]:
         """Development id -> weighted mean cosine of its nearest recent items.
 
         Only the item's heaviest terms look for neighbours and only neighbours with
@@ -751,10 +765,7 @@ class Developments:
         top-3 mean.
         """
         cfg = self.config
-        probe = list(vec.items())
-        if len(probe) > cfg.neighbour_terms:
-            probe.sort(key=lambda tw: -tw[1])
-            del probe[cfg.neighbour_terms :]
+        probe = vec.heaviest(cfg.neighbour_terms)[0]
         sims: dict[int, float] = {}
         get = sims.get
         postings = self._item_postings
@@ -780,7 +791,7 @@ class Developments:
         weight = cfg.neighbour_weight / k
         return {dev: weight * sum(found) for dev, found in per_dev.items()}
 
-    def _remember_item(self, vec: dict[str, float], pid: int) -> None:
+    def _remember_item(self, vec: _TermVector, pid: int) -> None:
         """Let the item vote for its development while it is among the recent ones."""
         cfg = self.config
         if cfg.neighbour_weight <= 0:
@@ -791,10 +802,7 @@ class Developments:
         postings = self._item_postings
         # Index the item's heaviest terms only, as probes use only theirs: two reports
         # of one event share their heavy words.
-        kept = list(vec.items())
-        if len(kept) > 2 * cfg.neighbour_terms:
-            kept.sort(key=lambda tw: -tw[1])
-            del kept[2 * cfg.neighbour_terms :]
+        kept = vec.heaviest(2 * cfg.neighbour_terms)[0]
         for t, x in kept:
             plist = postings.get(t)
             if plist is None:
