@@ -366,8 +366,10 @@ class Tracker:
         centre = self._centre_of(stories, vector)
         mean: Centre | None = None
         if vector is not None:
-            # The story's means before this item: what its reports have in common so far.
-            mean = self._centres.centre(centre)
+            # The story's means before this item: what its reports have in common so far
+            # (only the link model, for items of a watched story, reads them).
+            if centre != -1:
+                mean = self._centres.centre(centre)
             self._centres.add(centre, vector, item.language or "")
         dup = self._dedup.find(sk)
         awaited = self._awaited(item, similar, dup)
@@ -400,16 +402,21 @@ class Tracker:
                 return self._record(
                     Decision(key, "rereport", dev_id, duplicate_of=origin_key, stories=stories)
                 )
+        # The development each of the nearest rows was decided into, read once.
+        devs = self._rows_developments(similar)
         if vector is None:
             a = self._developments.assign(item, facts=facts)
         elif centre == -1:
             # An item of no watched story: the link model was fitted to tell apart the
             # developments of one story, not to group a stream of all the news there is.
             # Its topic is found lexically, with the vectors' votes as evidence.
-            cosines = {dev: [sim for sim, _ in near] for dev, near in self._by_development(similar).items()}
+            by_dev = self._by_development(similar, devs)
+            cosines = {dev: [sim for sim, _ in near] for dev, near in by_dev.items()}
             a = self._developments.assign(item, facts=facts, similar=cosines)
         else:
-            chosen, comparable = self._link(item, vector, mean, similar, when, facts, signals.commentary)
+            chosen, comparable = self._link(
+                item, vector, mean, similar, devs, when, facts, signals.commentary
+            )
             if chosen is None:
                 a = self._developments.assign(item, decided=True, development=None, facts=facts)
             else:
@@ -423,7 +430,7 @@ class Tracker:
                 )
         if similar:
             near = self._near_story if hours > 0 and centre != -1 else self._near
-            near.setdefault(a.development_id, set()).update(self._rows_developments(similar))
+            near.setdefault(a.development_id, set()).update(devs)
         duplicate_of = None
         kind = a.kind
         if kind == "rereport" and similar:
@@ -471,13 +478,16 @@ class Tracker:
             self._lead_when[key] = when
         return self._record(decision, written(facts, item) if kind == "new" else None)
 
-    def _by_development(self, similar: list[tuple[float, int]]) -> dict[int, list[tuple[float, int]]]:
+    def _by_development(
+        self, similar: list[tuple[float, int]], devs: list[int]
+    ) -> dict[int, list[tuple[float, int]]]:
         """The item's nearest remembered reports ``(cosine, row)`` per development (the id
-        it goes by now), best first."""
+        it goes by now), best first; ``devs``: their rows' ids as decided
+        (:meth:`_rows_developments`)."""
         resolve = self._developments.resolve
         out: dict[int, list[tuple[float, int]]] = {}
         ids: dict[int, int] = {}  # each decided id resolved once
-        for (sim, i), d in zip(similar, self._rows_developments(similar), strict=True):
+        for (sim, i), d in zip(similar, devs, strict=True):
             now = ids.get(d)
             if now is None:
                 now = ids[d] = resolve(d)
@@ -587,6 +597,7 @@ class Tracker:
         vector: Vector,
         mean: Centre | None,
         similar: list[tuple[float, int]],
+        devs: list[int],
         when: float,
         facts: frozenset[str],
         commentary: bool = False,
@@ -594,7 +605,7 @@ class Tracker:
         """The development the item reports, by the link model (None: a new one), and
         whether names can be compared with it (it has a report in the item's language)."""
         meta = self._recall.meta
-        per_dev = {dev: [i for _, i in near] for dev, near in self._by_development(similar).items()}
+        per_dev = {dev: [i for _, i in near] for dev, near in self._by_development(similar, devs).items()}
         if not per_dev:
             return None, True
         names = stems_of(f for f in facts if not is_number(f))
