@@ -91,6 +91,11 @@ _COMMENTARY_WORDS = (
 )  # fmt: skip
 _WORD = re.compile(r"\w+")
 _NAME_TAIL = re.compile(r"\s+(?:and|y|и)\s+(?:is|are|es|fue|был[оа]?)\b.*$", re.IGNORECASE)
+# The end of a summary's first sentence: a stop with a space after it (found where a
+# stop is, not tried at every position as a look-behind for the space would be).
+_FIRST_STOP = re.compile(r"[.!?](?=\s)")
+# A dateline before the lead sentence: "MOSCOW (Reuters) - ".
+_DATELINE = re.compile(r"^[^a-zа-я]*?\([^)]{1,30}\)\s*[-—–]\s*", re.IGNORECASE)
 
 
 def declared_commentary(title: str) -> bool:
@@ -197,9 +202,10 @@ def read_signals(item: Item) -> Signals:
         credited = None  # crediting itself says nothing
     title_words = _WORD.findall(fold(item.title))
     title = _hash(title_words) if len(title_words) >= 5 else None
-    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0] if text else ""
+    stop = _FIRST_STOP.search(text)
+    first = text[: stop.end()] if stop is not None else text
     # The dateline is no part of the sentence: copies of one wire story share it anyway.
-    first = re.sub(r"^[^a-zа-я]*?\([^)]{1,30}\)\s*[-—–]\s*", "", first, flags=re.IGNORECASE)
+    first = _DATELINE.sub("", first)
     lead_words = _WORD.findall(fold(first))
     lead = _hash(lead_words) if len(lead_words) >= 8 else None
     return Signals(credited, wire, notice, title, lead, commentary(item.title or ""))

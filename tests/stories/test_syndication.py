@@ -70,6 +70,18 @@ def test_commentary_is_found_as_by_the_plain_patterns(title: str) -> None:
     assert s.declared_commentary(title) is (s._DECLARED.search(title) is not None)
 
 
+stops = st.lists(st.sampled_from([".", "!", "?", " ", "\n", "\t", "\u00a0", "\u2009", "a", "é"]), max_size=12)
+
+
+@settings(max_examples=600)
+@given(st.lists(stops.map("".join) | texts, max_size=4).map("".join))
+def test_the_first_sentence_ends_where_the_look_behind_split_ended_it(text: str) -> None:
+    stop = s._FIRST_STOP.search(text)
+    assert (text[: stop.end()] if stop is not None else text) == re.split(r"(?<=[.!?])\s", text, maxsplit=1)[
+        0
+    ]
+
+
 def test_credits_in_the_three_forms_and_letters_that_fold_oddly() -> None:
     assert s.wire_of("MOSCOW (Reuters) - Troops moved.") == "reuters"
     assert s.wire_of("Бойцы заняли штаб. — ТАСС") == "tass"
