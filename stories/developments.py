@@ -978,13 +978,24 @@ class Developments:
 
     def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:
         """Facts of text without capitals: words rare enough to name something."""
-        if item.text != item.text.lower():
+        text = item.text
+        if text != text.lower():
             return frozenset()
         limit = self.config.rare_fact_idf
         docs1 = self._docs + 1 + self.config.prior_documents
-        return frozenset(
-            t for t in vec if len(t) > 3 and t[0] != "#" and math.log(docs1 / (1 + self._df[t])) >= limit
-        )
+
+        def rare(df: int) -> bool:
+            return math.log(docs1 / (1 + df)) >= limit
+
+        # The IDF falls as the count rises, so "rare" is a count of at most ``most``: the
+        # largest one that passes, found next to its estimate by the test itself.
+        most = int(docs1 / math.exp(limit)) - 1
+        while rare(most + 1):
+            most += 1
+        while most >= 0 and not rare(most):
+            most -= 1
+        df = self._df
+        return frozenset(t for t in vec if len(t) > 3 and t[0] != "#" and df[t] <= most)
 
     def _maybe_sweep(self) -> None:
         """Every 256 items, or when time has moved on by half the quiet period, drop
