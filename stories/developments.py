@@ -853,17 +853,16 @@ class Developments:
     def _truncate(self, pid: int, proto: _Prototype) -> None:
         """Keep a prototype's ``max_terms`` heaviest terms (ties: the earlier term)."""
         postings = self._postings
-        weighted = sorted(
-            ((postings[t][pid], i, t) for i, t in enumerate(proto.terms)),
-            key=lambda r: (-r[0], r[1]),
-        )
+        weighted = [(postings[t][pid], i, t) for i, t in enumerate(proto.terms)]
+        # Heaviest first; the sort is stable, so equal weights keep the earlier term first.
+        weighted.sort(key=itemgetter(0), reverse=True)
         keep = self.config.max_terms
         for _, _, t in weighted[keep:]:
             plist = postings[t]
             del plist[pid]
             if not plist:
                 del postings[t]
-        kept = sorted(weighted[:keep], key=lambda r: r[1])
+        kept = sorted(weighted[:keep], key=itemgetter(1))
         proto.terms = [t for _, _, t in kept]
         proto.norm2 = sum(w * w for w, _, _ in kept)
 
