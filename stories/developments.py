@@ -67,7 +67,7 @@ from typing import Any
 
 from anyascii import anyascii
 
-from stories.facts import extract_facts, is_number, new_facts, stems_of
+from stories.facts import extract_facts, is_number, name_stem, new_facts, stems_of
 from stories.model import Item, ItemKind
 from stories.text import STOP_TEXT
 
@@ -972,7 +972,7 @@ class Developments:
                 if is_number(f):
                     dev.numbers.add(f)
                 else:
-                    dev.stems |= stems_of((f,))
+                    dev.stems.update(map(name_stem, f.split()))  # stems_of((f,)), in place
                 room -= 1
 
     def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:
