@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stories.facts import extract_facts, fact_is_known, is_number, stems_of
 from stories.model import Item
@@ -100,3 +102,27 @@ def test_a_roman_numeral_in_capitals_is_no_name() -> None:
     assert facts_of("Какие землетрясения XXI века были смертоноснее") == frozenset()
     assert facts_of("Then Pope John Paul II came.") == {"pope", "john", "paul", "pope john paul"}
     assert "xi" in facts_of("Then Putin met Xi Jinping.")  # a name, not eleven
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["1", "200", "1,200", "3.5", " ", "%", "$", "€", "x", "dos", "две", "Five", "thirty-", "İ", "\n"]
+        ),
+        max_size=25,
+    ).map("".join)
+)
+def test_the_number_patterns_look_ahead_changes_no_match(text: str) -> None:
+    """The first-character look-aheads only skip positions where no number can start."""
+    import re
+
+    from stories import numbers
+
+    for pattern, plain, haystack in (
+        (numbers._NUMBER, numbers._NUMBER.pattern.replace(r"(?=[$€£¥\d])", "", 1), text),
+        (numbers._NUMBER_WORD, r"(?<!\w)(?:" + numbers._NUMBER_WORD_ALTERNATIVES + r")(?!\w)", text.lower()),
+    ):
+        assert pattern.pattern != plain
+        found = [m.span() for m in pattern.finditer(haystack)]
+        assert found == [m.span() for m in re.finditer(plain, haystack)]
