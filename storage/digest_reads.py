@@ -197,7 +197,10 @@ async def fresh_developments(
 async def development_items(
     storage: Storage, dev_ids: Sequence[int], story_id: int | None = None
 ) -> list[CandidateItem]:
-    """Every tracked item of these developments (in a story, when given), oldest first."""
+    """Every tracked item of these developments (in a story, when given), oldest first: by
+    publish time, then in the order the tracker decided them. (Not by when each was fetched:
+    the items of one poll cycle are stored in the order their feeds answered, which varies
+    from run to run, and so would the order a development's updates and sources are shown.)"""
     if not dev_ids:
         return []
     async with storage.session() as session:
@@ -206,7 +209,7 @@ async def development_items(
             query = query.join(StoryItemRow, StoryItemRow.item_id == ItemRow.id).where(
                 StoryItemRow.story_id == story_id
             )
-        rows = list(await session.scalars(query.order_by(ItemRow.first_seen, ItemRow.id)))
+        rows = list(await session.scalars(query.order_by(ItemRow.published, ItemRow.track_seq, ItemRow.id)))
         outlets = await _outlets(session, [row.id for row in rows])
         return [_candidate(story_id or 0, row, outlets) for row in rows]
 
