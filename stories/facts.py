@@ -219,12 +219,18 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
         elif not ok:
             # The first word of a sentence is capitalised anyway: a name only before another.
             sentence_start = i == 0 or tokens[i - 1][-1] in _SENTENCE_END
-            ok = not sentence_start or (i < last and bool(caps[i + 1]))
+            ok = not sentence_start or (i < last and bool(caps[_past_particles(tokens, i + 1)]))
         if ok:
-            # A run is broken by a gap or by punctuation: "Maracaibo, Valencia" are two names.
-            if run and (i != prev + 1 or tokens[prev][-1] in _RUN_BREAK):
+            # A run is broken by a gap or by punctuation: "Maracaibo, Valencia" are two names;
+            # not by the lower-case particles inside one ("Ursula von der Leyen").
+            gap = i != prev + 1 and not (
+                i - prev <= 3 and all(t in _NAME_PARTICLES for t in tokens[prev + 1 : i])
+            )
+            if run and (gap or tokens[prev][-1] in _RUN_BREAK):
                 _add_name(found, run)
                 run = []
+            elif run and i != prev + 1:
+                run.extend(tokens[prev + 1 : i])  # the particles: in the name, not facts alone
             run.append(core)
             prev = i
     if run:
@@ -232,6 +238,10 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
     return found
 
 
+# Lower-case words inside a name: "Ursula von der Leyen", "Rutger van Boxtel", "Hamad bin
+# Khalifa". (Spanish and Portuguese "de", "da", "dos" are left out: they also join names to
+# the places and bodies after them, "Gobierno de Maduro".)
+_NAME_PARTICLES = frozenset(["von", "van", "der", "den", "ter", "ten", "bin", "ibn"])
 _PARTICLE = re.compile(r"(?:al|el|ad|as|ash|at|an|ar|az|bin|ibn|abu|d|l)[-‑'’]")
 
 
@@ -251,11 +261,22 @@ def _capitalised_core(token: str) -> str:
     return core if folded not in STOP_WORDS and folded not in _NOT_NAMES else ""
 
 
+def _past_particles(tokens: list[str], i: int) -> int:
+    """The index of the first token from ``i`` on that is not a name particle (at most two
+    are skipped: "Ursula von der Leyen"); ``i`` itself if that runs out of tokens."""
+    j = i
+    while j < len(tokens) - 1 and j - i < 2 and tokens[j] in _NAME_PARTICLES:
+        j += 1
+    return j
+
+
 def _add_name(facts: set[str], run: list[str]) -> None:
-    words = [w for core in run for w in _core_words(core)]
+    words = [w for core in run if core not in _NAME_PARTICLES for w in _core_words(core)]
     facts.update(words)
     if len(words) > 1:
-        facts.add(" ".join(words))
+        facts.add(
+            " ".join(w for core in run for w in ((core,) if core in _NAME_PARTICLES else _core_words(core)))
+        )
 
 
 @functools.lru_cache(maxsize=131072)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stories.facts import extract_facts, fact_is_known, is_number, stems_of
+from stories.facts import extract_facts, fact_is_known, is_number, stems_of, written
 from stories.model import Item
 
 T0 = datetime(2023, 4, 20, 8, 0, tzinfo=UTC)
@@ -126,3 +126,20 @@ def test_the_number_patterns_look_ahead_changes_no_match(text: str) -> None:
         assert pattern.pattern != plain
         found = [m.span() for m in pattern.finditer(haystack)]
         assert found == [m.span() for m in re.finditer(plain, haystack)]
+
+
+def test_a_name_keeps_its_lower_case_particles() -> None:
+    """ "Ursula von der Leyen" is one name, shown as written; the particles are no facts alone."""
+    item = Item(
+        guid="p",
+        url=None,
+        title="EU pledges quake aid",
+        summary="Ursula von der Leyen said the EU would host donors. Hamad bin Khalifa sent aid.",
+        published=datetime(2023, 2, 9, tzinfo=UTC),
+        outlet="Desk",
+        language="en",
+    )
+    facts = extract_facts(item)
+    assert {"ursula von der leyen", "hamad bin khalifa", "leyen", "ursula"} <= facts
+    assert not {"von", "der", "bin"} & facts
+    assert written(["ursula von der leyen"], item) == {"ursula von der leyen": "Ursula von der Leyen"}
