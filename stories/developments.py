@@ -972,7 +972,7 @@ class Developments:
                 if is_number(f):
                     dev.numbers.add(f)
                 else:
-                    dev.stems.update(map(name_stem, f.split()))  # stems_of((f,)), in place
+                    dev.stems.update(map(name_stem, f.split()))  # stems_of((f,)) without a set per fact
                 room -= 1
 
     def _rare_facts(self, item: Item, vec: dict[str, float]) -> frozenset[str]:

@@ -136,7 +136,12 @@ def _latin(word: str) -> str:
 def _latin_token(token: str) -> str:
     """A token as :func:`_latin` reads it, the possessive off ("Prigozhin's Concord" writes
     the name "prigozhin concord")."""
-    return _latin(token.removesuffix("'s").removesuffix("’s"))
+    return _latin(_unpossessive(token))
+
+
+def _unpossessive(word: str) -> str:
+    """``word`` without an English possessive ("Fed's" names the Fed)."""
+    return word.removesuffix("'s").removesuffix("’s")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -221,16 +226,14 @@ def _names(text: str, allowed: set[str] | None) -> set[str]:
             sentence_start = i == 0 or tokens[i - 1][-1] in _SENTENCE_END
             ok = not sentence_start or (i < last and bool(caps[_past_particles(tokens, i + 1)]))
         if ok:
-            # A run is broken by a gap or by punctuation: "Maracaibo, Valencia" are two names;
-            # not by the lower-case particles inside one ("Ursula von der Leyen").
-            gap = i != prev + 1 and not (
-                i - prev <= 3 and all(t in _NAME_PARTICLES for t in tokens[prev + 1 : i])
-            )
-            if run and (gap or tokens[prev][-1] in _RUN_BREAK):
-                _add_name(found, run)
-                run = []
-            elif run and i != prev + 1:
-                run.extend(tokens[prev + 1 : i])  # the particles: in the name, not facts alone
+            if run:
+                # A run is broken by a gap or by punctuation: "Maracaibo, Valencia" are two
+                # names; not by the lower-case particles inside one ("Ursula von der Leyen").
+                if _past_particles(tokens, prev + 1) != i or tokens[prev][-1] in _RUN_BREAK:
+                    _add_name(found, run)
+                    run = []
+                else:
+                    run.extend(tokens[prev + 1 : i])  # the particles, if any
             run.append(core)
             prev = i
     if run:
@@ -250,7 +253,7 @@ def _capitalised_core(token: str) -> str:
     """The token without the punctuation around it ("Fed's" names the Fed: the possessive
     is no part of the name) if that is capitalised and may be (part of) a name, not a stop
     word, weekday or month; else ``""``."""
-    core = token.strip(_STRIP).removesuffix("'s").removesuffix("’s")
+    core = _unpossessive(token.strip(_STRIP))
     if core and not core[0].isupper():
         # "al-Burhan", "el-Sisi", "d'Ivoire": the name after its lower-case particle
         particle = _PARTICLE.match(core)
@@ -271,12 +274,20 @@ def _past_particles(tokens: list[str], i: int) -> int:
 
 
 def _add_name(facts: set[str], run: list[str]) -> None:
-    words = [w for core in run if core not in _NAME_PARTICLES for w in _core_words(core)]
+    """A run's name words as facts, and the whole run as one (its particles in it: they
+    are part of the name as written, but no facts alone)."""
+    words: list[str] = []
+    spelt: list[str] = []
+    for core in run:
+        if core in _NAME_PARTICLES:
+            spelt.append(core)
+        else:
+            parts = _core_words(core)
+            words.extend(parts)
+            spelt.extend(parts)
     facts.update(words)
     if len(words) > 1:
-        facts.add(
-            " ".join(w for core in run for w in ((core,) if core in _NAME_PARTICLES else _core_words(core)))
-        )
+        facts.add(" ".join(spelt))
 
 
 @functools.lru_cache(maxsize=131072)

@@ -138,7 +138,7 @@ def scan(text: str, english: bool) -> tuple[list[tuple[str, int, int]], list[str
 
     Before a scale word, English writes a decimal point where Spanish and Russian write
     a thousands point: "86.262 billion" is "86.262 millones" (86,262 million), so in
-    ``english`` text (:func:`_english`) a point there is read as a decimal one."""
+    ``english`` text (an item in English) a point there is read as a decimal one."""
     numbers: list[tuple[str, int, int]] = []
     dates: list[str] = []
     for m in _NUMBER.finditer(text):
